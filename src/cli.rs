@@ -1,0 +1,134 @@
+//! The command line (the contract's synopsis), parsed with clap.
+//!
+//! Owns argument parsing only; what each command does lives in `commands`.
+
+use crate::config::LogFormat;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const ABOUT: &str = "PID 1 of the TRM Directus container: preflight, supervision, health";
+
+const LONG_ABOUT: &str = "\
+trm-init is the init process (PID 1) of the TRM Directus container.
+
+`trm-init run` (the default) waits for PostgreSQL, applies db-init/*.sql, runs Directus bootstrap,
+applies the Directus schema snapshot (refusing one that would delete data), applies db-init-post/*.sql,
+then starts and supervises the main child (node /directus/cli.js start): it forwards signals, reaps
+every zombie, KILLs the child if it ignores TERM for child.stop_grace, and exits with its status.
+A health server answers /livez, /readyz and /healthz on health.listen (loopback by default).
+
+Configuration: built-in defaults < TOML file (--config or TRM_INIT_CONFIG) < TRM_INIT_<SECTION>__<KEY>
+variables (e.g. TRM_INIT_CHILD__STOP_GRACE=5s). The database comes from Directus's DB_* variables.
+
+Exit codes: the child's code; 128+n when it died of signal n (143 when TERMed during preflight);
+126/127 the command could not be executed / was not found; 64 usage error; 65 a migration failed or
+changed after it was applied; 69 database or lock not reached in time; 70 Directus bootstrap or schema
+apply failed, or the snapshot would delete data; 78 invalid configuration.";
+
+#[derive(Debug, Parser)]
+#[command(name = "trm-init", version, about = ABOUT, long_about = LONG_ABOUT, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Without a subcommand: `trm-init [--no-preflight] [-- CMD ARGS...]` is `trm-init run ...`.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// TOML configuration file (a named file that does not exist is an error).
+    #[arg(long, global = true, value_name = "FILE", env = "TRM_INIT_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log format of trm-init's own lines (overrides log.format).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormatArg>,
+
+    /// Log level or filter, e.g. info, debug, trm_init=trace (overrides log.level).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(f: LogFormatArg) -> Self {
+        match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Preflight, then start and supervise CMD (default: child.command). The default command.
+    Run(RunArgs),
+    /// Probe the local /healthz: exit 0 healthy, 1 anything else (the image's HEALTHCHECK).
+    Health(HealthArgs),
+    /// Apply the db-init migrations only; prints "<phase>: N applied, M skipped".
+    DbInit(DbInitArgs),
+    /// Directus bootstrap + schema apply only.
+    Schema(SchemaArgs),
+    /// Show applied / pending / changed migrations and the schema fingerprint.
+    Status,
+    /// Validate config, folders and snapshot and print the effective config (secrets redacted);
+    /// touches no database.
+    Check,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// Skip preflight: a plain init, like tini.
+    #[arg(long)]
+    pub no_preflight: bool,
+
+    /// The command to supervise instead of child.command.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// URL to probe (default: /healthz on health.listen).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Give up after this long (e.g. 3s); well below Docker's 30 s default.
+    #[arg(long, value_name = "DUR", default_value = "5s")]
+    pub timeout: crate::config::duration::Dur,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MigrationPhase {
+    Pre,
+    Post,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct DbInitArgs {
+    /// Which folder: pre (db_init.pre_dir), post (db_init.post_dir) or all.
+    #[arg(long, value_enum, default_value = "all")]
+    pub phase: MigrationPhase,
+
+    /// List what would be applied; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Show what the snapshot would change (Directus's own plan); apply nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}

@@ -1,0 +1,76 @@
+//! The phase trm-init is in, shared with the health server.
+//!
+//! Owns the `Phase` value and when it began. The supervisor moves it through preflight -> starting ->
+//! stopping; the health server reads it and may mark `running` once the upstream answered.
+
+use serde::Serialize;
+use std::time::Instant;
+use tokio::sync::watch;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Preflight,
+    Starting,
+    Running,
+    Stopping,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Preflight => "preflight",
+            Phase::Starting => "starting",
+            Phase::Running => "running",
+            Phase::Stopping => "stopping",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct PhaseState {
+    pub phase: Phase,
+    pub since: Instant,
+}
+
+/// Cheap to clone; every clone sees and sets the same phase.
+#[derive(Clone)]
+pub struct Lifecycle {
+    tx: watch::Sender<PhaseState>,
+}
+
+impl Lifecycle {
+    pub fn new(phase: Phase) -> Self {
+        Lifecycle { tx: watch::Sender::new(PhaseState { phase, since: Instant::now() }) }
+    }
+
+    pub fn set(&self, phase: Phase) {
+        self.tx.send_if_modified(|state| {
+            let changed = state.phase != phase;
+            if changed {
+                *state = PhaseState { phase, since: Instant::now() };
+            }
+            changed
+        });
+    }
+
+    /// Moves `from` -> `to` only if the phase is still `from` (e.g. starting -> running, never
+    /// stopping -> running).
+    pub fn advance(&self, from: Phase, to: Phase) {
+        self.tx.send_if_modified(|state| {
+            let changed = state.phase == from;
+            if changed {
+                *state = PhaseState { phase: to, since: Instant::now() };
+            }
+            changed
+        });
+    }
+
+    pub fn current(&self) -> PhaseState {
+        *self.tx.borrow()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<PhaseState> {
+        self.tx.subscribe()
+    }
+}

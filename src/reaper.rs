@@ -1,0 +1,117 @@
+//! The one owner of `waitpid`.
+//!
+//! Every child of trm-init — the main child, preflight processes, and orphans re-parented to it as PID 1
+//! or subreaper — is reaped here, by `waitpid(-1, WNOHANG)` on each SIGCHLD. Whoever spawned a process
+//! gets its status from here through a `Child`; nothing else in the program may call any `wait*`.
+//! Spawning goes through `Reaper::spawn` so a pid is registered before it can be reaped: the table's
+//! lock is held while std forks (std itself waits for a child whose exec failed, and must not race us).
+
+use std::collections::HashMap;
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::oneshot;
+
+#[derive(Clone, Default)]
+pub struct Reaper {
+    table: Arc<Mutex<Table>>,
+}
+
+#[derive(Default)]
+struct Table {
+    awaited: HashMap<i32, oneshot::Sender<ExitStatus>>,
+    orphans_reaped: u64,
+}
+
+/// A process spawned through the reaper; its exit status arrives from the reaper.
+pub struct Child {
+    pub pid: i32,
+    status: oneshot::Receiver<ExitStatus>,
+    /// Piped stdio, when the command asked for it.
+    pub stdout: Option<std::process::ChildStdout>,
+    pub stderr: Option<std::process::ChildStderr>,
+}
+
+impl Child {
+    /// Waits for the reaper to deliver this child's exit status. Cancel-safe.
+    pub async fn wait(&mut self) -> ExitStatus {
+        match (&mut self.status).await {
+            Ok(status) => status,
+            // The reaper never drops a sender without sending; should it happen, report "killed".
+            Err(_) => ExitStatus::from_raw(libc::SIGKILL),
+        }
+    }
+}
+
+impl Reaper {
+    pub fn new() -> Self {
+        Reaper::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        // A panic while holding the lock cannot leave the table inconsistent (plain inserts/removes).
+        self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Spawns `cmd` (see `process::command` for how the child is prepared) and registers its pid.
+    pub fn spawn(&self, cmd: &mut Command) -> io::Result<Child> {
+        let mut table = self.lock();
+        let mut child = cmd.spawn()?;
+        let pid = child.id() as i32;
+        let (tx, rx) = oneshot::channel();
+        table.awaited.insert(pid, tx);
+        Ok(Child { pid, status: rx, stdout: child.stdout.take(), stderr: child.stderr.take() })
+        // std's `Child` is dropped here without waiting: the reaper owns the wait.
+    }
+
+    /// Reaps every child that has exited; call on SIGCHLD. Returns how many were reaped.
+    pub fn reap(&self) -> usize {
+        let mut table = self.lock();
+        let mut reaped = 0;
+        loop {
+            let mut raw = 0;
+            // SAFETY: plain syscall with a valid out-pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
+            if pid > 0 {
+                reaped += 1;
+                let status = ExitStatus::from_raw(raw);
+                match table.awaited.remove(&pid) {
+                    // The receiver may be gone (caller lost interest); the status is simply dropped.
+                    Some(tx) => drop(tx.send(status)),
+                    None => {
+                        table.orphans_reaped += 1;
+                        tracing::debug!(pid, %status, "reaped orphan");
+                    }
+                }
+                continue;
+            }
+            if pid == 0 {
+                break; // children remain, none exited
+            }
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ECHILD) => break, // no children at all
+                _ => {
+                    tracing::warn!(error = %io::Error::last_os_error(), "waitpid failed");
+                    break;
+                }
+            }
+        }
+        reaped
+    }
+
+    /// Whether any child (running or zombie) is left. Peeks without reaping (`WNOWAIT`).
+    pub fn has_children(&self) -> bool {
+        let _table = self.lock();
+        // SAFETY: zeroed siginfo is a valid out-buffer for waitid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
+        !(rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
+    }
+
+    /// How many processes nobody awaited (orphans) were reaped so far.
+    pub fn orphans_reaped(&self) -> u64 {
+        self.lock().orphans_reaped
+    }
+}

@@ -1,0 +1,147 @@
+//! The supervisor: one loop that waits for a signal, forwards it, reaps — tini's loop, with an end.
+//!
+//! Owns the main child from spawn to exit code, and the signal stream for the whole life of trm-init
+//! (`drive` lends it to preflight). It decides every exit path:
+//!   * the main child exits          -> stop its leftovers, exit with its code (128 + n for signal n);
+//!   * TERM/INT/QUIT to trm-init     -> forward, KILL after `stop_grace`, exit with the child's code;
+//!   * the child cannot be executed  -> 127 (not found) or 126 (not executable);
+//!   * a stop signal during preflight -> cancel preflight, never start the child, exit 128 + n.
+
+use crate::config::{ChildConfig, SignalTarget};
+use crate::exit::{self, Failure};
+use crate::lifecycle::{Lifecycle, Phase};
+use crate::process;
+use crate::reaper::Reaper;
+use crate::signals;
+use futures_util::StreamExt;
+use signal_hook_tokio::Signals;
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Runs `work` while keeping the init duties: every SIGCHLD reaps; the first stop signal cancels
+/// `shutdown` (the work must then stop its processes and queries). Other signals are logged and dropped:
+/// there is no main child yet. Returns the work's output and the stop signal, if one came.
+pub async fn drive<T>(
+    signals: &mut Signals,
+    reaper: &Reaper,
+    shutdown: &CancellationToken,
+    work: impl Future<Output = T>,
+) -> (T, Option<i32>) {
+    tokio::pin!(work);
+    let mut stop_signal = None;
+    loop {
+        tokio::select! {
+            out = &mut work => return (out, stop_signal),
+            Some(sig) = signals.next() => {
+                if sig == libc::SIGCHLD {
+                    reaper.reap();
+                } else if signals::is_stop_signal(sig) {
+                    if stop_signal.is_none() {
+                        tracing::warn!(signal = %signals::name(sig), "stop requested during preflight: cancelling it");
+                        stop_signal = Some(sig);
+                        shutdown.cancel();
+                    }
+                } else {
+                    tracing::info!(signal = %signals::name(sig), "signal ignored: the main child is not running yet");
+                }
+            }
+        }
+    }
+}
+
+/// Spawns the main child and supervises it to the end; returns trm-init's exit code.
+pub async fn supervise(
+    argv: &[String],
+    cfg: &ChildConfig,
+    signals: &mut Signals,
+    reaper: &Reaper,
+    lifecycle: &Lifecycle,
+) -> Result<u8, Failure> {
+    let mut child = process::spawn(reaper, &mut process::command(argv))?;
+    lifecycle.set(Phase::Starting);
+    tracing::info!(pid = child.pid, command = ?argv, "main child started");
+    let grace = cfg.stop_grace.get();
+    let target = match cfg.signal_target {
+        SignalTarget::Child => child.pid,
+        SignalTarget::Group => -child.pid,
+    };
+
+    let mut kill_at: Option<Instant> = None;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            Some(sig) = signals.next() => {
+                if sig == libc::SIGCHLD {
+                    reaper.reap();
+                    continue;
+                }
+                tracing::info!(signal = %signals::name(sig), target, "forwarding signal");
+                // SAFETY: kill with a pid we own; ESRCH (already gone) is harmless.
+                unsafe { libc::kill(target, sig) };
+                if signals::is_stop_signal(sig) && kill_at.is_none() {
+                    lifecycle.set(Phase::Stopping);
+                    kill_at = Some(Instant::now() + grace);
+                }
+            }
+            _ = sleep_until(kill_at.unwrap_or_else(Instant::now)), if kill_at.is_some() => {
+                tracing::warn!(pid = child.pid, grace = ?grace, "main child still running after stop_grace: sending SIGKILL");
+                process::signal_group(child.pid, libc::SIGKILL);
+                kill_at = None;
+            }
+        }
+    };
+    lifecycle.set(Phase::Stopping);
+    let code = exit::from_wait_status(status);
+    tracing::info!(pid = child.pid, %status, exit_code = code, "main child exited");
+    stop_leftovers(child.pid, grace, signals, reaper).await;
+    Ok(code)
+}
+
+/// TERMs what the main child left behind (its group, and every process re-parented to us), waits up to
+/// `grace` while reaping, then KILLs whatever remains. As PID 1 that is every other process of the
+/// namespace (`kill(-1)`), which also reaches descendants whose own parent still lives.
+async fn stop_leftovers(child_pid: i32, grace: Duration, signals: &mut Signals, reaper: &Reaper) {
+    reaper.reap();
+    if !reaper.has_children() {
+        return;
+    }
+    let as_pid1 = std::process::id() == 1;
+    tracing::info!(pids = ?process::our_children(), "stopping processes the main child left behind");
+    let deadline = Instant::now() + grace;
+    let mut sig = libc::SIGTERM;
+    loop {
+        signal_leftovers(child_pid, as_pid1, sig);
+        tokio::select! {
+            Some(s) = signals.next() => if s == libc::SIGCHLD { reaper.reap(); },
+            _ = sleep_until((Instant::now() + Duration::from_millis(50)).min(deadline)) => {}
+        }
+        reaper.reap();
+        if !reaper.has_children() {
+            tracing::info!("all leftover processes exited");
+            return;
+        }
+        if sig == libc::SIGTERM && Instant::now() >= deadline {
+            tracing::warn!(pids = ?process::our_children(), "leftover processes still running after stop_grace: sending SIGKILL");
+            sig = libc::SIGKILL;
+        } else if sig == libc::SIGKILL && Instant::now() >= deadline + Duration::from_secs(5) {
+            tracing::error!(pids = ?process::our_children(), "processes survive SIGKILL (uninterruptible sleep?); exiting without them");
+            return;
+        }
+    }
+}
+
+fn signal_leftovers(child_pid: i32, as_pid1: bool, sig: i32) {
+    // SAFETY: kill with explicit pids, or -1 as PID 1 (every process of our namespace but us).
+    unsafe {
+        if as_pid1 {
+            libc::kill(-1, sig);
+        } else {
+            libc::kill(-child_pid, sig);
+            for pid in process::our_children() {
+                libc::kill(pid, sig);
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Shared test harness: the trm-init binary, trm-init as PID 1 of a fresh PID namespace, and fresh
+//! PostgreSQL databases. Each test file uses the parts it needs.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test (cargo builds it for integration tests).
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_trm-init"))
+}
+
+/// Fails the test, saying how to provide what is missing. Tests never skip silently.
+pub fn require(what: &str, ok: bool, how: &str) {
+    assert!(ok, "this test needs {what}; {how}");
+}
+
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    require("root (for unshare --pid)", root, "run the tests as root, as scripts/test.sh does in CI");
+}
+
+/// trm-init running as PID 1 of a new PID namespace (`unshare --pid --fork --mount-proc`).
+pub struct Pid1 {
+    unshare: Child,
+    /// trm-init's pid as seen from outside the namespace.
+    pub outer_pid: i32,
+    stdout: Option<std::process::ChildStdout>,
+    stderr: Option<std::process::ChildStderr>,
+}
+
+impl Pid1 {
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Pid1 {
+        Self::start_with(args, env, |_| {})
+    }
+
+    pub fn start_with(args: &[&str], env: &[(&str, &str)], tweak: impl FnOnce(&mut Command)) -> Pid1 {
+        require_root();
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc"]).arg(bin()).args(args);
+        cmd.env_remove("TRM_INIT_CONFIG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        tweak(&mut cmd);
+        let mut unshare = cmd.spawn().expect("unshare must be installed (util-linux)");
+        let outer_pid = wait_for_child_of(unshare.id() as i32, Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("unshare did not start trm-init"));
+        let stdout = unshare.stdout.take();
+        let stderr = unshare.stderr.take();
+        Pid1 { unshare, outer_pid, stdout, stderr }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill with a pid we started.
+        unsafe { libc::kill(self.outer_pid, sig) };
+    }
+
+    /// Waits for trm-init to exit; returns its exit code (unshare passes it on) and output.
+    pub fn wait(mut self, limit: Duration) -> Outcome {
+        let status = wait_child(&mut self.unshare, limit);
+        let mut out = String::new();
+        let mut err = String::new();
+        if let Some(mut s) = self.stdout.take() {
+            let _ = s.read_to_string(&mut out);
+        }
+        if let Some(mut s) = self.stderr.take() {
+            let _ = s.read_to_string(&mut err);
+        }
+        Outcome { status, stdout: out, stderr: err }
+    }
+
+    /// Pids (outer view) of every process in trm-init's namespace other than trm-init.
+    pub fn namespace_pids(&self) -> Vec<i32> {
+        let Ok(my_ns) = std::fs::read_link(format!("/proc/{}/ns/pid", self.outer_pid)) else { return vec![] };
+        std::fs::read_dir("/proc")
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                    .filter(|p| *p != self.outer_pid)
+                    .filter(|p| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&my_ns))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Pid1 {
+    fn drop(&mut self) {
+        // SAFETY: kill with a pid we started (SIGKILL to PID 1 of a namespace ends the namespace).
+        unsafe { libc::kill(self.outer_pid, libc::SIGKILL) };
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
+    }
+}
+
+pub struct Outcome {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn code(&self) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        self.status.code().unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
+    }
+}
+
+/// Waits for `child` up to `limit`; kills it and panics if it does not exit.
+pub fn wait_child(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {} did not exit within {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The first child of `parent` (read from /proc), waiting up to `limit` for it to appear.
+pub fn wait_for_child_of(parent: i32, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(pid) = children_of(parent).first() {
+            return Some(*pid);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+pub fn children_of(parent: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+/// Zombie processes among `pids`.
+pub fn zombies(pids: &[i32]) -> Vec<i32> {
+    pids.iter()
+        .copied()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Polls `cond` every 10 ms until it holds or `limit` passes.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// PostgreSQL
+
+const PG_HOW: &str = "start PostgreSQL and export TRM_TEST_PG (a libpq conninfo of a superuser), e.g. \
+                      `eval \"$(scripts/pg-up.sh)\"`; scripts/test.sh does this";
+
+/// The admin conninfo from TRM_TEST_PG, e.g. "host=127.0.0.1 port=5432 user=trm password=... dbname=postgres".
+pub fn pg_admin() -> String {
+    let conninfo = std::env::var("TRM_TEST_PG").unwrap_or_default();
+    require("PostgreSQL (TRM_TEST_PG is not set)", !conninfo.is_empty(), PG_HOW);
+    conninfo
+}
+
+pub fn conninfo_map(conninfo: &str) -> HashMap<String, String> {
+    conninfo.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Runs SQL through psql as the admin role on `db`; returns stdout (unaligned, tuples only).
+pub fn psql(db: &str, sql: &str) -> String {
+    let admin = conninfo_map(&pg_admin());
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .env("PGHOST", &admin["host"])
+        .env("PGPORT", &admin["port"])
+        .env("PGUSER", &admin["user"])
+        .env("PGPASSWORD", admin.get("password").map(String::as_str).unwrap_or(""))
+        .env("PGDATABASE", db)
+        .output()
+        .unwrap_or_else(|e| panic!("psql cannot run ({e}); {PG_HOW}"));
+    assert!(out.status.success(), "psql {sql:?} on {db} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A database created for one test and dropped afterwards.
+pub struct TestDb {
+    pub name: String,
+}
+
+impl TestDb {
+    /// Creates an empty database named after the test (plus the pid, so parallel runs do not collide).
+    pub fn fresh(test: &str) -> TestDb {
+        let name = format!("t_{}_{}", test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), std::process::id()).to_lowercase();
+        psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        psql("postgres", &format!("CREATE DATABASE {name}"));
+        TestDb { name }
+    }
+
+    /// Directus-style DB_* variables for trm-init (and Directus) pointing at this database.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let admin = conninfo_map(&pg_admin());
+        vec![
+            ("DB_CLIENT".into(), "pg".into()),
+            ("DB_HOST".into(), admin["host"].clone()),
+            ("DB_PORT".into(), admin["port"].clone()),
+            ("DB_USER".into(), admin["user"].clone()),
+            ("DB_PASSWORD".into(), admin.get("password").cloned().unwrap_or_default()),
+            ("DB_DATABASE".into(), self.name.clone()),
+        ]
+    }
+
+    pub fn query(&self, sql: &str) -> String {
+        psql(&self.name, sql)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            psql("postgres", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
