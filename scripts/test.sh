@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh Debian machine: installs and starts what the tests need (PostgreSQL from
+# Debian's packages, Node 22 + Directus 11.17.4 from the npm registry, cached in ~/.cache/trm-init),
+# then `cargo test`. Extra arguments go to cargo test (e.g. a test name filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { echo "[test] $*" >&2; }
+
+need_pkgs=()
+command -v unshare >/dev/null || need_pkgs+=(util-linux)
+command -v nsenter >/dev/null || need_pkgs+=(util-linux)
+command -v psql >/dev/null || need_pkgs+=(postgresql-client)
+command -v busybox >/dev/null || need_pkgs+=(busybox-static)
+command -v curl >/dev/null || need_pkgs+=(curl)
+command -v python3 >/dev/null || need_pkgs+=(python3)
+if ((${#need_pkgs[@]})); then
+  log "installing ${need_pkgs[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >&2
+fi
+
+eval "$(scripts/pg-up.sh)"
+dx_dir=$(scripts/install-directus.sh)
+export TRM_TEST_DIRECTUS_DIR=$dx_dir
+export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
+log "node $(node --version), Directus in $TRM_TEST_DIRECTUS_DIR"
+
+cargo build --release --bin trm-init >&2
+export TRM_TEST_RELEASE_BIN=$PWD/target/x86_64-unknown-linux-gnu/release/trm-init
+cargo test --no-fail-fast "$@" 2>&1
