@@ -6,6 +6,7 @@ pub mod config;
 pub mod exit;
 pub mod lifecycle;
 pub mod logging;
+pub mod memory;
 pub mod preflight;
 pub mod process;
 pub mod reaper;

@@ -62,6 +62,7 @@ pub async fn supervise(
     let mut child = process::spawn(reaper, &mut process::command(argv))?;
     lifecycle.set(Phase::Starting);
     tracing::info!(pid = child.pid, command = ?argv, "main child started");
+    crate::memory::trim_after_startup();
     let grace = cfg.stop_grace.get();
     let target = match cfg.signal_target {
         SignalTarget::Child => child.pid,
