@@ -254,10 +254,11 @@ fn log_notice(label: &Mutex<String>, n: &tokio_postgres::error::DbError) {
         text.push_str(&format!(" (hint: {h})"));
     }
     let code = n.code().code();
+    let from = if label.is_empty() { String::new() } else { format!(" ({label})") };
     match n.severity() {
-        "WARNING" => tracing::warn!(file = %label, sqlstate = code, "PostgreSQL WARNING: {text}"),
-        "NOTICE" | "INFO" => tracing::info!(file = %label, sqlstate = code, "PostgreSQL {}: {text}", n.severity()),
-        other => tracing::debug!(file = %label, sqlstate = code, "PostgreSQL {other}: {text}"),
+        "WARNING" => tracing::warn!(file = %label, sqlstate = code, "PostgreSQL WARNING{from}: {text}"),
+        "NOTICE" | "INFO" => tracing::info!(file = %label, sqlstate = code, "PostgreSQL {}{from}: {text}", n.severity()),
+        other => tracing::debug!(file = %label, sqlstate = code, "PostgreSQL {other}{from}: {text}"),
     }
 }
 

@@ -248,3 +248,65 @@ impl Drop for TestDb {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// db-init (migration folders and `trm-init db-init` runs)
+
+/// The repository's own migration folders.
+pub fn repo_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+/// A temporary migration folder holding `files` (name, content).
+pub fn migration_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write migration");
+    }
+    dir
+}
+
+/// `trm-init db-init ARGS` against `db` with the given folders (config file ignored, env only).
+pub fn db_init_command(db: &TestDb, pre: &std::path::Path, post: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg("db-init").args(args);
+    cmd.env_remove("TRM_INIT_CONFIG");
+    for (k, v) in db.env() {
+        cmd.env(k, v);
+    }
+    cmd.env("TRM_INIT_DB_INIT__PRE_DIR", pre).env("TRM_INIT_DB_INIT__POST_DIR", post);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs a prepared command to the end (bounded), returning its outcome.
+pub fn run_to_end(mut cmd: Command, limit: Duration) -> Outcome {
+    let mut child = cmd.spawn().expect("spawn trm-init");
+    let mut out_pipe = child.stdout.take();
+    let mut err_pipe = child.stderr.take();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(p) = out_pipe.as_mut() {
+            let _ = p.read_to_string(&mut s);
+        }
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(p) = err_pipe.as_mut() {
+            let _ = p.read_to_string(&mut s);
+        }
+        s
+    });
+    let status = wait_child(&mut child, limit);
+    Outcome { status, stdout: out_reader.join().unwrap_or_default(), stderr: err_reader.join().unwrap_or_default() }
+}
+
+/// Backends of trm-init on `db` running a statement that contains `needle`.
+pub fn trm_backends_running(db: &TestDb, needle: &str) -> Vec<i32> {
+    let sql = format!(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'trm-init' \
+         AND state = 'active' AND pid <> pg_backend_pid() AND position('{needle}' in query) > 0"
+    );
+    db.query(&sql).lines().filter_map(|l| l.trim().parse().ok()).collect()
+}

@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 /// Creates the table if missing and adds trm-init's columns (one round trip).
 pub async fn ensure(session: &Session, table: &str) -> Result<(), DbError> {
     let sql = format!(
-        "CREATE TABLE IF NOT EXISTS {table} (filename text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), checksum text NOT NULL);\n\
-         ALTER TABLE {table} ADD COLUMN IF NOT EXISTS phase text, ADD COLUMN IF NOT EXISTS duration_ms bigint, ADD COLUMN IF NOT EXISTS applied_by text;"
+        "SET client_min_messages = warning;\n\
+         CREATE TABLE IF NOT EXISTS {table} (filename text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), checksum text NOT NULL);\n\
+         ALTER TABLE {table} ADD COLUMN IF NOT EXISTS phase text, ADD COLUMN IF NOT EXISTS duration_ms bigint, ADD COLUMN IF NOT EXISTS applied_by text;\n\
+         RESET client_min_messages;"
     );
     session.batch_execute(&sql).await.map_err(|e| DbError::query(format!("creating the history table {table}"), &e))
 }
