@@ -17,8 +17,8 @@ pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     let argv = if args.command.is_empty() { config.child.command.clone() } else { args.command };
 
     if config.preflight.enabled && !args.no_preflight {
-        let ctx = preflight::Context { config: &config, reaper: &reaper, shutdown: shutdown.clone() };
-        let (result, stop) = supervisor::drive(&mut signals, &reaper, &shutdown, preflight::run(&ctx)).await;
+        let work = preflight::run(&config, &reaper, shutdown.clone());
+        let (result, stop) = supervisor::drive(&mut signals, &reaper, &shutdown, work).await;
         if let Some(sig) = stop {
             tracing::warn!(signal = %signals::name(sig), "preflight stopped by signal; the main child is not started");
             return Ok(128 + sig as u8);
