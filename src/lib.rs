@@ -4,6 +4,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod health;
 pub mod lifecycle;
 pub mod logging;
 pub mod preflight;
