@@ -5,6 +5,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod exit;
+pub mod health;
 pub mod lifecycle;
 pub mod logging;
 pub mod memory;

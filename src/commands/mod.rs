@@ -2,6 +2,7 @@
 
 mod check;
 mod db_init;
+mod health;
 mod run;
 mod status;
 
@@ -16,7 +17,8 @@ pub async fn dispatch(cli: Cli, config: Config) -> Result<u8, Failure> {
         Some(Command::Check) => check::check(&config),
         Some(Command::DbInit(args)) => db_init::db_init(args, config).await,
         Some(Command::Status) => status::status(config).await,
-        Some(Command::Health(_)) | Some(Command::Schema(_)) => {
+        Some(Command::Health(args)) => health::health(args, &config).await,
+        Some(Command::Schema(_)) => {
             Err(Failure::new(crate::exit::USAGE, "this subcommand is not available in this build"))
         }
     }

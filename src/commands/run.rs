@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::exit::Failure;
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::reaper::Reaper;
-use crate::{preflight, signals, supervisor};
+use crate::{health, preflight, signals, supervisor};
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
@@ -14,6 +14,7 @@ pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     let reaper = Reaper::new();
     let shutdown = CancellationToken::new();
     let lifecycle = Lifecycle::new(Phase::Preflight);
+    health::start(&config.health, &lifecycle, &shutdown)?;
     let argv = if args.command.is_empty() { config.child.command.clone() } else { args.command };
 
     if config.preflight.enabled && !args.no_preflight {

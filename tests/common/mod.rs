@@ -72,6 +72,9 @@ impl Pid1 {
         let mut cmd = Command::new("unshare");
         cmd.args(["--pid", "--fork", "--mount-proc"]).arg(bin()).args(args);
         cmd.env_remove("TRM_INIT_CONFIG");
+        // Tests run in parallel in one network namespace: unless a test says otherwise, the health
+        // server takes any free loopback port.
+        cmd.env("TRM_INIT_HEALTH__LISTEN", "127.0.0.1:0");
         for (k, v) in env {
             cmd.env(k, v);
         }
