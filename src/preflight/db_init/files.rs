@@ -207,7 +207,7 @@ mod tests {
         for name in ["notes.txt", "sub", "0003_d.sql", "002_c.sql"] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
-        assert!(!text.contains("README") && !text.contains(".gitkeep"), "{text}");
+        assert!(!text.contains("README.md") && !text.lines().any(|l| l.starts_with(".gitkeep")), "{text}");
     }
 
     #[test]
