@@ -78,7 +78,7 @@ fn lock_held_past_lock_timeout_exits_69_naming_the_holder() {
         .expect("psql");
     writeln!(holder.stdin.as_mut().unwrap(), "SELECT pg_advisory_lock({key});").unwrap();
     holder.stdin.as_mut().unwrap().flush().unwrap();
-    assert!(eventually(Duration::from_secs(10), || db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == "1"));
+    assert!(eventually(Duration::from_secs(10), || db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND granted") == "1"));
 
     let post = migration_dir(&[]);
     let mut cmd = db_init_command(&db, &repo_dir("db-init"), post.path(), &["--phase", "pre"]);

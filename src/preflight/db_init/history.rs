@@ -44,7 +44,12 @@ pub async fn read(session: &Session, table: &str, phase: Phase) -> Result<BTreeM
         .collect())
 }
 
-pub fn insert_sql(table: &str) -> String {
+/// The prepared INSERT of one history row (filename, checksum, phase, duration_ms, applied_by).
+pub async fn prepare_insert(session: &Session, table: &str) -> Result<tokio_postgres::Statement, DbError> {
+    session.prepare(&insert_sql(table)).await.map_err(|e| DbError::query(format!("preparing the insert into {table}"), &e))
+}
+
+fn insert_sql(table: &str) -> String {
     format!("INSERT INTO {table} (filename, checksum, applied_at, phase, duration_ms, applied_by) VALUES ($1, $2, now(), $3, $4, $5)")
 }
 

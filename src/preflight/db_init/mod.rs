@@ -137,6 +137,8 @@ impl exit::ExitCode for MigrationError {
             MigrationError::Files { .. } | MigrationError::Changed { .. } | MigrationError::OutOfOrder { .. } | MigrationError::Failed(_) => {
                 exit::MIGRATION
             }
+            // A history-table query that failed is part of the migration run.
+            MigrationError::Db(DbError::Query { .. }) => exit::MIGRATION,
             MigrationError::Db(e) => e.exit_code(),
         }
     }
@@ -179,8 +181,13 @@ pub async fn run(session: &Session, config: &Config, phase: Phase, mode: Mode, s
     let items = plan::plan(&files, &recorded);
     refuse_unsafe(phase, &items, config.db_init.allow_out_of_order, &recorded)?;
 
+    let insert = match mode {
+        Mode::Apply if items.iter().any(|i| matches!(i.state, State::Pending | State::OutOfOrder)) => Some(history::prepare_insert(session, table).await?),
+        _ => None,
+    };
     let mut summary = Summary::default();
-    for item in &items {
+    let last_pending = items.iter().rposition(|i| matches!(i.state, State::Pending | State::OutOfOrder));
+    for (index, item) in items.iter().enumerate() {
         let p = phase.name();
         match (&item.state, item.file) {
             (State::Missing, _) => tracing::warn!(
@@ -200,7 +207,9 @@ pub async fn run(session: &Session, config: &Config, phase: Phase, mode: Mode, s
                     tracing::info!(phase = p, file = %item.name, "{p}: {} would be applied (dry run)", item.name);
                     continue;
                 }
-                let ms = apply::apply(session, table, phase, file, shutdown).await?;
+                let flush = if Some(index) == last_pending { apply::Flush::Wait } else { apply::Flush::Later };
+                let Some(insert) = &insert else { continue };
+                let ms = apply::apply(session, phase, file, insert, flush, shutdown).await?;
                 summary.applied += 1;
                 let how = if file.no_transaction { " (no transaction)" } else { "" };
                 tracing::info!(phase = p, file = %item.name, duration_ms = ms, "{p}: {} applied in {ms} ms{how}", item.name);
