@@ -53,7 +53,9 @@ async fn apply_in_transaction(
     started: Instant,
     shutdown: &CancellationToken,
 ) -> Result<(), MigrationError> {
-    let fail = |err: &tokio_postgres::Error, offset: usize| MigrationError::Failed(Box::new(FileFailure::new(phase, file, err, offset, false)));
+    let fail = |err: &tokio_postgres::Error, offset: usize| {
+        MigrationError::Failed(Box::new(FileFailure::new(phase, file, err, offset, false)))
+    };
     let begin = match flush {
         Flush::Wait => "BEGIN",
         Flush::Later => "BEGIN; SET LOCAL synchronous_commit = off",
@@ -61,22 +63,39 @@ async fn apply_in_transaction(
     // BEGIN and the file are pipelined (one round trip), as are the history row and COMMIT: 1,000
     // small files must not cost 5 round trips each. Each stays its own message, so an error position
     // still points into the file. A failed INSERT turns the COMMIT into a rollback on the server.
-    let (began, ran) = futures_util::future::join(session.batch_execute(begin), session.cancellable(shutdown, session.batch_execute(&file.sql))).await;
+    let (began, ran) = futures_util::future::join(
+        session.batch_execute(begin),
+        session.cancellable(shutdown, session.batch_execute(&file.sql)),
+    )
+    .await;
     let outcome = match (began, ran) {
         (_, Err(cancelled)) => Err(cancelled.into()),
         (Err(e), _) => Err(fail(&e, 0)),
         (Ok(()), Ok(Err(e))) => Err(fail(&e, 0)),
         (Ok(()), Ok(Ok(()))) => {
             let ms = started.elapsed().as_millis() as i64;
-            let (name, phase_name, by) = (phase.history_name(&file.name), phase.name(), history::applied_by());
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [&name, &file.checksum, &phase_name, &ms, &by];
+            let (name, phase_name, by) = (
+                phase.history_name(&file.name),
+                phase.name(),
+                history::applied_by(),
+            );
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                [&name, &file.checksum, &phase_name, &ms, &by];
             let finish = futures_util::future::join(
                 session.execute(insert, &params),
                 session.batch_execute("COMMIT"),
             );
-            match session.cancellable(shutdown, async { Ok::<_, tokio_postgres::Error>(finish.await) }).await {
+            match session
+                .cancellable(shutdown, async {
+                    Ok::<_, tokio_postgres::Error>(finish.await)
+                })
+                .await
+            {
                 Err(cancelled) => Err(cancelled.into()),
-                Ok(Ok((Err(e), _))) => Err(MigrationError::Db(DbError::query(format!("recording {}", file.name), &e))),
+                Ok(Ok((Err(e), _))) => Err(MigrationError::Db(DbError::query(
+                    format!("recording {}", file.name),
+                    &e,
+                ))),
                 Ok(Ok((Ok(_), Err(e)))) => Err(fail(&e, 0)),
                 Ok(Ok((Ok(_), Ok(())))) => return Ok(()),
                 Ok(Err(e)) => Err(fail(&e, 0)),
@@ -93,7 +112,9 @@ async fn rollback(session: &Session) {
     }
     match timeout(CLEANUP_LIMIT, session.batch_execute("ROLLBACK")).await {
         Ok(Ok(())) => tracing::debug!("rolled back"),
-        Ok(Err(e)) => tracing::debug!(error = %crate::db::describe_error(&e), "rollback failed (the connection is gone; the server rolls back)"),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %crate::db::describe_error(&e), "rollback failed (the connection is gone; the server rolls back)")
+        }
         Err(_) => tracing::warn!("rollback got no answer within {CLEANUP_LIMIT:?}"),
     }
 }
@@ -108,30 +129,58 @@ async fn apply_statements(
 ) -> Result<(), MigrationError> {
     let parts = statements(&file.sql);
     for (offset, text) in &parts {
-        match session.cancellable(shutdown, session.batch_execute(text)).await? {
+        match session
+            .cancellable(shutdown, session.batch_execute(text))
+            .await?
+        {
             Ok(()) => {}
             Err(e) => {
                 let offset = chars_before(&file.sql, *offset);
-                return Err(MigrationError::Failed(Box::new(FileFailure::new(phase, file, &e, offset, parts.len() > 1))));
+                return Err(MigrationError::Failed(Box::new(FileFailure::new(
+                    phase,
+                    file,
+                    &e,
+                    offset,
+                    parts.len() > 1,
+                ))));
             }
         }
     }
     let ms = started.elapsed().as_millis() as i64;
     record(session, insert, phase, file, ms)
         .await
-        .map_err(|e| MigrationError::Db(DbError::query(format!("recording {} (its statements were applied)", file.name), &e)))?;
+        .map_err(|e| {
+            MigrationError::Db(DbError::query(
+                format!("recording {} (its statements were applied)", file.name),
+                &e,
+            ))
+        })?;
     Ok(())
 }
 
-async fn record(session: &Session, insert: &Statement, phase: Phase, file: &MigrationFile, ms: i64) -> Result<u64, tokio_postgres::Error> {
+async fn record(
+    session: &Session,
+    insert: &Statement,
+    phase: Phase,
+    file: &MigrationFile,
+    ms: i64,
+) -> Result<u64, tokio_postgres::Error> {
     let name = phase.history_name(&file.name);
     let by = history::applied_by();
-    session.execute(insert, &[&name, &file.checksum, &phase.name(), &ms, &by]).await
+    session
+        .execute(insert, &[&name, &file.checksum, &phase.name(), &ms, &by])
+        .await
 }
 
 impl FileFailure {
     /// `offset`: characters of the file before the text that was sent (statement mode).
-    fn new(phase: Phase, file: &MigrationFile, err: &tokio_postgres::Error, offset: usize, partial: bool) -> FileFailure {
+    fn new(
+        phase: Phase,
+        file: &MigrationFile,
+        err: &tokio_postgres::Error,
+        offset: usize,
+        partial: bool,
+    ) -> FileFailure {
         let mut f = FileFailure {
             phase,
             file: file.name.clone(),
@@ -153,7 +202,10 @@ impl FileFailure {
                 f.position = Some(line_col(&file.sql, offset + *pos as usize));
             }
         } else if err.is_closed() || session_lost(err) {
-            f.message = format!("the connection to PostgreSQL was lost while the file ran ({})", f.message);
+            f.message = format!(
+                "the connection to PostgreSQL was lost while the file ran ({})",
+                f.message
+            );
         }
         f
     }
