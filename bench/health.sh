@@ -56,7 +56,7 @@ import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
-        print("ping", flush=True)
+        print("ping", self.headers.get("User-Agent"), flush=True)
         self.send_response(200); self.send_header("Content-Length", "4"); self.end_headers(); self.wfile.write(b"pong")
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
@@ -78,6 +78,8 @@ ready_line=$(grep -m1 "answered pong after" "$OUT/trm-init.log" | sed 's/.*answe
 sleep 3 # let the start-up burst settle (and the quiet trim run)
 rss() { awk '/VmRSS/{print $2}' "/proc/$trm_pid/status"; }
 pings() { grep -c "upstream ping" "$OUT/trm-init.log" || true; }
+# The same, counted on the upstream's side (its request log; trm-init's pings carry User-Agent trm-init).
+seen() { grep -c 'trm-init' "$OUT/child.log" || true; }
 rss_idle=$(rss)
 
 # 1. Client wall time.
@@ -103,29 +105,42 @@ def ms(v):
     n=float(re.match(r"[\d.]+",v).group()); u=v[len(re.match(r"[\d.]+",v).group()):]
     return n*{"us":0.001,"ms":1,"s":1000}.get(u,1)
 rps=float(re.search(r"Requests/sec:\s+([\d.]+)",t).group(1))
-p50=ms(re.search(r"50%\s+(\S+)",t).group(1)); p99=ms(re.search(r"99%\s+(\S+)",t).group(1))
+p50=ms(re.search(r"^\s+50%\s+(\S+)",t,re.M).group(1)); p99=ms(re.search(r"^\s+99%\s+(\S+)",t,re.M).group(1))
 non2xx=re.search(r"Non-2xx or 3xx responses:\s+(\d+)",t); err=re.search(r"Socket errors:.*",t)
 print(f"{rps:.0f} {p50:.2f} {p99:.2f} {non2xx.group(1) if non2xx else 0}")
 EOF
 }
 log "wrk: /healthz through trm-init (full speed)"
-p0=$(pings); s0=$(date +%s.%N)
+p0=$(pings); q0=$(seen); s0=$(date +%s.%N)
 read -r h_rps h_p50 h_p99 h_bad < <(wrk_run healthz "$HEALTHZ")
-s1=$(date +%s.%N); p1=$(pings); rss_flood=$(rss)
+s1=$(date +%s.%N); p1=$(pings); q1=$(seen); rss_flood=$(rss)
 full_pings_per_s=$(python3 -c "print(f'{($p1-$p0)/($s1-$s0):.2f}')")
+full_seen_per_s=$(python3 -c "print(f'{($q1-$q0)/($s1-$s0):.2f}')")
 log "wrk: upstream /server/ping directly"
 read -r u_rps u_p50 u_p99 u_bad < <(wrk_run upstream "http://127.0.0.1:$PORT_UP/server/ping")
 
-# 3. A ~5,000 probes/s flood: 50 connections, each waiting 10 ms between requests.
+# 3. A ~5,000 probes/s flood: 55 connections, each waiting 10 ms between requests.
 echo 'function delay() return 10 end' >"$OUT/delay.lua"
 log "wrk: ~5,000 probes/s on /healthz"
 sleep 3
-p0=$(pings); s0=$(date +%s.%N)
-read -r f_rps f_p50 f_p99 f_bad < <(BENCH_CONNS=50 wrk_run flood "$HEALTHZ" -s "$OUT/delay.lua")
-s1=$(date +%s.%N); p1=$(pings)
+p0=$(pings); q0=$(seen); s0=$(date +%s.%N)
+read -r f_rps f_p50 f_p99 f_bad < <(BENCH_CONNS=55 wrk_run flood "$HEALTHZ" -s "$OUT/delay.lua")
+s1=$(date +%s.%N); p1=$(pings); q1=$(seen)
 flood_pings_per_s=$(python3 -c "print(f'{($p1-$p0)/($s1-$s0):.2f}')")
+flood_seen_per_s=$(python3 -c "print(f'{($q1-$q0)/($s1-$s0):.2f}')")
 sleep 4
 rss_after=$(rss)
+
+# 3b. The floor: a second trm-init with cache_ttl = 0 probing the same upstream, flooded at full speed.
+log "wrk: full speed on a trm-init with health.cache_ttl = 0s"
+TRM_INIT_HEALTH__LISTEN=127.0.0.1:$((PORT_H + 1)) TRM_INIT_HEALTH__CACHE_TTL=0s \
+  "$BIN" run --no-preflight -- sleep 3600 >/dev/null 2>"$OUT/trm-init-ttl0.log" &
+pids+=("$!")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$((PORT_H + 1))/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+z0=$(grep -c "upstream ping" "$OUT/trm-init-ttl0.log" || true); s0=$(date +%s.%N)
+read -r z_rps z_p50 z_p99 z_bad < <(wrk_run ttl0 "http://127.0.0.1:$((PORT_H + 1))/healthz")
+s1=$(date +%s.%N); z1=$(grep -c "upstream ping" "$OUT/trm-init-ttl0.log" || true)
+ttl0_pings_per_s=$(python3 -c "print(f'{($z1-$z0)/($s1-$s0):.2f}')")
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
@@ -153,10 +168,13 @@ Directus answered its first pong ${ready_line:-?} s after start.
 
 **Upstream pings while /healthz is flooded** (health.cache_ttl = 1s, the default):
 
-| probe rate | upstream pings/s |
-|---|---|
-| $f_rps probes/s (wrk -c50 with 10 ms between requests) | $flood_pings_per_s |
-| $h_rps probes/s (full speed) | $full_pings_per_s |
+| probe rate | pings/s sent (trm-init's log) | pings/s received (upstream's log) |
+|---|---|---|
+| $f_rps probes/s (wrk -c55 with 10 ms between requests) | $flood_pings_per_s | $flood_seen_per_s |
+| $h_rps probes/s (full speed) | $full_pings_per_s | $full_seen_per_s |
+
+With \`health.cache_ttl = "0s"\` (the 100 ms floor applies), flooded at full speed ($z_rps probes/s):
+$ttl0_pings_per_s upstream pings/s.
 
 trm-init resident memory: ${rss_idle} kB quiet before, ${rss_flood} kB right after the full-speed flood,
 ${rss_after} kB 4 s after the last flood.
