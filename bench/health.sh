@@ -66,7 +66,8 @@ EOF
 fi
 
 log "starting trm-init supervising: ${child[*]}"
-"$BIN" run --no-preflight -- "${child[@]}" >"$OUT/child.log" 2>"$OUT/trm-init.log" &
+# From $OUT: Directus writes node_modules/.directus/ into its working folder.
+(cd "$OUT" && exec "$BIN" run --no-preflight -- "${child[@]}" >"$OUT/child.log" 2>"$OUT/trm-init.log") &
 trm_pid=$!
 pids+=("$trm_pid")
 for _ in $(seq 600); do

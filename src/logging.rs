@@ -15,23 +15,12 @@ pub fn parse_filter(level: &str) -> Result<Targets, String> {
 
 /// Installs the global subscriber. `cfg.level` was validated with `parse_filter` when loaded.
 pub fn init(cfg: &LogConfig) {
-    let filter = parse_filter(&cfg.level)
-        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_target(false);
+    let filter = parse_filter(&cfg.level).unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
     let result = match cfg.format {
-        LogFormat::Text => tracing_subscriber::registry()
-            .with(fmt.with_ansi(false))
-            .with(filter)
-            .try_init(),
+        LogFormat::Text => tracing_subscriber::registry().with(fmt.with_ansi(false)).with(filter).try_init(),
         LogFormat::Json => tracing_subscriber::registry()
-            .with(
-                fmt.json()
-                    .flatten_event(true)
-                    .with_current_span(false)
-                    .with_span_list(false),
-            )
+            .with(fmt.json().flatten_event(true).with_current_span(false).with_span_list(false))
             .with(filter)
             .try_init(),
     };
@@ -49,21 +38,12 @@ pub struct PhaseTimer {
 impl PhaseTimer {
     pub fn start(name: &'static str) -> Self {
         tracing::info!(phase = name, "{name}: started");
-        PhaseTimer {
-            name,
-            started: std::time::Instant::now(),
-        }
+        PhaseTimer { name, started: std::time::Instant::now() }
     }
 
     /// Logs the end with `outcome` ("ok", "failed", "skipped", ...).
     pub fn end(self, outcome: &str) {
         let ms = self.started.elapsed().as_millis() as u64;
-        tracing::info!(
-            phase = self.name,
-            outcome,
-            duration_ms = ms,
-            "{}: {outcome} in {ms} ms",
-            self.name
-        );
+        tracing::info!(phase = self.name, outcome, duration_ms = ms, "{}: {outcome} in {ms} ms", self.name);
     }
 }

@@ -12,29 +12,14 @@ use std::fs;
 pub fn trim_after_startup() -> u64 {
     // SAFETY: malloc_trim only returns free heap memory to the kernel.
     unsafe { libc::malloc_trim(0) };
-    let Ok(exe) = fs::read_link("/proc/self/exe") else {
-        return 0;
-    };
-    let Some(exe) = exe.to_str().map(str::to_owned) else {
-        return 0;
-    };
-    let Ok(smaps) = fs::read_to_string("/proc/self/smaps") else {
-        return 0;
-    };
+    let Ok(exe) = fs::read_link("/proc/self/exe") else { return 0 };
+    let Some(exe) = exe.to_str().map(str::to_owned) else { return 0 };
+    let Ok(smaps) = fs::read_to_string("/proc/self/smaps") else { return 0 };
     let mut released = 0;
-    for mapping in parse(&smaps)
-        .into_iter()
-        .filter(|m| m.path == exe && m.read_only && m.anonymous_kb == 0)
-    {
+    for mapping in parse(&smaps).into_iter().filter(|m| m.path == exe && m.read_only && m.anonymous_kb == 0) {
         // SAFETY: the range is a whole mapping of our own executable, read-only and with no private
         // page: MADV_DONTNEED only drops clean page-cache pages, which refault unchanged.
-        let rc = unsafe {
-            libc::madvise(
-                mapping.start as *mut libc::c_void,
-                mapping.end - mapping.start,
-                libc::MADV_DONTNEED,
-            )
-        };
+        let rc = unsafe { libc::madvise(mapping.start as *mut libc::c_void, mapping.end - mapping.start, libc::MADV_DONTNEED) };
         if rc == 0 {
             released += mapping.rss_kb;
         }
@@ -57,10 +42,7 @@ fn parse(smaps: &str) -> Vec<Mapping> {
     for line in smaps.lines() {
         let mut fields = line.split_whitespace();
         let first = fields.next().unwrap_or("");
-        if let Some((start, end)) = first
-            .split_once('-')
-            .filter(|(s, _)| usize::from_str_radix(s, 16).is_ok())
-        {
+        if let Some((start, end)) = first.split_once('-').filter(|(s, _)| usize::from_str_radix(s, 16).is_ok()) {
             let perms = fields.next().unwrap_or("");
             let path = fields.nth(3).unwrap_or("").to_string();
             out.push(Mapping {
@@ -72,12 +54,7 @@ fn parse(smaps: &str) -> Vec<Mapping> {
                 anonymous_kb: u64::MAX, // unknown until its Anonymous: line is read
             });
         } else if let Some(m) = out.last_mut() {
-            let mut value = || {
-                fields
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(u64::MAX)
-            };
+            let mut value = || fields.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(u64::MAX);
             match first {
                 "Rss:" => m.rss_kb = value(),
                 "Anonymous:" => m.anonymous_kb = value(),
@@ -106,10 +83,7 @@ Rss:                   4 kB
 Anonymous:             4 kB
 ";
         let maps = parse(smaps);
-        let ok: Vec<bool> = maps
-            .iter()
-            .map(|m| m.read_only && m.anonymous_kb == 0)
-            .collect();
+        let ok: Vec<bool> = maps.iter().map(|m| m.read_only && m.anonymous_kb == 0).collect();
         assert_eq!(ok, [true, false, false]);
         assert_eq!(maps[0].rss_kb, 900);
         assert_eq!((maps[0].start, maps[0].end), (0x400000, 0x500000));

@@ -88,14 +88,20 @@ fn readiness_follows_the_upstream_from_refused_to_pong_and_back() {
 }
 
 #[test]
-fn phase_turns_running_on_the_first_pong_even_without_probes() {
+fn nothing_pings_the_upstream_until_a_probe_asks_and_pong_makes_it_running() {
     let fake = FakeUpstream::start(Mode::Pong {
         delay: Duration::ZERO,
     });
     let trm = Trm::start(&fake.url(), &["sleep", "60"], &[]);
-    // /livez does not ping; the start-up watch does.
-    wait_for(trm.port, "/livez", 200, |b| b["phase"] == "running");
-    assert!(fake.pings() >= 1);
+    // /livez never pings, and an unprobed server stays quiet.
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, body) = probe(trm.port, "/livez").unwrap();
+    assert_eq!((code, body["phase"].as_str()), (200, Some("starting")));
+    assert_eq!(fake.pings(), 0);
+    let body = wait_for(trm.port, "/healthz", 200, |_| true);
+    assert_eq!(body["phase"], "running");
+    assert_eq!(fake.pings(), 1);
+    assert_eq!(probe(trm.port, "/livez").unwrap().1["phase"], "running");
 }
 
 #[test]

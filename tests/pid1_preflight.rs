@@ -20,11 +20,7 @@ fn waiting_for_a_missing_database(marker: &std::path::Path) -> Pid1 {
             ("TRM_INIT_DATABASE__WAIT_TIMEOUT", "60s"),
         ],
     );
-    assert!(
-        init.wait_for_output("waiting for PostgreSQL", LIMIT),
-        "no wait logged: {}",
-        init.stderr_so_far()
-    );
+    assert!(init.wait_for_output("waiting for PostgreSQL", LIMIT), "no wait logged: {}", init.stderr_so_far());
     init
 }
 
@@ -37,10 +33,7 @@ fn term_while_waiting_for_the_database_exits_143_without_starting_the_child() {
     let out = init.wait(LIMIT);
     assert_eq!(out.code(), 143, "{}", out.stderr);
     assert!(!marker.exists(), "the main child must never start");
-    assert!(
-        !out.stderr.contains("not-logged"),
-        "the password reached the log"
-    );
+    assert!(!out.stderr.contains("not-logged"), "the password reached the log");
 }
 
 #[test]
@@ -56,11 +49,7 @@ fn other_signals_during_preflight_do_not_stop_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let init = waiting_for_a_missing_database(&dir.path().join("child-ran"));
     init.signal(libc::SIGHUP);
-    assert!(
-        init.wait_for_output("signal ignored", LIMIT),
-        "{}",
-        init.stderr_so_far()
-    );
+    assert!(init.wait_for_output("signal ignored", LIMIT), "{}", init.stderr_so_far());
     init.signal(libc::SIGTERM);
     assert_eq!(init.wait(LIMIT).code(), 143);
 }

@@ -8,13 +8,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 #[test]
 fn term_int_hup_usr1_usr2_reach_the_child() {
-    for (sig, code) in [
-        (libc::SIGTERM, 143),
-        (libc::SIGINT, 130),
-        (libc::SIGHUP, 129),
-        (libc::SIGUSR1, 138),
-        (libc::SIGUSR2, 140),
-    ] {
+    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130), (libc::SIGHUP, 129), (libc::SIGUSR1, 138), (libc::SIGUSR2, 140)] {
         let init = Pid1::start(&["--no-preflight", "--", "sh", "-c", "exec sleep 100"], &[]);
         init.wait_for_process("sleep", LIMIT);
         init.signal(sig);
@@ -29,19 +23,11 @@ const GROUP_PROBE: &str = "trap 'true' USR1; sleep 3 & pid=$!; wait $pid; wait $
 
 #[test]
 fn signals_go_to_the_whole_group_when_configured() {
-    let init = Pid1::start(
-        &["--no-preflight", "--", "sh", "-c", GROUP_PROBE],
-        &[("TRM_INIT_CHILD__SIGNAL_TARGET", "group")],
-    );
+    let init = Pid1::start(&["--no-preflight", "--", "sh", "-c", GROUP_PROBE], &[("TRM_INIT_CHILD__SIGNAL_TARGET", "group")]);
     init.wait_for_process("sleep", LIMIT);
     init.signal(libc::SIGUSR1);
     let out = init.wait(LIMIT);
-    assert_eq!(
-        out.code(),
-        138,
-        "the group's sleep got USR1; {}",
-        out.stderr
-    );
+    assert_eq!(out.code(), 138, "the group's sleep got USR1; {}", out.stderr);
 }
 
 #[test]
@@ -56,36 +42,20 @@ fn signals_go_to_the_child_only_by_default() {
 #[test]
 fn term_after_grace_kills_child() {
     let init = Pid1::start(
-        &[
-            "--no-preflight",
-            "--",
-            "sh",
-            "-c",
-            "trap '' TERM; while :; do sleep 0.1; done",
-        ],
+        &["--no-preflight", "--", "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"],
         &[("TRM_INIT_CHILD__STOP_GRACE", "1s")],
     );
     init.wait_for_process("sleep", LIMIT);
     init.signal(libc::SIGTERM);
     let out = init.wait(LIMIT);
     assert_eq!(out.code(), 137, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("SIGKILL"),
-        "the escalation is logged: {}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("SIGKILL"), "the escalation is logged: {}", out.stderr);
 }
 
 #[test]
 fn child_exiting_on_term_within_grace_is_not_killed() {
     let init = Pid1::start(
-        &[
-            "--no-preflight",
-            "--",
-            "sh",
-            "-c",
-            "trap 'exit 0' TERM; while :; do sleep 0.1; done",
-        ],
+        &["--no-preflight", "--", "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"],
         &[("TRM_INIT_CHILD__STOP_GRACE", "10s")],
     );
     init.wait_for_process("sleep", LIMIT);

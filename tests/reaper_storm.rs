@@ -10,15 +10,8 @@ use trm_init::{process, signals, supervisor};
 #[test]
 fn preflight_statuses_are_exact_during_an_orphan_storm() {
     // SAFETY: prctl with integer arguments.
-    assert_eq!(
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) },
-        0,
-        "become subreaper"
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }, 0, "become subreaper");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let mut signals = signals::listen().expect("signal handlers");
         let reaper = Reaper::new();
@@ -26,17 +19,13 @@ fn preflight_statuses_are_exact_during_an_orphan_storm() {
         // Each loop turn orphans a `true`, which is re-parented to us and exits at once.
         let storm = ["sh", "-c", "while :; do ( true & ); done"];
         let work = async {
-            let mut storm =
-                process::spawn(&reaper, &mut process::command(&storm)).expect("spawn storm");
+            let mut storm = process::spawn(&reaper, &mut process::command(&storm)).expect("spawn storm");
             tokio::time::sleep(Duration::from_millis(200)).await;
             let mut wrong = Vec::new();
             for i in 0..300u32 {
                 let code = (i * 7 % 256) as i32;
-                let mut child = process::spawn(
-                    &reaper,
-                    &mut process::command(&["sh", "-c", &format!("exit {code}")]),
-                )
-                .expect("spawn step process");
+                let mut child = process::spawn(&reaper, &mut process::command(&["sh", "-c", &format!("exit {code}")]))
+                    .expect("spawn step process");
                 let status = child.wait().await;
                 if status.code() != Some(code) {
                     wrong.push((code, status));
@@ -49,10 +38,6 @@ fn preflight_statuses_are_exact_during_an_orphan_storm() {
         let (wrong, stop) = supervisor::drive(&mut signals, &reaper, &shutdown, work).await;
         assert!(stop.is_none());
         assert!(wrong.is_empty(), "statuses lost or wrong: {wrong:?}");
-        assert!(
-            reaper.orphans_reaped() > 100,
-            "the storm made orphans: {}",
-            reaper.orphans_reaped()
-        );
+        assert!(reaper.orphans_reaped() > 100, "the storm made orphans: {}", reaper.orphans_reaped());
     });
 }

@@ -44,10 +44,7 @@ fn binary_is_statically_linked() {
 fn runs_as_pid1_in_an_empty_chroot_and_supervises_itself() {
     let root = empty_root();
     // PID 1 supervises a second copy of itself that prints its version.
-    let (code, text) = run_in_chroot(
-        root.path(),
-        &["--no-preflight", "--", "/trm-init", "--version"],
-    );
+    let (code, text) = run_in_chroot(root.path(), &["--no-preflight", "--", "/trm-init", "--version"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
 }

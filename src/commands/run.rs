@@ -9,18 +9,13 @@ use crate::{health, preflight, signals, supervisor};
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
-    let mut signals = signals::listen()
-        .map_err(|e| Failure::new(1, format!("cannot install signal handlers: {e}")))?;
+    let mut signals = signals::listen().map_err(|e| Failure::new(1, format!("cannot install signal handlers: {e}")))?;
     become_subreaper_unless_pid1();
     let reaper = Reaper::new();
     let shutdown = CancellationToken::new();
     let lifecycle = Lifecycle::new(Phase::Preflight);
     health::start(&config.health, &lifecycle, &shutdown)?;
-    let argv = if args.command.is_empty() {
-        config.child.command.clone()
-    } else {
-        args.command
-    };
+    let argv = if args.command.is_empty() { config.child.command.clone() } else { args.command };
 
     if config.preflight.enabled && !args.no_preflight {
         let work = preflight::run(&config, &reaper, shutdown.clone());
@@ -34,8 +29,7 @@ pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
         tracing::info!("preflight disabled: starting the main child directly");
     }
 
-    let code =
-        supervisor::supervise(&argv, &config.child, &mut signals, &reaper, &lifecycle).await?;
+    let code = supervisor::supervise(&argv, &config.child, &mut signals, &reaper, &lifecycle).await?;
     shutdown.cancel();
     Ok(code)
 }
@@ -56,3 +50,4 @@ fn become_subreaper_unless_pid1() {
         tracing::debug!("not PID 1: registered as child subreaper");
     }
 }
+

@@ -52,9 +52,9 @@ pub struct HealthServer {
     pub pinger: Pinger,
 }
 
-/// Binds `health.listen` and starts serving on the current (single-threaded) runtime, together with the
-/// start-up watch that marks the phase running once the upstream answers. Must be called inside the
-/// runtime. Fails at once if the address cannot be bound or the upstream URL needs DNS.
+/// Binds `health.listen` and starts serving on the current (single-threaded) runtime. Must be called
+/// inside the runtime. Nothing pings the upstream unless a probe asks (an idle server touches no code, so
+/// its memory stays trimmed): the phase turns running at the first probe that gets `pong`. Fails at once if the address cannot be bound or the upstream URL needs DNS.
 pub fn start(
     cfg: &HealthConfig,
     lifecycle: &Lifecycle,
@@ -81,7 +81,6 @@ pub fn start(
         quiet: quiet.clone(),
     };
     tokio::spawn(server::serve(listener, endpoints));
-    tokio::spawn(pinger.clone().watch_startup());
     tokio::spawn(quiet.trim_when_quiet(lifecycle.clone()));
     tracing::info!(listen = %local_addr, upstream = %pinger.target(), "health server listening");
     Ok(HealthServer { local_addr, pinger })

@@ -189,27 +189,6 @@ impl Pinger {
         self.inner.quiet.touch();
         let _ = tx.send(Some(answer));
     }
-
-    /// While the phase is `starting`, asks the upstream once per `cache_ttl` so the phase turns to
-    /// `running` (and is logged) as soon as Directus answers, even when nobody probes.
-    pub async fn watch_startup(self) {
-        let mut phases = self.inner.lifecycle.subscribe();
-        loop {
-            let phase = phases.borrow_and_update().phase;
-            match phase {
-                Phase::Preflight => {
-                    if phases.changed().await.is_err() {
-                        return;
-                    }
-                }
-                Phase::Starting => {
-                    let _ = self.answer().await;
-                    tokio::time::sleep(self.inner.ttl).await;
-                }
-                Phase::Running | Phase::Stopping => return,
-            }
-        }
-    }
 }
 
 #[cfg(test)]

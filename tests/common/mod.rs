@@ -21,11 +21,7 @@ pub fn require(what: &str, ok: bool, how: &str) {
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    require(
-        "root (for unshare --pid)",
-        root,
-        "run the tests as root, as scripts/test.sh does in CI",
-    );
+    require("root (for unshare --pid)", root, "run the tests as root, as scripts/test.sh does in CI");
 }
 
 /// trm-init running as PID 1 of a new PID namespace (`unshare --pid --fork --mount-proc`).
@@ -53,10 +49,7 @@ impl Captured {
                     if n == 0 {
                         break;
                     }
-                    sink.0
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                    sink.0.lock().unwrap_or_else(|p| p.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
                 }
             });
         }
@@ -74,16 +67,10 @@ impl Pid1 {
         Self::start_with(args, env, |_| {})
     }
 
-    pub fn start_with(
-        args: &[&str],
-        env: &[(&str, &str)],
-        tweak: impl FnOnce(&mut Command),
-    ) -> Pid1 {
+    pub fn start_with(args: &[&str], env: &[(&str, &str)], tweak: impl FnOnce(&mut Command)) -> Pid1 {
         require_root();
         let mut cmd = Command::new("unshare");
-        cmd.args(["--pid", "--fork", "--mount-proc"])
-            .arg(bin())
-            .args(args);
+        cmd.args(["--pid", "--fork", "--mount-proc"]).arg(bin()).args(args);
         cmd.env_remove("TRM_INIT_CONFIG");
         // Tests run in parallel in one network namespace: unless a test says otherwise, the health
         // server takes any free loopback port.
@@ -91,9 +78,7 @@ impl Pid1 {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         tweak(&mut cmd);
         let mut unshare = cmd.spawn().expect("unshare must be installed (util-linux)");
         let stdout = Captured::read_from(unshare.stdout.take());
@@ -113,17 +98,8 @@ impl Pid1 {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        assert!(
-            outer_pid != 0 || exited.is_some(),
-            "unshare did not start trm-init within 5 s"
-        );
-        Pid1 {
-            unshare,
-            outer_pid,
-            exited,
-            stdout,
-            stderr,
-        }
+        assert!(outer_pid != 0 || exited.is_some(), "unshare did not start trm-init within 5 s");
+        Pid1 { unshare, outer_pid, exited, stdout, stderr }
     }
 
     /// trm-init's (and its children's) stderr so far.
@@ -138,16 +114,11 @@ impl Pid1 {
 
     /// Waits until stdout or stderr contains `needle`.
     pub fn wait_for_output(&self, needle: &str, limit: Duration) -> bool {
-        eventually(limit, || {
-            self.stderr.text().contains(needle) || self.stdout.text().contains(needle)
-        })
+        eventually(limit, || self.stderr.text().contains(needle) || self.stdout.text().contains(needle))
     }
 
     pub fn signal(&self, sig: i32) {
-        assert!(
-            self.outer_pid > 0,
-            "trm-init already exited; cannot send signal {sig}"
-        );
+        assert!(self.outer_pid > 0, "trm-init already exited; cannot send signal {sig}");
         // SAFETY: kill with a pid we started.
         unsafe { libc::kill(self.outer_pid, sig) };
     }
@@ -160,11 +131,7 @@ impl Pid1 {
         };
         // Give the reader threads a moment to drain what the pipes still hold.
         std::thread::sleep(Duration::from_millis(50));
-        Outcome {
-            status,
-            stdout: self.stdout.text(),
-            stderr: self.stderr.text(),
-        }
+        Outcome { status, stdout: self.stdout.text(), stderr: self.stderr.text() }
     }
 
     /// Pids (outer view) of every process in trm-init's namespace other than trm-init.
@@ -172,19 +139,12 @@ impl Pid1 {
         if self.outer_pid <= 0 {
             return vec![];
         }
-        let Ok(my_ns) = std::fs::read_link(format!("/proc/{}/ns/pid", self.outer_pid)) else {
-            return vec![];
-        };
+        let Ok(my_ns) = std::fs::read_link(format!("/proc/{}/ns/pid", self.outer_pid)) else { return vec![] };
         std::fs::read_dir("/proc")
             .map(|d| {
                 d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
                     .filter(|p| *p != self.outer_pid)
-                    .filter(|p| {
-                        std::fs::read_link(format!("/proc/{p}/ns/pid"))
-                            .ok()
-                            .as_ref()
-                            == Some(&my_ns)
-                    })
+                    .filter(|p| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&my_ns))
                     .collect()
             })
             .unwrap_or_default()
@@ -211,9 +171,7 @@ pub struct Outcome {
 impl Outcome {
     pub fn code(&self) -> i32 {
         use std::os::unix::process::ExitStatusExt;
-        self.status
-            .code()
-            .unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
+        self.status.code().unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
     }
 }
 
@@ -250,10 +208,7 @@ pub fn children_of(parent: i32) -> Vec<i32> {
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) {
         for t in tasks.flatten() {
             if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
-                out.extend(
-                    text.split_whitespace()
-                        .filter_map(|p| p.parse::<i32>().ok()),
-                );
+                out.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
             }
         }
     }
@@ -267,10 +222,7 @@ pub fn zombies(pids: &[i32]) -> Vec<i32> {
         .filter(|p| {
             std::fs::read_to_string(format!("/proc/{p}/stat"))
                 .ok()
-                .and_then(|s| {
-                    s.rfind(')')
-                        .map(|i| s[i + 1..].trim_start().starts_with('Z'))
-                })
+                .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
                 .unwrap_or(false)
         })
         .collect()
@@ -291,27 +243,18 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 // ---------------------------------------------------------------------------------------------------
 // PostgreSQL
 
-const PG_HOW: &str =
-    "start PostgreSQL and export TRM_TEST_PG (a libpq conninfo of a superuser), e.g. \
+const PG_HOW: &str = "start PostgreSQL and export TRM_TEST_PG (a libpq conninfo of a superuser), e.g. \
                       `eval \"$(scripts/pg-up.sh)\"`; scripts/test.sh does this";
 
 /// The admin conninfo from TRM_TEST_PG, e.g. "host=127.0.0.1 port=5432 user=trm password=... dbname=postgres".
 pub fn pg_admin() -> String {
     let conninfo = std::env::var("TRM_TEST_PG").unwrap_or_default();
-    require(
-        "PostgreSQL (TRM_TEST_PG is not set)",
-        !conninfo.is_empty(),
-        PG_HOW,
-    );
+    require("PostgreSQL (TRM_TEST_PG is not set)", !conninfo.is_empty(), PG_HOW);
     conninfo
 }
 
 pub fn conninfo_map(conninfo: &str) -> HashMap<String, String> {
-    conninfo
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    conninfo.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// Runs SQL through psql as the admin role on `db`; returns stdout (unaligned, tuples only).
@@ -322,18 +265,11 @@ pub fn psql(db: &str, sql: &str) -> String {
         .env("PGHOST", &admin["host"])
         .env("PGPORT", &admin["port"])
         .env("PGUSER", &admin["user"])
-        .env(
-            "PGPASSWORD",
-            admin.get("password").map(String::as_str).unwrap_or(""),
-        )
+        .env("PGPASSWORD", admin.get("password").map(String::as_str).unwrap_or(""))
         .env("PGDATABASE", db)
         .output()
         .unwrap_or_else(|e| panic!("psql cannot run ({e}); {PG_HOW}"));
-    assert!(
-        out.status.success(),
-        "psql {sql:?} on {db} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "psql {sql:?} on {db} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -345,16 +281,8 @@ pub struct TestDb {
 impl TestDb {
     /// Creates an empty database named after the test (plus the pid, so parallel runs do not collide).
     pub fn fresh(test: &str) -> TestDb {
-        let name = format!(
-            "t_{}_{}",
-            test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
-            std::process::id()
-        )
-        .to_lowercase();
-        psql(
-            "postgres",
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        );
+        let name = format!("t_{}_{}", test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), std::process::id()).to_lowercase();
+        psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         psql("postgres", &format!("CREATE DATABASE {name}"));
         TestDb { name }
     }
@@ -367,10 +295,7 @@ impl TestDb {
             ("DB_HOST".into(), admin["host"].clone()),
             ("DB_PORT".into(), admin["port"].clone()),
             ("DB_USER".into(), admin["user"].clone()),
-            (
-                "DB_PASSWORD".into(),
-                admin.get("password").cloned().unwrap_or_default(),
-            ),
+            ("DB_PASSWORD".into(), admin.get("password").cloned().unwrap_or_default()),
             ("DB_DATABASE".into(), self.name.clone()),
         ]
     }
@@ -383,10 +308,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if !std::thread::panicking() {
-            psql(
-                "postgres",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            );
+            psql("postgres", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
         }
     }
 }
@@ -396,9 +318,7 @@ impl Drop for TestDb {
 
 /// The command name (`comm`) of `pid`.
 pub fn comm(pid: i32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .ok()
-        .map(|s| s.trim().to_string())
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim().to_string())
 }
 
 impl Pid1 {
@@ -406,16 +326,10 @@ impl Pid1 {
     pub fn wait_for_process(&self, name: &str, limit: Duration) -> i32 {
         let mut found = None;
         let ok = eventually(limit, || {
-            found = self
-                .namespace_pids()
-                .into_iter()
-                .find(|p| comm(*p).as_deref() == Some(name));
+            found = self.namespace_pids().into_iter().find(|p| comm(*p).as_deref() == Some(name));
             found.is_some()
         });
-        assert!(
-            ok,
-            "no process {name:?} appeared in trm-init's namespace within {limit:?}"
-        );
+        assert!(ok, "no process {name:?} appeared in trm-init's namespace within {limit:?}");
         found.unwrap_or_default()
     }
 }
@@ -438,23 +352,15 @@ pub fn migration_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 /// `trm-init db-init ARGS` against `db` with the given folders (config file ignored, env only).
-pub fn db_init_command(
-    db: &TestDb,
-    pre: &std::path::Path,
-    post: &std::path::Path,
-    args: &[&str],
-) -> Command {
+pub fn db_init_command(db: &TestDb, pre: &std::path::Path, post: &std::path::Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.arg("db-init").args(args);
     cmd.env_remove("TRM_INIT_CONFIG");
     for (k, v) in db.env() {
         cmd.env(k, v);
     }
-    cmd.env("TRM_INIT_DB_INIT__PRE_DIR", pre)
-        .env("TRM_INIT_DB_INIT__POST_DIR", post);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.env("TRM_INIT_DB_INIT__PRE_DIR", pre).env("TRM_INIT_DB_INIT__POST_DIR", post);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
 }
 
@@ -478,11 +384,7 @@ pub fn run_to_end(mut cmd: Command, limit: Duration) -> Outcome {
         s
     });
     let status = wait_child(&mut child, limit);
-    Outcome {
-        status,
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    }
+    Outcome { status, stdout: out_reader.join().unwrap_or_default(), stderr: err_reader.join().unwrap_or_default() }
 }
 
 /// Backends of trm-init on `db` running a statement that contains `needle`.
@@ -491,8 +393,5 @@ pub fn trm_backends_running(db: &TestDb, needle: &str) -> Vec<i32> {
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'trm-init' \
          AND state = 'active' AND pid <> pg_backend_pid() AND position('{needle}' in query) > 0"
     );
-    db.query(&sql)
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
+    db.query(&sql).lines().filter_map(|l| l.trim().parse().ok()).collect()
 }

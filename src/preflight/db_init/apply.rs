@@ -13,13 +13,7 @@ use tokio_postgres::error::ErrorPosition;
 use tokio_util::sync::CancellationToken;
 
 /// Applies `file`; returns its duration in milliseconds.
-pub async fn apply(
-    session: &Session,
-    table: &str,
-    phase: Phase,
-    file: &MigrationFile,
-    shutdown: &CancellationToken,
-) -> Result<u64, MigrationError> {
+pub async fn apply(session: &Session, table: &str, phase: Phase, file: &MigrationFile, shutdown: &CancellationToken) -> Result<u64, MigrationError> {
     session.set_label(&file.name);
     let started = Instant::now();
     let result = if file.no_transaction {
@@ -39,34 +33,17 @@ async fn apply_in_transaction(
     started: Instant,
     shutdown: &CancellationToken,
 ) -> Result<(), MigrationError> {
-    let fail = |err: &tokio_postgres::Error, offset: usize| {
-        MigrationError::Failed(Box::new(FileFailure::new(phase, file, err, offset, false)))
-    };
-    session
-        .batch_execute("BEGIN")
-        .await
-        .map_err(|e| fail(&e, 0))?;
-    let outcome = match session
-        .cancellable(shutdown, session.batch_execute(&file.sql))
-        .await
-    {
+    let fail = |err: &tokio_postgres::Error, offset: usize| MigrationError::Failed(Box::new(FileFailure::new(phase, file, err, offset, false)));
+    session.batch_execute("BEGIN").await.map_err(|e| fail(&e, 0))?;
+    let outcome = match session.cancellable(shutdown, session.batch_execute(&file.sql)).await {
         Err(cancelled) => Err(cancelled.into()),
         Ok(Err(e)) => Err(fail(&e, 0)),
         Ok(Ok(())) => {
             let ms = started.elapsed().as_millis() as i64;
-            match session
-                .cancellable(shutdown, record(session, table, phase, file, ms))
-                .await
-            {
+            match session.cancellable(shutdown, record(session, table, phase, file, ms)).await {
                 Err(cancelled) => Err(cancelled.into()),
-                Ok(Err(e)) => Err(MigrationError::Db(DbError::query(
-                    format!("recording {}", file.name),
-                    &e,
-                ))),
-                Ok(Ok(_)) => match session
-                    .cancellable(shutdown, session.batch_execute("COMMIT"))
-                    .await
-                {
+                Ok(Err(e)) => Err(MigrationError::Db(DbError::query(format!("recording {}", file.name), &e))),
+                Ok(Ok(_)) => match session.cancellable(shutdown, session.batch_execute("COMMIT")).await {
                     Err(cancelled) => Err(cancelled.into()),
                     Ok(Err(e)) => Err(fail(&e, 0)),
                     Ok(Ok(())) => return Ok(()),
@@ -84,9 +61,7 @@ async fn rollback(session: &Session) {
     }
     match timeout(CLEANUP_LIMIT, session.batch_execute("ROLLBACK")).await {
         Ok(Ok(())) => tracing::debug!("rolled back"),
-        Ok(Err(e)) => {
-            tracing::debug!(error = %crate::db::describe_error(&e), "rollback failed (the connection is gone; the server rolls back)")
-        }
+        Ok(Err(e)) => tracing::debug!(error = %crate::db::describe_error(&e), "rollback failed (the connection is gone; the server rolls back)"),
         Err(_) => tracing::warn!("rollback got no answer within {CLEANUP_LIMIT:?}"),
     }
 }
@@ -101,57 +76,31 @@ async fn apply_statements(
 ) -> Result<(), MigrationError> {
     let parts = statements(&file.sql);
     for (offset, text) in &parts {
-        match session
-            .cancellable(shutdown, session.batch_execute(text))
-            .await?
-        {
+        match session.cancellable(shutdown, session.batch_execute(text)).await? {
             Ok(()) => {}
             Err(e) => {
                 let offset = chars_before(&file.sql, *offset);
-                return Err(MigrationError::Failed(Box::new(FileFailure::new(
-                    phase,
-                    file,
-                    &e,
-                    offset,
-                    parts.len() > 1,
-                ))));
+                return Err(MigrationError::Failed(Box::new(FileFailure::new(phase, file, &e, offset, parts.len() > 1))));
             }
         }
     }
     let ms = started.elapsed().as_millis() as i64;
-    record(session, table, phase, file, ms).await.map_err(|e| {
-        MigrationError::Db(DbError::query(
-            format!("recording {} (its statements were applied)", file.name),
-            &e,
-        ))
-    })?;
+    record(session, table, phase, file, ms)
+        .await
+        .map_err(|e| MigrationError::Db(DbError::query(format!("recording {} (its statements were applied)", file.name), &e)))?;
     Ok(())
 }
 
-async fn record(
-    session: &Session,
-    table: &str,
-    phase: Phase,
-    file: &MigrationFile,
-    ms: i64,
-) -> Result<u64, tokio_postgres::Error> {
+async fn record(session: &Session, table: &str, phase: Phase, file: &MigrationFile, ms: i64) -> Result<u64, tokio_postgres::Error> {
     let sql = history::insert_sql(table);
     let name = phase.history_name(&file.name);
     let by = history::applied_by();
-    session
-        .execute(&sql, &[&name, &file.checksum, &phase.name(), &ms, &by])
-        .await
+    session.execute(&sql, &[&name, &file.checksum, &phase.name(), &ms, &by]).await
 }
 
 impl FileFailure {
     /// `offset`: characters of the file before the text that was sent (statement mode).
-    fn new(
-        phase: Phase,
-        file: &MigrationFile,
-        err: &tokio_postgres::Error,
-        offset: usize,
-        partial: bool,
-    ) -> FileFailure {
+    fn new(phase: Phase, file: &MigrationFile, err: &tokio_postgres::Error, offset: usize, partial: bool) -> FileFailure {
         let mut f = FileFailure {
             phase,
             file: file.name.clone(),
@@ -173,10 +122,7 @@ impl FileFailure {
                 f.position = Some(line_col(&file.sql, offset + *pos as usize));
             }
         } else if err.is_closed() || session_lost(err) {
-            f.message = format!(
-                "the connection to PostgreSQL was lost while the file ran ({})",
-                f.message
-            );
+            f.message = format!("the connection to PostgreSQL was lost while the file ran ({})", f.message);
         }
         f
     }
