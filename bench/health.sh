@@ -47,7 +47,7 @@ if [ "$UPSTREAM_KIND" = directus ]; then
   export SECRET=bench-health-secret-0123456789abcdef ADMIN_EMAIL=bench@example.com ADMIN_PASSWORD=bench-health-pw
   export HOST=127.0.0.1 PORT=$PORT_UP LOG_STYLE=raw LOG_LEVEL=info TELEMETRY=false
   log "directus bootstrap ($DX_DIR)"
-  node "$DX_DIR/cli.js" bootstrap >"$OUT/bootstrap.log" 2>&1
+  (cd "$OUT" && node "$DX_DIR/cli.js" bootstrap) >"$OUT/bootstrap.log" 2>&1
   child=(node "$DX_DIR/cli.js" start)
   upstream_name="Directus $(node -p "require('$DX_DIR/node_modules/directus/package.json').version" 2>/dev/null || echo 11) /server/ping (Node $(node --version))"
 else
