@@ -14,7 +14,7 @@ use tokio::sync::{oneshot, Notify};
 pub const MAX_CONNECTIONS: usize = 128;
 /// An idle connection is not dropped for a newcomer before this (a real client sends its request at
 /// once after connecting).
-pub const EVICT_AFTER: Duration = Duration::from_millis(100);
+pub const EVICT_AFTER: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Default)]
 pub struct Connections {
