@@ -52,9 +52,10 @@ pub struct HealthServer {
     pub pinger: Pinger,
 }
 
-/// Binds `health.listen` and starts serving on the current (single-threaded) runtime. Must be called
-/// inside the runtime. Nothing pings the upstream unless a probe asks (an idle server touches no code, so
-/// its memory stays trimmed): the phase turns running at the first probe that gets `pong`. Fails at once if the address cannot be bound or the upstream URL needs DNS.
+/// Binds `health.listen` and starts serving on the current (single-threaded) runtime; call it inside
+/// the runtime. Fails at once if the address cannot be bound or the upstream URL would need DNS.
+/// Nothing pings the upstream unless a probe asks (an idle server touches no code, so its memory stays
+/// trimmed): the phase turns running at the first probe that gets `pong`.
 pub fn start(
     cfg: &HealthConfig,
     lifecycle: &Lifecycle,
