@@ -159,6 +159,41 @@ fn preflight_phase_is_alive_but_not_ready() {
     });
 }
 
+/// Preflight waiting for a database that does not answer: alive, not ready, no upstream ping; a stop
+/// signal makes it `stopping` (the process then ends with 143).
+#[test]
+fn preflight_waiting_for_the_database_is_alive_but_not_ready() {
+    let fake = FakeUpstream::start(Mode::Pong {
+        delay: Duration::ZERO,
+    });
+    let db_port = health_common::free_port().to_string();
+    let env = [
+        ("DB_CLIENT", "pg"),
+        ("DB_HOST", "127.0.0.1"),
+        ("DB_PORT", db_port.as_str()),
+        ("DB_DATABASE", "nothing_here"),
+        ("DB_USER", "nobody"),
+        ("DB_PASSWORD", "x"),
+        ("TRM_INIT_DATABASE__WAIT_TIMEOUT", "60s"),
+    ];
+    let mut trm = Trm::start_with(&["run", "--"], &fake.url(), &["sleep", "60"], &env);
+    let (code, body) = probe(trm.port, "/livez").unwrap();
+    assert_eq!(
+        (code, body["phase"].as_str()),
+        (200, Some("preflight")),
+        "{body}"
+    );
+    let (code, body) = probe(trm.port, "/healthz").unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["phase"], "preflight");
+    assert_eq!(body["reason"], "preflight has not finished");
+    assert_eq!(fake.pings(), 0, "no upstream ping during preflight");
+
+    trm.signal(libc::SIGTERM);
+    let status = common::wait_child(&mut trm.child, WAIT);
+    assert_eq!(status.code(), Some(143));
+}
+
 #[test]
 fn listen_address_in_use_is_a_configuration_error_naming_health_listen() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

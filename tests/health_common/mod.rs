@@ -140,9 +140,19 @@ pub struct Trm {
 
 impl Trm {
     pub fn start(upstream: &str, child: &[&str], extra_env: &[(&str, &str)]) -> Trm {
+        Self::start_with(&["run", "--no-preflight", "--"], upstream, child, extra_env)
+    }
+
+    /// `trm-init ARGS CHILD...` with the health settings of `start`.
+    pub fn start_with(
+        args: &[&str],
+        upstream: &str,
+        child: &[&str],
+        extra_env: &[(&str, &str)],
+    ) -> Trm {
         let port = free_port();
         let mut cmd = Command::new(super::common::bin());
-        cmd.args(["run", "--no-preflight", "--"]).args(child);
+        cmd.args(args).args(child);
         cmd.env_remove("TRM_INIT_CONFIG")
             .env("TRM_INIT_HEALTH__LISTEN", format!("127.0.0.1:{port}"))
             .env("TRM_INIT_HEALTH__UPSTREAM", upstream)
