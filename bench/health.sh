@@ -143,6 +143,50 @@ read -r z_rps z_p50 z_p99 z_bad < <(wrk_run ttl0 "http://127.0.0.1:$((PORT_H + 1
 s1=$(date +%s.%N); z1=$(grep -c "upstream ping" "$OUT/trm-init-ttl0.log" || true)
 ttl0_pings_per_s=$(python3 -c "print(f'{($z1-$z0)/($s1-$s0):.2f}')")
 
+# 4. Signal forwarding while /healthz is flooded: a third trm-init supervises a Python child that logs
+# CLOCK_MONOTONIC when SIGUSR1 arrives; the driver logs it just before kill(trm-init, SIGUSR1).
+cat >"$OUT/sigchild.py" <<'EOF'
+import signal, sys, time
+out = open(sys.argv[1], "a", buffering=1)
+signal.signal(signal.SIGUSR1, lambda *a: out.write(f"{time.monotonic_ns()}\n"))
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+while True:
+    signal.pause()
+EOF
+cat >"$OUT/sigdriver.py" <<'EOF'
+import os, signal, statistics, sys, time
+pid, log, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+lat = []
+for _ in range(n):
+    before = len(open(log).read().split())
+    t = time.monotonic_ns()
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while len(lines := open(log).read().split()) <= before and time.monotonic() < deadline:
+        time.sleep(0.0001)
+    lat.append((int(lines[-1]) - t) / 1e6 if len(lines) > before else 5000.0)
+    time.sleep(0.02)
+lat.sort()
+print(f"{statistics.median(lat):.2f} {lat[int(len(lat) * 0.95) - 1]:.2f} {lat[-1]:.2f}")
+EOF
+: >"$OUT/signals.log"
+PORT_S=$((PORT_H + 2))
+TRM_INIT_HEALTH__LISTEN=127.0.0.1:$PORT_S "$BIN" run --no-preflight -- python3 "$OUT/sigchild.py" "$OUT/signals.log" \
+  >/dev/null 2>"$OUT/trm-init-signals.log" &
+sig_pid=$!
+pids+=("$sig_pid")
+for _ in $(seq 100); do curl -s "http://127.0.0.1:$PORT_S/livez" >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 0.5
+log "signal latency, quiet"
+read -r q_med q_p95 q_max < <(python3 "$OUT/sigdriver.py" "$sig_pid" "$OUT/signals.log" 100)
+log "signal latency, /healthz flooded"
+wrk -t2 -c32 -d15s "http://127.0.0.1:$PORT_S/healthz" >"$OUT/wrk-signals.txt" 2>&1 &
+wrk_pid=$!
+sleep 1
+read -r l_med l_p95 l_max < <(python3 "$OUT/sigdriver.py" "$sig_pid" "$OUT/signals.log" 100)
+wait "$wrk_pid" || true
+l_rps=$(awk '/Requests\/sec/{printf "%.0f", $2}' "$OUT/wrk-signals.txt")
+
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 cat <<EOF | tee "$OUT/health.md"
@@ -176,6 +220,14 @@ Directus answered its first pong ${ready_line:-?} s after start.
 
 With \`health.cache_ttl = "0s"\` (the 100 ms floor applies), flooded at full speed ($z_rps probes/s):
 $ttl0_pings_per_s upstream pings/s.
+
+**Signal forwarding while flooded** (SIGUSR1 to trm-init until the supervised child's handler runs;
+100 signals, 20 ms apart; median / p95 / max ms):
+
+| health server | median | p95 | max |
+|---|---|---|---|
+| quiet | $q_med | $q_p95 | $q_max |
+| /healthz flooded by wrk -t2 -c32 ($l_rps probes/s over the run) | $l_med | $l_p95 | $l_max |
 
 trm-init resident memory: ${rss_idle} kB quiet before, ${rss_flood} kB right after the full-speed flood,
 ${rss_after} kB 4 s after the last flood.
