@@ -40,7 +40,9 @@ fn main() -> ExitCode {
     }
     logging::init(&config.log);
 
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // event_interval: look for I/O and signals every 8 task polls (tokio's default is 61), so a flood of
+    // health probes delays signal forwarding by a few polls at most (bench/health.sh measures it).
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().event_interval(8).build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
