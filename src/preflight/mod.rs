@@ -4,6 +4,8 @@
 //! each step's start, end and duration. Steps get what they need through `Context`; a step that runs a
 //! process spawns it through the reaper and stops it when `shutdown` is cancelled.
 
+pub mod directus;
+
 use crate::config::Config;
 use crate::exit::Failure;
 use crate::logging::PhaseTimer;
@@ -55,5 +57,8 @@ pub async fn run(ctx: &Context<'_>) -> Result<(), Failure> {
 }
 
 async fn run_step(step: Step, _ctx: &Context<'_>) -> Result<(), Failure> {
-    Err(Failure::new(crate::exit::CONFIG, format!("step {:?} is not implemented in this build", step)))
+    Err(Failure::new(
+        crate::exit::CONFIG,
+        format!("step {:?} is not implemented in this build", step),
+    ))
 }
