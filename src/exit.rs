@@ -36,10 +36,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(code: u8, message: impl Into<String>) -> Self {
-        Failure {
-            code,
-            message: message.into(),
-        }
+        Failure { code, message: message.into() }
     }
 
     /// Prefixes the message with where the error was met ("db-init pre: ...").
@@ -57,10 +54,7 @@ impl fmt::Display for Failure {
 
 impl<E: ExitCode> From<E> for Failure {
     fn from(err: E) -> Self {
-        Failure {
-            code: err.exit_code(),
-            message: error_chain(&err),
-        }
+        Failure { code: err.exit_code(), message: error_chain(&err) }
     }
 }
 

@@ -41,22 +41,14 @@ pub struct Lifecycle {
 
 impl Lifecycle {
     pub fn new(phase: Phase) -> Self {
-        Lifecycle {
-            tx: watch::Sender::new(PhaseState {
-                phase,
-                since: Instant::now(),
-            }),
-        }
+        Lifecycle { tx: watch::Sender::new(PhaseState { phase, since: Instant::now() }) }
     }
 
     pub fn set(&self, phase: Phase) {
         self.tx.send_if_modified(|state| {
             let changed = state.phase != phase;
             if changed {
-                *state = PhaseState {
-                    phase,
-                    since: Instant::now(),
-                };
+                *state = PhaseState { phase, since: Instant::now() };
             }
             changed
         });
@@ -68,10 +60,7 @@ impl Lifecycle {
         self.tx.send_if_modified(|state| {
             let changed = state.phase == from;
             if changed {
-                *state = PhaseState {
-                    phase: to,
-                    since: Instant::now(),
-                };
+                *state = PhaseState { phase: to, since: Instant::now() };
             }
             changed
         });

@@ -15,11 +15,7 @@ pub fn init(cfg: &LogConfig) {
         .with_target(false);
     let result = match cfg.format {
         LogFormat::Text => builder.with_ansi(false).try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
     };
     if let Err(e) = result {
         eprintln!("trm-init: logging already initialised: {e}");
@@ -35,21 +31,12 @@ pub struct PhaseTimer {
 impl PhaseTimer {
     pub fn start(name: &'static str) -> Self {
         tracing::info!(phase = name, "{name}: started");
-        PhaseTimer {
-            name,
-            started: std::time::Instant::now(),
-        }
+        PhaseTimer { name, started: std::time::Instant::now() }
     }
 
     /// Logs the end with `outcome` ("ok", "failed", "skipped", ...).
     pub fn end(self, outcome: &str) {
         let ms = self.started.elapsed().as_millis() as u64;
-        tracing::info!(
-            phase = self.name,
-            outcome,
-            duration_ms = ms,
-            "{}: {outcome} in {ms} ms",
-            self.name
-        );
+        tracing::info!(phase = self.name, outcome, duration_ms = ms, "{}: {outcome} in {ms} ms", self.name);
     }
 }

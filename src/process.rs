@@ -68,21 +68,15 @@ fn prepare_child() {
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
         // Mark every descriptor above stderr close-on-exec (std's own error pipe already is).
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        );
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
     }
 }
 
 /// Spawns `cmd` through the reaper, naming the program in the error.
 pub fn spawn(reaper: &Reaper, cmd: &mut Command) -> Result<Child, SpawnError> {
-    reaper.spawn(cmd).map_err(|source| SpawnError {
-        program: cmd.get_program().to_string_lossy().into_owned(),
-        source,
-    })
+    reaper
+        .spawn(cmd)
+        .map_err(|source| SpawnError { program: cmd.get_program().to_string_lossy().into_owned(), source })
 }
 
 /// Why `wait_or_stop` returned without the process's own ending.
@@ -115,11 +109,7 @@ pub async fn wait_or_stop(
             child.wait().await
         }
     };
-    Err(if cancelled {
-        Stopped::Cancelled(status)
-    } else {
-        Stopped::TimedOut(status)
-    })
+    Err(if cancelled { Stopped::Cancelled(status) } else { Stopped::TimedOut(status) })
 }
 
 /// Sends `sig` to the process group led by `pid` and to `pid` itself (it may have left the group).
@@ -135,16 +125,11 @@ pub fn signal_group(pid: i32, sig: i32) {
 /// /proc belongs to another PID namespace (then its pids mean nothing here).
 pub fn our_children() -> Vec<i32> {
     let me = std::process::id() as i32;
-    let proc_is_ours = std::fs::read_link("/proc/self")
-        .ok()
-        .and_then(|p| p.to_str()?.parse::<i32>().ok())
-        == Some(me);
+    let proc_is_ours = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str()?.parse::<i32>().ok()) == Some(me);
     if !proc_is_ours {
         return Vec::new();
     }
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| parent_of(*pid) == Some(me))
         .collect()

@@ -51,9 +51,7 @@ impl Reaper {
 
     fn lock(&self) -> MutexGuard<'_, Table> {
         // A panic while holding the lock cannot leave the table inconsistent (plain inserts/removes).
-        self.table
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Spawns `cmd` (see `process::command` for how the child is prepared) and registers its pid.
@@ -63,12 +61,7 @@ impl Reaper {
         let pid = child.id() as i32;
         let (tx, rx) = oneshot::channel();
         table.awaited.insert(pid, tx);
-        Ok(Child {
-            pid,
-            status: rx,
-            stdout: child.stdout.take(),
-            stderr: child.stderr.take(),
-        })
+        Ok(Child { pid, status: rx, stdout: child.stdout.take(), stderr: child.stderr.take() })
         // std's `Child` is dropped here without waiting: the reaper owns the wait.
     }
 
@@ -113,14 +106,7 @@ impl Reaper {
         let _table = self.lock();
         // SAFETY: zeroed siginfo is a valid out-buffer for waitid.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let rc = unsafe {
-            libc::waitid(
-                libc::P_ALL,
-                0,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            )
-        };
+        let rc = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
         !(rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
     }
 

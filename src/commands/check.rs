@@ -8,40 +8,27 @@ use std::path::Path;
 
 pub fn check(config: &Config) -> Result<u8, Failure> {
     let mut problems = Vec::new();
-    let mut out =
-        String::from("# effective configuration (defaults < file < TRM_INIT_* variables)\n");
+    let mut out = String::from("# effective configuration (defaults < file < TRM_INIT_* variables)\n");
     out.push_str(&config.to_toml());
 
     if config.preflight.enabled {
         match DbSettings::from_env() {
             Ok(db) => {
-                out.push_str(&format!(
-                    "\n# database (from DB_* variables)\n# connection = {:?}\n",
-                    db.describe()
-                ));
-                out.push_str(&format!(
-                    "# tls = {}\n",
-                    if db.ssl.enabled { "on" } else { "off" }
-                ));
+                out.push_str(&format!("\n# database (from DB_* variables)\n# connection = {:?}\n", db.describe()));
+                out.push_str(&format!("# tls = {}\n", if db.ssl.enabled { "on" } else { "off" }));
                 for w in &db.warnings {
                     out.push_str(&format!("# warning: {w}\n"));
                 }
             }
             Err(e) => problems.push(exit::error_chain(&e)),
         }
-        for (key, dir) in [
-            ("db_init.pre_dir", &config.db_init.pre_dir),
-            ("db_init.post_dir", &config.db_init.post_dir),
-        ] {
+        for (key, dir) in [("db_init.pre_dir", &config.db_init.pre_dir), ("db_init.post_dir", &config.db_init.post_dir)] {
             if let Err(p) = readable_dir(key, dir) {
                 problems.push(p);
             }
         }
         if config.schema.enabled && !config.schema.snapshot.is_file() {
-            problems.push(format!(
-                "schema.snapshot: {} is not a readable file",
-                config.schema.snapshot.display()
-            ));
+            problems.push(format!("schema.snapshot: {} is not a readable file", config.schema.snapshot.display()));
         }
     }
     print!("{out}");
@@ -49,19 +36,10 @@ pub fn check(config: &Config) -> Result<u8, Failure> {
         println!("\n# check: ok");
         Ok(0)
     } else {
-        Err(Failure::new(
-            exit::CONFIG,
-            format!(
-                "check found {} problem(s): {}",
-                problems.len(),
-                problems.join("; ")
-            ),
-        ))
+        Err(Failure::new(exit::CONFIG, format!("check found {} problem(s): {}", problems.len(), problems.join("; "))))
     }
 }
 
 fn readable_dir(key: &str, dir: &Path) -> Result<(), String> {
-    std::fs::read_dir(dir)
-        .map(drop)
-        .map_err(|e| format!("{key}: folder {} cannot be read: {e}", dir.display()))
+    std::fs::read_dir(dir).map(drop).map_err(|e| format!("{key}: folder {} cannot be read: {e}", dir.display()))
 }

@@ -12,12 +12,8 @@ pub async fn dispatch(cli: Cli, config: Config) -> Result<u8, Failure> {
         None => run::run(cli.run, config).await,
         Some(Command::Run(args)) => run::run(args, config).await,
         Some(Command::Check) => check::check(&config),
-        Some(Command::Health(_))
-        | Some(Command::DbInit(_))
-        | Some(Command::Schema(_))
-        | Some(Command::Status) => Err(Failure::new(
-            crate::exit::USAGE,
-            "this subcommand is not available in this build",
-        )),
+        Some(Command::Health(_)) | Some(Command::DbInit(_)) | Some(Command::Schema(_)) | Some(Command::Status) => {
+            Err(Failure::new(crate::exit::USAGE, "this subcommand is not available in this build"))
+        }
     }
 }

@@ -9,26 +9,16 @@ use crate::{preflight, signals, supervisor};
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
-    let mut signals = signals::listen()
-        .map_err(|e| Failure::new(1, format!("cannot install signal handlers: {e}")))?;
+    let mut signals = signals::listen().map_err(|e| Failure::new(1, format!("cannot install signal handlers: {e}")))?;
     become_subreaper_unless_pid1();
     let reaper = Reaper::new();
     let shutdown = CancellationToken::new();
     let lifecycle = Lifecycle::new(Phase::Preflight);
-    let argv = if args.command.is_empty() {
-        config.child.command.clone()
-    } else {
-        args.command
-    };
+    let argv = if args.command.is_empty() { config.child.command.clone() } else { args.command };
 
     if config.preflight.enabled && !args.no_preflight {
-        let ctx = preflight::Context {
-            config: &config,
-            reaper: &reaper,
-            shutdown: shutdown.clone(),
-        };
-        let (result, stop) =
-            supervisor::drive(&mut signals, &reaper, &shutdown, preflight::run(&ctx)).await;
+        let ctx = preflight::Context { config: &config, reaper: &reaper, shutdown: shutdown.clone() };
+        let (result, stop) = supervisor::drive(&mut signals, &reaper, &shutdown, preflight::run(&ctx)).await;
         if let Some(sig) = stop {
             tracing::warn!(signal = %signals::name(sig), "preflight stopped by signal; the main child is not started");
             return Ok(128 + sig as u8);
@@ -38,8 +28,7 @@ pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
         tracing::info!("preflight disabled: starting the main child directly");
     }
 
-    let code =
-        supervisor::supervise(&argv, &config.child, &mut signals, &reaper, &lifecycle).await?;
+    let code = supervisor::supervise(&argv, &config.child, &mut signals, &reaper, &lifecycle).await?;
     shutdown.cancel();
     Ok(code)
 }
@@ -60,3 +49,4 @@ fn become_subreaper_unless_pid1() {
         tracing::debug!("not PID 1: registered as child subreaper");
     }
 }
+

@@ -11,22 +11,11 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum DbConfigError {
     #[error("environment variable {var} is not set; {hint}")]
-    Missing {
-        var: &'static str,
-        hint: &'static str,
-    },
+    Missing { var: &'static str, hint: &'static str },
     #[error("environment variable {var}={value:?} is invalid: {reason}")]
-    Invalid {
-        var: String,
-        value: String,
-        reason: String,
-    },
+    Invalid { var: String, value: String, reason: String },
     #[error("environment variable {var} names the file {path:?}, which cannot be read: {source}")]
-    File {
-        var: String,
-        path: String,
-        source: std::io::Error,
-    },
+    File { var: String, path: String, source: std::io::Error },
 }
 
 impl crate::exit::ExitCode for DbConfigError {
@@ -39,13 +28,7 @@ impl crate::exit::ExitCode for DbConfigError {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DbTarget {
-    Params {
-        host: String,
-        port: u16,
-        database: String,
-        user: String,
-        password: Option<Secret>,
-    },
+    Params { host: String, port: u16, database: String, user: String, password: Option<Secret> },
     /// `DB_CONNECTION_STRING` (a URL or `key=value` pairs); may hold a password, so it is a secret.
     ConnectionString(#[serde(serialize_with = "serialize_redacted_dsn")] Secret),
 }
@@ -99,58 +82,28 @@ impl DbSettings {
             DbTarget::ConnectionString(Secret::new(dsn))
         } else {
             const HINT: &str = "set DB_HOST, DB_PORT, DB_DATABASE, DB_USER and DB_PASSWORD (or DB_CONNECTION_STRING)";
-            let host = env.get("DB_HOST")?.ok_or(DbConfigError::Missing {
-                var: "DB_HOST",
-                hint: HINT,
-            })?;
-            let database = env.get("DB_DATABASE")?.ok_or(DbConfigError::Missing {
-                var: "DB_DATABASE",
-                hint: HINT,
-            })?;
-            let user = env.get("DB_USER")?.ok_or(DbConfigError::Missing {
-                var: "DB_USER",
-                hint: HINT,
-            })?;
+            let host = env.get("DB_HOST")?.ok_or(DbConfigError::Missing { var: "DB_HOST", hint: HINT })?;
+            let database = env.get("DB_DATABASE")?.ok_or(DbConfigError::Missing { var: "DB_DATABASE", hint: HINT })?;
+            let user = env.get("DB_USER")?.ok_or(DbConfigError::Missing { var: "DB_USER", hint: HINT })?;
             let port = match env.get("DB_PORT")? {
                 None => 5432,
-                Some(text) => text
-                    .trim()
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| DbConfigError::Invalid {
-                        var: "DB_PORT".into(),
-                        value: text.clone(),
-                        reason: "expected a port number from 1 to 65535".into(),
-                    })?,
+                Some(text) => text.trim().parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| DbConfigError::Invalid {
+                    var: "DB_PORT".into(),
+                    value: text.clone(),
+                    reason: "expected a port number from 1 to 65535".into(),
+                })?,
             };
             let password = env.get("DB_PASSWORD")?.map(Secret::new);
-            DbTarget::Params {
-                host,
-                port,
-                database,
-                user,
-                password,
-            }
+            DbTarget::Params { host, port, database, user, password }
         };
         let ssl = read_ssl(&env, &mut warnings)?;
-        Ok(DbSettings {
-            target,
-            ssl,
-            warnings,
-        })
+        Ok(DbSettings { target, ssl, warnings })
     }
 
     /// A one-line description for logs: where, as whom; never the password.
     pub fn describe(&self) -> String {
         match &self.target {
-            DbTarget::Params {
-                host,
-                port,
-                database,
-                user,
-                ..
-            } => format!("{user}@{host}:{port}/{database}"),
+            DbTarget::Params { host, port, database, user, .. } => format!("{user}@{host}:{port}/{database}"),
             DbTarget::ConnectionString(dsn) => redact_dsn(dsn.expose()),
         }
     }
@@ -169,14 +122,8 @@ impl Lookup<'_> {
             return Ok(Some(v));
         }
         let file_var = format!("{var}_FILE");
-        let Some(path) = self.plain(&file_var) else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(&path).map_err(|source| DbConfigError::File {
-            var: file_var,
-            path,
-            source,
-        })?;
+        let Some(path) = self.plain(&file_var) else { return Ok(None) };
+        let text = std::fs::read_to_string(&path).map_err(|source| DbConfigError::File { var: file_var, path, source })?;
         Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()))
     }
 }
@@ -188,11 +135,7 @@ fn read_ssl(env: &Lookup<'_>, warnings: &mut Vec<String>) -> Result<SslSettings,
             Some(v) => match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => Ok(true),
                 "false" | "0" | "no" | "off" => Ok(false),
-                _ => Err(DbConfigError::Invalid {
-                    var: var.into(),
-                    value: v,
-                    reason: "expected true or false".into(),
-                }),
+                _ => Err(DbConfigError::Invalid { var: var.into(), value: v, reason: "expected true or false".into() }),
             },
         }
     };
@@ -200,29 +143,15 @@ fn read_ssl(env: &Lookup<'_>, warnings: &mut Vec<String>) -> Result<SslSettings,
     let cert = env.get("DB_SSL__CERT")?;
     let key = env.get("DB_SSL__KEY")?.map(Secret::new);
     let reject_set = env.plain("DB_SSL__REJECT_UNAUTHORIZED").is_some();
-    let enabled =
-        flag("DB_SSL", false)? || ca.is_some() || cert.is_some() || key.is_some() || reject_set;
+    let enabled = flag("DB_SSL", false)? || ca.is_some() || cert.is_some() || key.is_some() || reject_set;
     for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("DB_SSL__")) {
-        let known = [
-            "DB_SSL__CA",
-            "DB_SSL__CERT",
-            "DB_SSL__KEY",
-            "DB_SSL__REJECT_UNAUTHORIZED",
-        ];
+        let known = ["DB_SSL__CA", "DB_SSL__CERT", "DB_SSL__KEY", "DB_SSL__REJECT_UNAUTHORIZED"];
         let base = name.strip_suffix("_FILE").unwrap_or(&name);
         if !known.contains(&base) {
-            warnings.push(format!(
-                "{name} is not understood by trm-init and is ignored for its own connection"
-            ));
+            warnings.push(format!("{name} is not understood by trm-init and is ignored for its own connection"));
         }
     }
-    Ok(SslSettings {
-        enabled,
-        reject_unauthorized: flag("DB_SSL__REJECT_UNAUTHORIZED", true)?,
-        ca,
-        cert,
-        key,
-    })
+    Ok(SslSettings { enabled, reject_unauthorized: flag("DB_SSL__REJECT_UNAUTHORIZED", true)?, ca, cert, key })
 }
 
 fn serialize_redacted_dsn<S: serde::Serializer>(dsn: &Secret, s: S) -> Result<S::Ok, S::Error> {
@@ -261,9 +190,7 @@ fn redact_password_pairs(text: &str, sep: char) -> String {
     let parts: Vec<String> = query
         .split(sep)
         .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if k.trim().eq_ignore_ascii_case("password") => {
-                format!("{k}={}", super::secret::REDACTED)
-            }
+            Some((k, _)) if k.trim().eq_ignore_ascii_case("password") => format!("{k}={}", super::secret::REDACTED),
             _ => pair.to_string(),
         })
         .collect();
@@ -272,10 +199,7 @@ fn redact_password_pairs(text: &str, sep: char) -> String {
 
 /// Sorted `DB_*` names that are set, for `check` (values of secrets are never shown).
 pub fn db_variables_set() -> BTreeMap<String, &'static str> {
-    std::env::vars()
-        .filter(|(k, _)| k.starts_with("DB_"))
-        .map(|(k, _)| (k, "set"))
-        .collect()
+    std::env::vars().filter(|(k, _)| k.starts_with("DB_")).map(|(k, _)| (k, "set")).collect()
 }
 
 #[cfg(test)]
@@ -284,28 +208,15 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<DbSettings, DbConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         DbSettings::from_lookup(&move |k| map.get(k).cloned())
     }
 
     #[test]
     fn numeric_password_stays_a_string() {
-        let s = settings(&[
-            ("DB_HOST", "db"),
-            ("DB_DATABASE", "d"),
-            ("DB_USER", "u"),
-            ("DB_PASSWORD", "123456"),
-        ])
-        .unwrap();
+        let s = settings(&[("DB_HOST", "db"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PASSWORD", "123456")]).unwrap();
         match s.target {
-            DbTarget::Params {
-                password: Some(p),
-                port,
-                ..
-            } => {
+            DbTarget::Params { password: Some(p), port, .. } => {
                 assert_eq!(p.expose(), "123456");
                 assert_eq!(port, 5432);
             }
@@ -319,19 +230,8 @@ mod tests {
         let path = dir.path().join("pw");
         std::fs::write(&path, "s3cret\n").unwrap();
         let p = path.to_str().unwrap();
-        let s = settings(&[
-            ("DB_HOST", "db"),
-            ("DB_DATABASE", "d"),
-            ("DB_USER", "u"),
-            ("DB_PASSWORD_FILE", p),
-        ])
-        .unwrap();
-        let DbTarget::Params {
-            password: Some(pw), ..
-        } = s.target
-        else {
-            panic!("no password")
-        };
+        let s = settings(&[("DB_HOST", "db"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PASSWORD_FILE", p)]).unwrap();
+        let DbTarget::Params { password: Some(pw), .. } = s.target else { panic!("no password") };
         assert_eq!(pw.expose(), "s3cret");
     }
 
@@ -343,26 +243,14 @@ mod tests {
 
     #[test]
     fn bad_port_names_variable_and_value() {
-        let err = settings(&[
-            ("DB_HOST", "h"),
-            ("DB_DATABASE", "d"),
-            ("DB_USER", "u"),
-            ("DB_PORT", "54x"),
-        ])
-        .unwrap_err();
+        let err = settings(&[("DB_HOST", "h"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PORT", "54x")]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("DB_PORT") && text.contains("54x"), "{text}");
     }
 
     #[test]
     fn passwords_never_serialize() {
-        let s = settings(&[
-            ("DB_HOST", "h"),
-            ("DB_DATABASE", "d"),
-            ("DB_USER", "u"),
-            ("DB_PASSWORD", "hunter2"),
-        ])
-        .unwrap();
+        let s = settings(&[("DB_HOST", "h"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PASSWORD", "hunter2")]).unwrap();
         let json = serde_json::to_string(&s).unwrap();
         assert!(!json.contains("hunter2"), "{json}");
         assert!(!format!("{s:?}").contains("hunter2"));
@@ -370,23 +258,11 @@ mod tests {
 
     #[test]
     fn connection_string_password_is_redacted() {
-        assert_eq!(
-            redact_dsn("postgres://u:pw@h:5432/d?sslmode=require"),
-            "postgres://u:<redacted>@h:5432/d?sslmode=require"
-        );
-        assert_eq!(
-            redact_dsn("postgres://h/d?user=u&password=pw"),
-            "postgres://h/d?user=u&password=<redacted>"
-        );
-        assert_eq!(
-            redact_dsn("host=h password=pw user=u"),
-            "host=h password=<redacted> user=u"
-        );
+        assert_eq!(redact_dsn("postgres://u:pw@h:5432/d?sslmode=require"), "postgres://u:<redacted>@h:5432/d?sslmode=require");
+        assert_eq!(redact_dsn("postgres://h/d?user=u&password=pw"), "postgres://h/d?user=u&password=<redacted>");
+        assert_eq!(redact_dsn("host=h password=pw user=u"), "host=h password=<redacted> user=u");
         let s = settings(&[("DB_CONNECTION_STRING", "postgresql://u:topsecret@h/d")]).unwrap();
         let json = serde_json::to_string(&s).unwrap();
-        assert!(
-            !json.contains("topsecret") && json.contains("<redacted>"),
-            "{json}"
-        );
+        assert!(!json.contains("topsecret") && json.contains("<redacted>"), "{json}");
     }
 }

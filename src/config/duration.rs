@@ -53,14 +53,10 @@ impl<'de> Deserialize<'de> for Dur {
                 v.parse().map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Dur, E> {
-                Err(E::custom(format!(
-                    "invalid duration {v}: a bare number has no unit; write \"{v}s\" or \"{v}ms\""
-                )))
+                Err(E::custom(format!("invalid duration {v}: a bare number has no unit; write \"{v}s\" or \"{v}ms\"")))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
-                Err(E::custom(format!(
-                    "invalid duration {v}: a bare number has no unit; write \"{v}s\" or \"{v}ms\""
-                )))
+                Err(E::custom(format!("invalid duration {v}: a bare number has no unit; write \"{v}s\" or \"{v}ms\"")))
             }
         }
         d.deserialize_any(V)

@@ -82,10 +82,7 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig {
-            wait_timeout: Dur::secs(60),
-            lock_timeout: Dur::secs(120),
-        }
+        DatabaseConfig { wait_timeout: Dur::secs(60), lock_timeout: Dur::secs(120) }
     }
 }
 
@@ -182,29 +179,18 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig {
-            format: LogFormat::Text,
-            level: "info".into(),
-        }
+        LogConfig { format: LogFormat::Text, level: "info".into() }
     }
 }
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("config file {path:?} does not exist or cannot be read: {source}")]
-    FileMissing {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    FileMissing { path: PathBuf, source: std::io::Error },
     #[error("invalid configuration: {0}")]
     Parse(String),
     #[error("invalid configuration: {key} = {value} (from {origin}): {reason}")]
-    Invalid {
-        key: String,
-        value: String,
-        origin: String,
-        reason: String,
-    },
+    Invalid { key: String, value: String, origin: String, reason: String },
 }
 
 impl crate::exit::ExitCode for ConfigError {
@@ -213,13 +199,12 @@ impl crate::exit::ExitCode for ConfigError {
     }
 }
 
+
 impl Config {
     /// Loads the layers. A named file that does not exist is an error; unknown keys are errors.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         let figment = Self::figment(file)?;
-        let config: Config = figment
-            .extract()
-            .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+        let config: Config = figment.extract().map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
         config.validate(&figment)?;
         Ok(config)
     }
@@ -227,10 +212,7 @@ impl Config {
     fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
-            std::fs::metadata(path).map_err(|source| ConfigError::FileMissing {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            std::fs::metadata(path).map_err(|source| ConfigError::FileMissing { path: path.to_path_buf(), source })?;
             figment = figment.merge(Toml::file_exact(path));
         }
         Ok(figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]).split("__")))
@@ -244,20 +226,10 @@ impl Config {
             reason: reason.into(),
         };
         if self.child.command.is_empty() || self.child.command[0].is_empty() {
-            return Err(invalid(
-                "child.command",
-                format!("{:?}", self.child.command),
-                "needs a program to run",
-            ));
+            return Err(invalid("child.command", format!("{:?}", self.child.command), "needs a program to run"));
         }
-        if self.schema.enabled
-            && (self.schema.directus.is_empty() || self.schema.directus[0].is_empty())
-        {
-            return Err(invalid(
-                "schema.directus",
-                format!("{:?}", self.schema.directus),
-                "needs the Directus CLI command",
-            ));
+        if self.schema.enabled && (self.schema.directus.is_empty() || self.schema.directus[0].is_empty()) {
+            return Err(invalid("schema.directus", format!("{:?}", self.schema.directus), "needs the Directus CLI command"));
         }
         if !is_identifier(&self.db_init.table) {
             return Err(invalid(
@@ -268,11 +240,7 @@ impl Config {
         }
         for ext in &self.db_init.required_extensions {
             if !is_identifier(ext) {
-                return Err(invalid(
-                    "db_init.required_extensions",
-                    format!("{ext:?}"),
-                    "not an extension name",
-                ));
+                return Err(invalid("db_init.required_extensions", format!("{ext:?}"), "not an extension name"));
             }
         }
         match self.health.upstream.parse::<hyper::Uri>() {
@@ -286,18 +254,10 @@ impl Config {
             }
         }
         if self.child.stop_grace.get().is_zero() {
-            return Err(invalid(
-                "child.stop_grace",
-                self.child.stop_grace.to_string(),
-                "must be more than zero",
-            ));
+            return Err(invalid("child.stop_grace", self.child.stop_grace.to_string(), "must be more than zero"));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
-            return Err(invalid(
-                "log.level",
-                format!("{:?}", self.log.level),
-                &format!("not a log level or filter ({e})"),
-            ));
+            return Err(invalid("log.level", format!("{:?}", self.log.level), &format!("not a log level or filter ({e})")));
         }
         Ok(())
     }
@@ -310,8 +270,7 @@ impl Config {
 
 fn toml_text<T: Serialize>(value: &T) -> String {
     // figment depends on toml; re-serialise through figment's value to avoid a second toml crate.
-    let value = figment::value::Value::serialize(value)
-        .unwrap_or_else(|_| figment::value::Value::from("?"));
+    let value = figment::value::Value::serialize(value).unwrap_or_else(|_| figment::value::Value::from("?"));
     let mut out = String::new();
     write_toml(&mut out, "", &value);
     out
@@ -324,11 +283,7 @@ fn write_toml(out: &mut String, section: &str, value: &figment::value::Value) {
         out.push_str(&format!("{k} = {}\n", inline(v)));
     }
     for (k, v) in dict.iter().filter(|(_, v)| matches!(v, Value::Dict(..))) {
-        let name = if section.is_empty() {
-            k.clone()
-        } else {
-            format!("{section}.{k}")
-        };
+        let name = if section.is_empty() { k.clone() } else { format!("{section}.{k}") };
         out.push_str(&format!("\n[{name}]\n"));
         write_toml(out, &name, v);
     }
@@ -338,16 +293,9 @@ fn inline(value: &figment::value::Value) -> String {
     use figment::value::Value;
     match value {
         Value::String(_, s) => serde_json::to_string(s).unwrap_or_default(),
-        Value::Array(_, items) => format!(
-            "[{}]",
-            items.iter().map(inline).collect::<Vec<_>>().join(", ")
-        ),
+        Value::Array(_, items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
         Value::Bool(_, b) => b.to_string(),
-        Value::Num(_, n) => n
-            .to_u128()
-            .map(|n| n.to_string())
-            .or_else(|| n.to_f64().map(|f| f.to_string()))
-            .unwrap_or_default(),
+        Value::Num(_, n) => n.to_u128().map(|n| n.to_string()).or_else(|| n.to_f64().map(|f| f.to_string())).unwrap_or_default(),
         Value::Char(_, c) => serde_json::to_string(&c.to_string()).unwrap_or_default(),
         Value::Empty(..) => "\"\"".into(),
         Value::Dict(..) => "{...}".into(),
@@ -376,10 +324,7 @@ fn describe_metadata(md: &figment::Metadata, key: &str) -> String {
     match &md.source {
         Some(figment::Source::File(path)) => format!("file {}", path.display()),
         _ if md.name.contains("environment") => {
-            format!(
-                "variable {ENV_PREFIX}{}",
-                key.to_ascii_uppercase().replace('.', "__")
-            )
+            format!("variable {ENV_PREFIX}{}", key.to_ascii_uppercase().replace('.', "__"))
         }
         _ => md.name.to_string(),
     }

@@ -19,12 +19,7 @@ fn defaults_match_the_contract() {
         assert_eq!(c.db_init.table, "migrations_applied");
         assert_eq!(c.health.listen.to_string(), "127.0.0.1:8056");
         assert_eq!(c.schema.timeout, Dur::secs(300));
-        assert!(
-            c.preflight.enabled
-                && c.schema.enabled
-                && c.schema.skip_unchanged
-                && !c.schema.allow_destructive
-        );
+        assert!(c.preflight.enabled && c.schema.enabled && c.schema.skip_unchanged && !c.schema.allow_destructive);
         Ok(())
     });
 }
@@ -32,18 +27,11 @@ fn defaults_match_the_contract() {
 #[test]
 fn file_overrides_defaults_and_env_overrides_file() {
     Jail::expect_with(|jail| {
-        jail.create_file(
-            "t.toml",
-            "[child]\nstop_grace = \"3s\"\nsignal_target = \"group\"\n[log]\nlevel = \"debug\"\n",
-        )?;
+        jail.create_file("t.toml", "[child]\nstop_grace = \"3s\"\nsignal_target = \"group\"\n[log]\nlevel = \"debug\"\n")?;
         jail.set_env("TRM_INIT_CHILD__STOP_GRACE", "5s");
         let c = load_in(jail, Some("t.toml")).unwrap();
         assert_eq!(c.child.stop_grace, Dur::secs(5), "env wins over the file");
-        assert_eq!(
-            c.child.signal_target,
-            SignalTarget::Group,
-            "file wins over defaults"
-        );
+        assert_eq!(c.child.signal_target, SignalTarget::Group, "file wins over defaults");
         assert_eq!(c.log.level, "debug");
         Ok(())
     });
@@ -81,10 +69,7 @@ fn unknown_key_in_file_is_named() {
     Jail::expect_with(|jail| {
         jail.create_file("t.toml", "[child]\nstop_grase = \"3s\"\n")?;
         let err = load_in(jail, Some("t.toml")).unwrap_err().to_string();
-        assert!(
-            err.contains("stop_grase") && err.contains("t.toml"),
-            "{err}"
-        );
+        assert!(err.contains("stop_grase") && err.contains("t.toml"), "{err}");
         Ok(())
     });
 }
@@ -116,10 +101,7 @@ fn bad_duration_in_file_names_the_file() {
     Jail::expect_with(|jail| {
         jail.create_file("t.toml", "[database]\nwait_timeout = 60\n")?;
         let err = load_in(jail, Some("t.toml")).unwrap_err().to_string();
-        assert!(
-            err.contains("database.wait_timeout") && err.contains("t.toml") && err.contains("60"),
-            "{err}"
-        );
+        assert!(err.contains("database.wait_timeout") && err.contains("t.toml") && err.contains("60"), "{err}");
         Ok(())
     });
 }
@@ -129,12 +111,7 @@ fn invalid_upstream_is_refused_with_origin() {
     Jail::expect_with(|jail| {
         jail.set_env("TRM_INIT_HEALTH__UPSTREAM", "ftp://x");
         let err = load_in(jail, None).unwrap_err().to_string();
-        assert!(
-            err.contains("health.upstream")
-                && err.contains("ftp://x")
-                && err.contains("TRM_INIT_HEALTH__UPSTREAM"),
-            "{err}"
-        );
+        assert!(err.contains("health.upstream") && err.contains("ftp://x") && err.contains("TRM_INIT_HEALTH__UPSTREAM"), "{err}");
         Ok(())
     });
 }
@@ -144,10 +121,7 @@ fn table_name_must_be_an_identifier() {
     Jail::expect_with(|jail| {
         jail.create_file("t.toml", "[db_init]\ntable = \"x; drop table y\"\n")?;
         let err = load_in(jail, Some("t.toml")).unwrap_err().to_string();
-        assert!(
-            err.contains("db_init.table") && err.contains("t.toml"),
-            "{err}"
-        );
+        assert!(err.contains("db_init.table") && err.contains("t.toml"), "{err}");
         Ok(())
     });
 }
@@ -156,10 +130,7 @@ fn table_name_must_be_an_identifier() {
 fn effective_config_prints_as_toml_that_loads_back() {
     Jail::expect_with(|jail| {
         let text = load_in(jail, None).unwrap().to_toml();
-        assert!(
-            text.contains("[child]") && text.contains("stop_grace = \"8s\""),
-            "{text}"
-        );
+        assert!(text.contains("[child]") && text.contains("stop_grace = \"8s\""), "{text}");
         jail.create_file("back.toml", &text)?;
         let back = load_in(jail, Some("back.toml")).unwrap();
         assert_eq!(back.child.stop_grace, Dur::secs(8));

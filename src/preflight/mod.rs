@@ -57,8 +57,5 @@ pub async fn run(ctx: &Context<'_>) -> Result<(), Failure> {
 }
 
 async fn run_step(step: Step, _ctx: &Context<'_>) -> Result<(), Failure> {
-    Err(Failure::new(
-        crate::exit::CONFIG,
-        format!("step {:?} is not implemented in this build", step),
-    ))
+    Err(Failure::new(crate::exit::CONFIG, format!("step {:?} is not implemented in this build", step)))
 }
