@@ -1,7 +1,9 @@
 //! One module per subcommand. Each returns an exit code or a `Failure`; `main` reports failures.
 
 mod check;
+mod db_session;
 mod run;
+mod schema;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
@@ -12,7 +14,8 @@ pub async fn dispatch(cli: Cli, config: Config) -> Result<u8, Failure> {
         None => run::run(cli.run, config).await,
         Some(Command::Run(args)) => run::run(args, config).await,
         Some(Command::Check) => check::check(&config),
-        Some(Command::Health(_)) | Some(Command::DbInit(_)) | Some(Command::Schema(_)) | Some(Command::Status) => {
+        Some(Command::Schema(args)) => schema::schema(args, config).await,
+        Some(Command::Health(_)) | Some(Command::DbInit(_)) | Some(Command::Status) => {
             Err(Failure::new(crate::exit::USAGE, "this subcommand is not available in this build"))
         }
     }

@@ -76,7 +76,15 @@ impl DirectusCli<'_> {
             .collect::<Vec<_>>()
             .join(" ");
         let command = format!("directus {name}");
-        let mut argv: Vec<String> = self.prefix.to_vec();
+        // cli.js absolute: the command runs in its folder, so a relative path would no longer resolve.
+        let mut argv: Vec<String> = self
+            .prefix
+            .iter()
+            .map(|a| match is_cli_js(Path::new(a)) {
+                true => std::path::absolute(a).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| a.clone()),
+                false => a.clone(),
+            })
+            .collect();
         argv.extend(args.iter().map(|a| a.to_string()));
         let mut cmd = process::command(&argv);
         if let Some(dir) = install_dir(self.prefix) {
@@ -212,6 +220,10 @@ pub fn strip_ansi(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+fn is_cli_js(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "cli.js")
 }
 
 /// The folder holding `cli.js` when the CLI prefix names one (`node /directus/cli.js` -> `/directus`).
