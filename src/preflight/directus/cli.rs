@@ -24,20 +24,13 @@ const DRAIN: Duration = Duration::from_secs(2);
 #[derive(Debug, Error)]
 pub enum CliError {
     #[error("cannot start `{command}`: {source}")]
-    Spawn {
-        command: String,
-        source: std::io::Error,
-    },
+    Spawn { command: String, source: std::io::Error },
     #[error("`{command}` failed: {status}")]
     Status { command: String, status: ExitStatus },
     #[error("`{command}` reported a failure although it exited 0: {line:?}")]
     FailureLine { command: String, line: String },
     #[error("`{command}` did not finish within {limit:?} (stopped: {status})")]
-    TimedOut {
-        command: String,
-        limit: Duration,
-        status: ExitStatus,
-    },
+    TimedOut { command: String, limit: Duration, status: ExitStatus },
     #[error("`{command}` stopped by shutdown")]
     Cancelled { command: String },
 }
@@ -69,12 +62,8 @@ impl DirectusCli<'_> {
     /// Runs `<prefix> <args>` to the end. The working directory is the folder of `cli.js` when the prefix
     /// names one (as the image's WORKDIR /directus): Directus reads `.env` and its update-check cache there.
     pub async fn run(&self, args: &[&str]) -> Result<Output, CliError> {
-        let name = args
-            .iter()
-            .take_while(|a| !a.starts_with('-') && !a.contains('/'))
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let name =
+            args.iter().take_while(|a| !a.starts_with('-') && !a.contains('/')).copied().collect::<Vec<_>>().join(" ");
         let command = format!("directus {name}");
         // cli.js absolute: the command runs in its folder, so a relative path would no longer resolve.
         let mut argv: Vec<String> = self
@@ -90,14 +79,10 @@ impl DirectusCli<'_> {
         if let Some(dir) = install_dir(self.prefix) {
             cmd.current_dir(dir);
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         tracing::info!(command = ?argv, "running {command}");
-        let mut child = process::spawn(self.reaper, &mut cmd).map_err(|e| CliError::Spawn {
-            command: command.clone(),
-            source: e.source,
-        })?;
+        let mut child = process::spawn(self.reaper, &mut cmd)
+            .map_err(|e| CliError::Spawn { command: command.clone(), source: e.source })?;
         let out = relay(child.stdout.take(), &name);
         let err = relay(child.stderr.take(), &name);
         let wait = process::wait_or_stop(&mut child, self.shutdown, self.timeout, self.grace);
@@ -105,25 +90,13 @@ impl DirectusCli<'_> {
         let status = match status {
             Ok(status) => status,
             Err(Stopped::Cancelled(_)) => return Err(CliError::Cancelled { command }),
-            Err(Stopped::TimedOut(status)) => {
-                return Err(CliError::TimedOut {
-                    command,
-                    limit: self.timeout,
-                    status,
-                })
-            }
+            Err(Stopped::TimedOut(status)) => return Err(CliError::TimedOut { command, limit: self.timeout, status }),
         };
         if !status.success() {
             return Err(CliError::Status { command, status });
         }
-        if let Some(line) = lines
-            .iter()
-            .find(|l| FAILURE_LINES.iter().any(|f| l.contains(f)))
-        {
-            return Err(CliError::FailureLine {
-                command,
-                line: line.clone(),
-            });
+        if let Some(line) = lines.iter().find(|l| FAILURE_LINES.iter().any(|f| l.contains(f))) {
+            return Err(CliError::FailureLine { command, line: line.clone() });
         }
         Ok(Output { lines })
     }
@@ -147,9 +120,7 @@ async fn run_to_end(
     };
     let (out, err) = match lines {
         Some(both) => both,
-        None => tokio::time::timeout(DRAIN, &mut streams)
-            .await
-            .unwrap_or_default(),
+        None => tokio::time::timeout(DRAIN, &mut streams).await.unwrap_or_default(),
     };
     (status, out.into_iter().chain(err).collect())
 }
@@ -228,26 +199,16 @@ fn is_cli_js(path: &Path) -> bool {
 
 /// The folder holding `cli.js` when the CLI prefix names one (`node /directus/cli.js` -> `/directus`).
 pub fn install_dir(prefix: &[String]) -> Option<PathBuf> {
-    let cli = prefix
-        .iter()
-        .map(Path::new)
-        .find(|p| p.file_name().is_some_and(|n| n == "cli.js"))?;
+    let cli = prefix.iter().map(Path::new).find(|p| p.file_name().is_some_and(|n| n == "cli.js"))?;
     let dir = cli.parent()?;
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     dir.is_dir().then(|| dir.to_path_buf())
 }
 
 /// The Directus version of the installation the prefix names: `version` of the `package.json` next to
 /// the real `cli.js` (symlinks followed). None when it cannot be read.
 pub fn installed_version(prefix: &[String]) -> Option<String> {
-    let cli = prefix
-        .iter()
-        .map(Path::new)
-        .find(|p| p.file_name().is_some_and(|n| n == "cli.js"))?;
+    let cli = prefix.iter().map(Path::new).find(|p| p.file_name().is_some_and(|n| n == "cli.js"))?;
     let real = std::fs::canonicalize(cli).ok()?;
     let text = std::fs::read_to_string(real.parent()?.join("package.json")).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
@@ -268,11 +229,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cli = dir.path().join("cli.js");
         std::fs::write(&cli, "").unwrap();
-        std::fs::write(
-            dir.path().join("package.json"),
-            r#"{"name":"directus","version":"11.17.4"}"#,
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("package.json"), r#"{"name":"directus","version":"11.17.4"}"#).unwrap();
         let prefix = vec!["node".to_string(), cli.to_string_lossy().into_owned()];
         assert_eq!(install_dir(&prefix).as_deref(), Some(dir.path()));
         assert_eq!(installed_version(&prefix).as_deref(), Some("11.17.4"));

@@ -28,10 +28,7 @@ pub async fn directus_installed(db: &Client) -> Result<bool, tokio_postgres::Err
 /// Reads the tracked names. The database must have Directus installed (`directus_installed`).
 pub async fn tracked(db: &Client) -> Result<Tracked, tokio_postgres::Error> {
     let collections = db
-        .query(
-            "SELECT collection FROM directus_collections WHERE collection NOT LIKE 'directus\\_%'",
-            &[],
-        )
+        .query("SELECT collection FROM directus_collections WHERE collection NOT LIKE 'directus\\_%'", &[])
         .await?
         .iter()
         .map(|r| r.get::<_, String>(0))
@@ -53,28 +50,17 @@ pub async fn tracked(db: &Client) -> Result<Tracked, tokio_postgres::Error> {
         .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
         .collect();
     let relations = db
-        .query(
-            "SELECT many_collection, many_field FROM directus_relations",
-            &[],
-        )
+        .query("SELECT many_collection, many_field FROM directus_relations", &[])
         .await?
         .iter()
         .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
         .collect();
-    Ok(Tracked {
-        collections,
-        fields,
-        relations,
-    })
+    Ok(Tracked { collections, fields, relations })
 }
 
 /// `special` is stored as a comma list (older rows: `{a,b}`).
 fn is_alias(special: Option<&str>) -> bool {
-    special
-        .unwrap_or("")
-        .split([',', '{', '}'])
-        .map(str::trim)
-        .any(|s| ALIAS_TYPES.contains(&s))
+    special.unwrap_or("").split([',', '{', '}']).map(str::trim).any(|s| ALIAS_TYPES.contains(&s))
 }
 
 /// What an apply would delete, by name.
@@ -90,11 +76,7 @@ pub struct Deletions {
 impl Deletions {
     /// Tracked minus declared; fields and relations of deleted collections are implied, not listed.
     pub fn between(tracked: &Tracked, declared: &Declared) -> Deletions {
-        let collections: BTreeSet<String> = tracked
-            .collections
-            .difference(&declared.collections)
-            .cloned()
-            .collect();
+        let collections: BTreeSet<String> = tracked.collections.difference(&declared.collections).cloned().collect();
         let gone = |pairs: &BTreeSet<(String, String)>, keep: &BTreeSet<(String, String)>| {
             pairs
                 .difference(keep)
@@ -104,11 +86,7 @@ impl Deletions {
         };
         let fields = gone(&tracked.fields, &declared.fields);
         let relations = gone(&tracked.relations, &declared.relations);
-        Deletions {
-            collections,
-            fields,
-            relations,
-        }
+        Deletions { collections, fields, relations }
     }
 
     /// The `- Delete ...` lines of Directus's `schema apply --dry-run` plan.
@@ -133,11 +111,7 @@ impl Deletions {
                 continue;
             };
             // Relations read "coll.field → related"; the name ends at the first space.
-            let name = name
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            let name = name.split_whitespace().next().unwrap_or_default().to_string();
             match section {
                 "c" => out.collections.insert(name),
                 "f" => out.fields.insert(name),
@@ -156,16 +130,11 @@ impl Deletions {
 impl fmt::Display for Deletions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = Vec::new();
-        for (what, set) in [
-            ("collections", &self.collections),
-            ("fields", &self.fields),
-            ("relations", &self.relations),
-        ] {
+        for (what, set) in
+            [("collections", &self.collections), ("fields", &self.fields), ("relations", &self.relations)]
+        {
             if !set.is_empty() {
-                parts.push(format!(
-                    "{what} {}",
-                    set.iter().cloned().collect::<Vec<_>>().join(", ")
-                ));
+                parts.push(format!("{what} {}", set.iter().cloned().collect::<Vec<_>>().join(", ")));
             }
         }
         write!(f, "{}", parts.join("; "))
@@ -181,29 +150,17 @@ mod tests {
     }
 
     fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-        items
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]
     fn a_collection_missing_from_the_snapshot_is_deleted_with_its_fields_implied() {
         let tracked = Tracked {
             collections: set(&["a", "b"]),
-            fields: pairs(&[
-                ("a", "id"),
-                ("b", "id"),
-                ("b", "x"),
-                ("directus_users", "phone"),
-            ]),
+            fields: pairs(&[("a", "id"), ("b", "id"), ("b", "x"), ("directus_users", "phone")]),
             relations: pairs(&[("b", "x")]),
         };
-        let declared = Declared {
-            collections: set(&["a"]),
-            fields: pairs(&[("a", "id")]),
-            relations: BTreeSet::new(),
-        };
+        let declared = Declared { collections: set(&["a"]), fields: pairs(&[("a", "id")]), relations: BTreeSet::new() };
         let d = Deletions::between(&tracked, &declared);
         assert_eq!(d.collections, set(&["b"]));
         assert_eq!(d.fields, set(&["directus_users.phone"]));
@@ -213,11 +170,7 @@ mod tests {
 
     #[test]
     fn additions_are_not_deletions() {
-        let tracked = Tracked {
-            collections: set(&["a"]),
-            fields: pairs(&[("a", "id")]),
-            relations: BTreeSet::new(),
-        };
+        let tracked = Tracked { collections: set(&["a"]), fields: pairs(&[("a", "id")]), relations: BTreeSet::new() };
         let declared = Declared {
             collections: set(&["a", "n"]),
             fields: pairs(&[("a", "id"), ("a", "new")]),
@@ -228,12 +181,13 @@ mod tests {
 
     #[test]
     fn the_dry_run_plan_is_read() {
-        let plan: Vec<String> = "The following changes will be applied:\n\nCollections:\n  - Delete vehicles\n  - Create x\n\
+        let plan: Vec<String> =
+            "The following changes will be applied:\n\nCollections:\n  - Delete vehicles\n  - Create x\n\
              Fields:\n  - Update a.b\n    - Set meta.note to null\n  - Delete directus_users.phone\n\
              System Fields:\n  - Update directus_activity.timestamp\nRelations:\n  - Delete entries.vehicle → vehicles"
-            .lines()
-            .map(str::to_string)
-            .collect();
+                .lines()
+                .map(str::to_string)
+                .collect();
         let d = Deletions::from_plan(&plan);
         assert_eq!(d.collections, set(&["vehicles"]));
         assert_eq!(d.fields, set(&["directus_users.phone"]));

@@ -39,20 +39,13 @@ pub async fn database_state(db: &Client) -> Result<String, tokio_postgres::Error
 }
 
 async fn migrations_table(db: &Client) -> Result<bool, tokio_postgres::Error> {
-    Ok(db
-        .query_one("SELECT to_regclass('directus_migrations') IS NOT NULL", &[])
-        .await?
-        .get(0))
+    Ok(db.query_one("SELECT to_regclass('directus_migrations') IS NOT NULL", &[]).await?.get(0))
 }
 
 /// sha256 hex of the three parts.
 pub fn compute(snapshot_text: &str, directus_version: &str, database_state: &str) -> String {
     let mut h = Sha256::new();
-    for (label, part) in [
-        ("snapshot", snapshot_text),
-        ("directus", directus_version),
-        ("database", database_state),
-    ] {
+    for (label, part) in [("snapshot", snapshot_text), ("directus", directus_version), ("database", database_state)] {
         h.update(label.as_bytes());
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
@@ -69,10 +62,7 @@ pub struct Recorded {
 }
 
 pub async fn load(db: &Client) -> Result<Option<Recorded>, tokio_postgres::Error> {
-    let exists: bool = db
-        .query_one(&format!("SELECT to_regclass('{TABLE}') IS NOT NULL"), &[])
-        .await?
-        .get(0);
+    let exists: bool = db.query_one(&format!("SELECT to_regclass('{TABLE}') IS NOT NULL"), &[]).await?.get(0);
     if !exists {
         return Ok(None);
     }
@@ -82,18 +72,10 @@ pub async fn load(db: &Client) -> Result<Option<Recorded>, tokio_postgres::Error
             &[],
         )
         .await?;
-    Ok(row.map(|r| Recorded {
-        fingerprint: r.get(0),
-        directus_version: r.get(1),
-        applied_at: r.get(2),
-    }))
+    Ok(row.map(|r| Recorded { fingerprint: r.get(0), directus_version: r.get(1), applied_at: r.get(2) }))
 }
 
-pub async fn store(
-    db: &Client,
-    fingerprint: &str,
-    directus_version: &str,
-) -> Result<(), tokio_postgres::Error> {
+pub async fn store(db: &Client, fingerprint: &str, directus_version: &str) -> Result<(), tokio_postgres::Error> {
     db.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {TABLE} (
             id smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),

@@ -36,10 +36,7 @@ pub enum DirectusError {
     #[error(transparent)]
     Cli(#[from] CliError),
     #[error("{what}: {source}")]
-    Database {
-        what: &'static str,
-        source: tokio_postgres::Error,
-    },
+    Database { what: &'static str, source: tokio_postgres::Error },
     #[error(
         "the schema snapshot {path} would delete {deletions} (and the data they hold); refusing to apply it. \
          Put them back in the snapshot, or set schema.allow_destructive = true \
@@ -73,19 +70,8 @@ pub struct Directus<'a> {
 }
 
 impl<'a> Directus<'a> {
-    pub fn new(
-        config: &'a Config,
-        reaper: &'a Reaper,
-        shutdown: &'a CancellationToken,
-        db: &'a Client,
-    ) -> Self {
-        Directus {
-            config: &config.schema,
-            reaper,
-            shutdown,
-            grace: config.child.stop_grace.get(),
-            db,
-        }
+    pub fn new(config: &'a Config, reaper: &'a Reaper, shutdown: &'a CancellationToken, db: &'a Client) -> Self {
+        Directus { config: &config.schema, reaper, shutdown, grace: config.child.stop_grace.get(), db }
     }
 
     fn cli(&self) -> DirectusCli<'_> {
@@ -106,9 +92,7 @@ impl<'a> Directus<'a> {
     /// The whole step (see the module comment). Does nothing when `schema.enabled` is false.
     pub async fn run(&self) -> Result<(), DirectusError> {
         if !self.config.enabled {
-            tracing::info!(
-                "schema.enabled = false: Directus bootstrap and schema apply are skipped"
-            );
+            tracing::info!("schema.enabled = false: Directus bootstrap and schema apply are skipped");
             return Ok(());
         }
         let path = self.snapshot_path();
@@ -122,13 +106,11 @@ impl<'a> Directus<'a> {
                     "the Directus version cannot be read (package.json next to cli.js): the fingerprint skip is off"
                 ),
                 Some(version) => {
-                    let state = fingerprint::database_state(self.db)
-                        .await
-                        .map_err(db_err("reading the Directus schema"))?;
+                    let state =
+                        fingerprint::database_state(self.db).await.map_err(db_err("reading the Directus schema"))?;
                     let now = fingerprint::compute(&snapshot.normalised, version, &state);
-                    let recorded = fingerprint::load(self.db)
-                        .await
-                        .map_err(db_err("reading the schema fingerprint"))?;
+                    let recorded =
+                        fingerprint::load(self.db).await.map_err(db_err("reading the schema fingerprint"))?;
                     match recorded {
                         Some(r) if r.fingerprint == now => {
                             tracing::info!(
@@ -167,32 +149,20 @@ impl<'a> Directus<'a> {
         cli.run(&["schema", "apply", "--yes", &path_text]).await?;
 
         if let Some(version) = &version {
-            let state = fingerprint::database_state(self.db)
-                .await
-                .map_err(db_err("reading the Directus schema"))?;
+            let state = fingerprint::database_state(self.db).await.map_err(db_err("reading the Directus schema"))?;
             let now = fingerprint::compute(&snapshot.normalised, version, &state);
-            fingerprint::store(self.db, &now, version)
-                .await
-                .map_err(db_err("recording the schema fingerprint"))?;
-            tracing::info!(
-                fingerprint = &now[..12],
-                "schema applied; fingerprint recorded"
-            );
+            fingerprint::store(self.db, &now, version).await.map_err(db_err("recording the schema fingerprint"))?;
+            tracing::info!(fingerprint = &now[..12], "schema applied; fingerprint recorded");
         }
         Ok(())
     }
 
     /// What applying the snapshot would delete now (empty when Directus is not installed yet).
     pub async fn deletions(&self, snapshot: &Snapshot) -> Result<Deletions, DirectusError> {
-        if !deletions::directus_installed(self.db)
-            .await
-            .map_err(db_err("reading the Directus schema"))?
-        {
+        if !deletions::directus_installed(self.db).await.map_err(db_err("reading the Directus schema"))? {
             return Ok(Deletions::default());
         }
-        let tracked = deletions::tracked(self.db)
-            .await
-            .map_err(db_err("reading the Directus schema"))?;
+        let tracked = deletions::tracked(self.db).await.map_err(db_err("reading the Directus schema"))?;
         Ok(Deletions::between(&tracked, &snapshot.declared))
     }
 
@@ -202,10 +172,7 @@ impl<'a> Directus<'a> {
         let path = self.snapshot_path();
         let snapshot = Snapshot::read(&path)?;
         let deletions = self.deletions(&snapshot).await?;
-        if !deletions::directus_installed(self.db)
-            .await
-            .map_err(db_err("reading the Directus schema"))?
-        {
+        if !deletions::directus_installed(self.db).await.map_err(db_err("reading the Directus schema"))? {
             tracing::info!("Directus is not installed on this database yet: a run would bootstrap it, then apply the whole snapshot");
             return Ok(true);
         }
@@ -229,20 +196,13 @@ impl<'a> Directus<'a> {
     /// Directus's own plan for `path` (`schema apply --dry-run`), as printed lines.
     pub async fn plan(&self, path: &Path) -> Result<Vec<String>, DirectusError> {
         let path_text = path.to_string_lossy();
-        Ok(self
-            .cli()
-            .run(&["schema", "apply", "--dry-run", &path_text])
-            .await?
-            .lines)
+        Ok(self.cli().run(&["schema", "apply", "--dry-run", &path_text]).await?.lines)
     }
 }
 
 /// Preflight's entry point.
 pub async fn run(ctx: &super::Context<'_>, db: &Client) -> Result<(), Failure> {
-    Directus::new(ctx.config, ctx.reaper, &ctx.shutdown, db)
-        .run()
-        .await
-        .map_err(Failure::from)
+    Directus::new(ctx.config, ctx.reaper, &ctx.shutdown, db).run().await.map_err(Failure::from)
 }
 
 /// One line for `trm-init status`: the recorded fingerprint and whether it still matches.
@@ -253,12 +213,7 @@ pub async fn status_line(config: &Config, db: &Client) -> String {
     let recorded = match fingerprint::load(db).await {
         Ok(Some(r)) => r,
         Ok(None) => return "schema: never applied by trm-init (no fingerprint recorded)".into(),
-        Err(e) => {
-            return format!(
-                "schema: fingerprint cannot be read: {}",
-                exit::error_chain(&e)
-            )
-        }
+        Err(e) => return format!("schema: fingerprint cannot be read: {}", exit::error_chain(&e)),
     };
     let current = async {
         let snapshot = Snapshot::read(&absolute(&config.schema.snapshot)).ok()?;
@@ -268,9 +223,7 @@ pub async fn status_line(config: &Config, db: &Client) -> String {
     }
     .await;
     let verdict = match current {
-        Some(now) if now == recorded.fingerprint => {
-            "unchanged: the next boot skips bootstrap and apply"
-        }
+        Some(now) if now == recorded.fingerprint => "unchanged: the next boot skips bootstrap and apply",
         Some(_) => "changed: the next boot runs bootstrap and apply",
         None => "cannot compare (snapshot or Directus not readable here)",
     };

@@ -11,10 +11,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum SnapshotError {
     #[error("schema snapshot {path} cannot be read: {source}")]
-    Missing {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Missing { path: PathBuf, source: std::io::Error },
     #[error("schema snapshot {path} is not a Directus snapshot: {reason}")]
     Invalid { path: PathBuf, reason: String },
 }
@@ -62,59 +59,44 @@ struct Named {
 
 impl Snapshot {
     pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let bytes = std::fs::read(path).map_err(|source| SnapshotError::Missing {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| SnapshotError::Missing { path: path.to_path_buf(), source })?;
         let normalised = normalise(&String::from_utf8_lossy(&bytes));
-        let invalid = |reason: String| SnapshotError::Invalid {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let invalid = |reason: String| SnapshotError::Invalid { path: path.to_path_buf(), reason };
         // Directus reads `.yaml`/`.yml` as YAML and anything else as JSON; YAML parses both.
-        let file: File =
-            serde_yaml_ng::from_str(&normalised).map_err(|e| invalid(e.to_string()))?;
+        let file: File = serde_yaml_ng::from_str(&normalised).map_err(|e| invalid(e.to_string()))?;
         if file.version.is_none() {
             return Err(invalid("no `version` key".into()));
         }
-        let pairs =
-            |items: Vec<Named>, what: &str| -> Result<BTreeSet<(String, String)>, SnapshotError> {
-                items
-                    .into_iter()
-                    .map(|n| match n.field {
-                        Some(f) => Ok((n.collection, f)),
-                        None => Err(invalid(format!(
-                            "an entry of `{what}` in collection {} has no `field`",
-                            n.collection
-                        ))),
-                    })
-                    .collect()
-            };
+        let pairs = |items: Vec<Named>, what: &str| -> Result<BTreeSet<(String, String)>, SnapshotError> {
+            items
+                .into_iter()
+                .map(|n| match n.field {
+                    Some(f) => Ok((n.collection, f)),
+                    None => Err(invalid(format!("an entry of `{what}` in collection {} has no `field`", n.collection))),
+                })
+                .collect()
+        };
         let declared = Declared {
             collections: file.collections.into_iter().map(|c| c.collection).collect(),
             fields: pairs(file.fields, "fields")?,
             relations: pairs(file.relations, "relations")?,
         };
-        Ok(Snapshot {
-            path: path.to_path_buf(),
-            normalised,
-            declared,
-        })
+        Ok(Snapshot { path: path.to_path_buf(), normalised, declared })
     }
 }
 
 /// CRLF -> LF and no UTF-8 BOM: a Windows checkout must not look like a new snapshot.
 pub fn normalise(text: &str) -> String {
-    text.strip_prefix('\u{feff}')
-        .unwrap_or(text)
-        .replace("\r\n", "\n")
+    text.strip_prefix('\u{feff}').unwrap_or(text).replace("\r\n", "\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SMALL: &str = "version: 1\ndirectus: 11.17.4\nvendor: postgres\ncollections:\n  - collection: a\n    meta: {}\n\
+    const SMALL: &str =
+        "version: 1\ndirectus: 11.17.4\nvendor: postgres\ncollections:\n  - collection: a\n    meta: {}\n\
                          fields:\n  - collection: a\n    field: id\n  - collection: directus_users\n    field: phone\n\
                          systemFields: []\nrelations:\n  - collection: a\n    field: b\n    related_collection: c\n";
 
@@ -125,10 +107,7 @@ mod tests {
         std::fs::write(&path, SMALL).unwrap();
         let s = Snapshot::read(&path).unwrap();
         assert_eq!(s.declared.collections.iter().collect::<Vec<_>>(), ["a"]);
-        assert!(s
-            .declared
-            .fields
-            .contains(&("directus_users".into(), "phone".into())));
+        assert!(s.declared.fields.contains(&("directus_users".into(), "phone".into())));
         assert!(s.declared.relations.contains(&("a".into(), "b".into())));
     }
 
@@ -140,12 +119,7 @@ mod tests {
 
     #[test]
     fn a_missing_file_names_its_path() {
-        let err = Snapshot::read(Path::new("/nonexistent/schema.yaml"))
-            .err()
-            .unwrap();
-        assert!(
-            err.to_string().contains("/nonexistent/schema.yaml"),
-            "{err}"
-        );
+        let err = Snapshot::read(Path::new("/nonexistent/schema.yaml")).err().unwrap();
+        assert!(err.to_string().contains("/nonexistent/schema.yaml"), "{err}");
     }
 }
