@@ -1,7 +1,7 @@
 //! One module per subcommand. Each returns an exit code or a `Failure`; `main` reports failures.
 
 mod check;
-mod db_session;
+pub(crate) mod db_session;
 mod run;
 mod schema;
 
