@@ -339,12 +339,12 @@ pub fn directus_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
         ("HOST", "127.0.0.1".into()),
         ("PORT", port.to_string()),
         ("PUBLIC_URL", format!("http://127.0.0.1:{port}")),
-        ("LOG_STYLE", "raw".into()),
         ("HTTPS_PROXY", "http://127.0.0.1:9".into()),
         ("NO_PROXY", "127.0.0.1,localhost".into()),
         ("TRM_INIT_SCHEMA__DIRECTUS", format!("[\"node\", \"{cli}\"]")),
         ("TRM_INIT_SCHEMA__SNAPSHOT", repo_snapshot().to_string_lossy().into_owned()),
-        ("TRM_INIT_CHILD__COMMAND", format!("[\"node\", \"{cli}\", \"start\"]")),
+        // In Directus's folder, as in the image (WORKDIR /directus); `env` execs node.
+        ("TRM_INIT_CHILD__COMMAND", format!("[\"env\", \"-C\", \"{}\", \"node\", \"cli.js\", \"start\"]", dir.display())),
     ];
     env.extend(pairs.into_iter().map(|(k, v)| (k.to_string(), v)));
     env
@@ -419,4 +419,91 @@ pub fn directus_login(port: u16) -> String {
     assert_eq!(status, 200, "login failed: {text}");
     let start = text.find("\"access_token\":\"").expect("access_token in the login answer") + 16;
     text[start..].split('"').next().unwrap_or_default().to_string()
+}
+
+/// Ports of one booted stack: Directus's own and trm-init's health server.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    pub directus: u16,
+    pub health: u16,
+}
+
+impl Ports {
+    pub fn free() -> Ports {
+        Ports { directus: free_port(), health: free_port() }
+    }
+}
+
+/// The repository's db-init folders.
+pub fn repo_dir(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name).to_string_lossy().into_owned()
+}
+
+/// Everything a full boot of trm-init + Directus needs on `db` with `ports`.
+pub fn boot_env(db: &TestDb, ports: Ports) -> Vec<(String, String)> {
+    let mut env = directus_env(db, ports.directus);
+    env.extend([
+        ("TRM_INIT_HEALTH__LISTEN".to_string(), format!("127.0.0.1:{}", ports.health)),
+        ("TRM_INIT_HEALTH__UPSTREAM".to_string(), format!("http://127.0.0.1:{}/server/ping", ports.directus)),
+        ("TRM_INIT_DB_INIT__PRE_DIR".to_string(), repo_dir("db-init")),
+        ("TRM_INIT_DB_INIT__POST_DIR".to_string(), repo_dir("db-init-post")),
+    ]);
+    env
+}
+
+/// trm-init as PID 1 with its output (stdout and stderr) in a file that can be read while it runs.
+pub struct Boot {
+    pub pid1: Pid1,
+    pub ports: Ports,
+    log: tempfile::NamedTempFile,
+}
+
+impl Boot {
+    pub fn start(env: &[(String, String)], ports: Ports) -> Boot {
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        // Both streams append to one file (separate offsets would overwrite each other).
+        let append = || std::fs::OpenOptions::new().append(true).open(log.path()).expect("log file");
+        let (out, err) = (append(), append());
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pid1 = Pid1::start_with(&[], &env, |cmd| {
+            cmd.stdout(out).stderr(err);
+        });
+        Boot { pid1, ports, log }
+    }
+
+    /// Everything trm-init and its children printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// Waits until the stack answers healthy: trm-init's /healthz when its health server runs,
+    /// otherwise Directus's own /server/ping. Panics with the log when it does not within `limit`.
+    pub fn wait_healthy(&self, limit: Duration) {
+        let ok = eventually(limit, || {
+            std::thread::sleep(Duration::from_millis(200));
+            http(self.ports.health, "GET", "/healthz", None, None).0 == 200
+                || (http(self.ports.health, "GET", "/livez", None, None).0 == 0
+                    && http(self.ports.directus, "GET", "/server/ping", None, None).0 == 200)
+                || !self.running()
+        });
+        assert!(ok && self.running(), "the stack did not become healthy within {limit:?}; log:\n{}", self.log());
+    }
+
+    pub fn running(&self) -> bool {
+        std::fs::metadata(format!("/proc/{}", self.pid1.outer_pid)).is_ok()
+            && !zombies(&[self.pid1.outer_pid]).contains(&self.pid1.outer_pid)
+    }
+
+    /// SIGTERM, then waits for trm-init's exit; returns its code and the whole log.
+    pub fn stop(self, limit: Duration) -> (i32, String) {
+        self.pid1.signal(libc::SIGTERM);
+        self.wait(limit)
+    }
+
+    /// Waits for trm-init to exit by itself.
+    pub fn wait(self, limit: Duration) -> (i32, String) {
+        let Boot { pid1, log, .. } = self;
+        let outcome = pid1.wait(limit);
+        (outcome.code(), std::fs::read_to_string(log.path()).unwrap_or_default())
+    }
 }
