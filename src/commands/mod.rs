@@ -1,9 +1,11 @@
 //! One module per subcommand. Each returns an exit code or a `Failure`; `main` reports failures.
 
 mod check;
-pub(crate) mod db_session;
+mod db_init;
+mod health;
 mod run;
 mod schema;
+mod status;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
@@ -14,9 +16,9 @@ pub async fn dispatch(cli: Cli, config: Config) -> Result<u8, Failure> {
         None => run::run(cli.run, config).await,
         Some(Command::Run(args)) => run::run(args, config).await,
         Some(Command::Check) => check::check(&config),
+        Some(Command::DbInit(args)) => db_init::db_init(args, config).await,
+        Some(Command::Status) => status::status(config).await,
+        Some(Command::Health(args)) => health::health(args, &config).await,
         Some(Command::Schema(args)) => schema::schema(args, config).await,
-        Some(Command::Health(_)) | Some(Command::DbInit(_)) | Some(Command::Status) => {
-            Err(Failure::new(crate::exit::USAGE, "this subcommand is not available in this build"))
-        }
     }
 }

@@ -9,8 +9,8 @@
 //!      refuses with exit 70 listing it, unless `schema.allow_destructive`;
 //!   5. `directus schema apply --yes <snapshot>`, then the new fingerprint is recorded.
 //!
-//! The database session (and the advisory lock that serialises replicas) belongs to the caller: this
-//! module runs queries on the `Client` it is given and never connects or locks by itself.
+//! The database session (and the advisory lock that serialises replicas, held for the whole preflight)
+//! belongs to the caller: this module runs queries on the `Client` it is given, never connects or locks.
 
 mod cli;
 pub mod deletions;
@@ -200,9 +200,9 @@ impl<'a> Directus<'a> {
     }
 }
 
-/// Preflight's entry point.
-pub async fn run(ctx: &super::Context<'_>, db: &Client) -> Result<(), Failure> {
-    Directus::new(ctx.config, ctx.reaper, &ctx.shutdown, db).run().await.map_err(Failure::from)
+/// Preflight's entry point: the step on preflight's locked session.
+pub async fn run(ctx: &super::Context<'_>) -> Result<(), Failure> {
+    Directus::new(ctx.config, ctx.reaper, &ctx.shutdown, ctx.db).run().await.map_err(Failure::from)
 }
 
 /// One line for `trm-init status`: the recorded fingerprint and whether it still matches.
