@@ -70,7 +70,8 @@ fn a_field_deleted_through_the_rest_api_is_restored_on_restart() {
     let token = directus_login(ports.directus);
     let (status, body) = http(ports.directus, "DELETE", "/fields/vehicles/plate", Some(&token), None);
     assert!(status == 204 || status == 200, "DELETE /fields/vehicles/plate: {status} {body}");
-    let plate = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'vehicles' AND column_name = 'plate'";
+    let plate =
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'vehicles' AND column_name = 'plate'";
     assert_eq!(db.query(plate), "0");
     let (code, log) = first.stop(STOP);
     assert!(code == 0 || code == 143, "exit {code}:\n{log}");

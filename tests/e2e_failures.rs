@@ -96,21 +96,50 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Command::new("chown").args(["postgres:", dir.to_str().unwrap()]).status().unwrap();
-        Self::as_postgres(&[&Self::bin("initdb"), "-D", dir.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
+        Self::as_postgres(&[
+            &Self::bin("initdb"),
+            "-D",
+            dir.to_str().unwrap(),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ]);
         Cluster { dir, port }
     }
 
     fn start(&self) {
         let opts = format!("-c listen_addresses=127.0.0.1 -p {} -k {}", self.port, self.dir.display());
         let log = self.dir.join("server.log");
-        Self::as_postgres(&[&Self::bin("pg_ctl"), "-D", self.dir.to_str().unwrap(), "-l", log.to_str().unwrap(), "-w", "-o", &opts, "start"]);
+        Self::as_postgres(&[
+            &Self::bin("pg_ctl"),
+            "-D",
+            self.dir.to_str().unwrap(),
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "-o",
+            &opts,
+            "start",
+        ]);
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--", &Self::bin("pg_ctl"), "-D", self.dir.to_str().unwrap(), "-m", "immediate", "stop"])
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                &Self::bin("pg_ctl"),
+                "-D",
+                self.dir.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "stop",
+            ])
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -122,10 +151,8 @@ fn a_database_that_comes_up_10_s_late_is_waited_for() {
     let ports = Ports::free();
     // Only the DB_* of this cluster differ from a normal boot (the shared cluster is never stopped).
     let db = TestDb::fresh("e2e_late_unused");
-    let mut env: Vec<(String, String)> = boot_env(&db, ports)
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with("DB_") || k == "DB_CLIENT")
-        .collect();
+    let mut env: Vec<(String, String)> =
+        boot_env(&db, ports).into_iter().filter(|(k, _)| !k.starts_with("DB_") || k == "DB_CLIENT").collect();
     env.extend([
         ("DB_HOST".to_string(), "127.0.0.1".to_string()),
         ("DB_PORT".to_string(), cluster.port.to_string()),

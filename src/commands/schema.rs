@@ -16,7 +16,8 @@ pub async fn schema(args: SchemaArgs, config: Config) -> Result<u8, Failure> {
     let mut signals = signals::listen().map_err(|e| Failure::new(1, format!("cannot install signal handlers: {e}")))?;
     let reaper = Reaper::new();
     let shutdown = CancellationToken::new();
-    let (result, stop) = supervisor::drive(&mut signals, &reaper, &shutdown, work(&args, &config, &reaper, &shutdown)).await;
+    let (result, stop) =
+        supervisor::drive(&mut signals, &reaper, &shutdown, work(&args, &config, &reaper, &shutdown)).await;
     if let Some(sig) = stop {
         tracing::warn!(signal = %signals::name(sig), "schema stopped by signal");
         return Ok(128 + sig as u8);
@@ -24,7 +25,12 @@ pub async fn schema(args: SchemaArgs, config: Config) -> Result<u8, Failure> {
     result
 }
 
-async fn work(args: &SchemaArgs, config: &Config, reaper: &Reaper, shutdown: &CancellationToken) -> Result<u8, Failure> {
+async fn work(
+    args: &SchemaArgs,
+    config: &Config,
+    reaper: &Reaper,
+    shutdown: &CancellationToken,
+) -> Result<u8, Failure> {
     let settings = DbSettings::from_env()?;
     let session = db::connect(&settings, config.database.wait_timeout.get(), shutdown).await?;
     let step = Directus::new(config, reaper, shutdown, &session);
