@@ -27,7 +27,7 @@ pub async fn status(config: Config) -> Result<u8, Failure> {
             }
         }
     }
-    // The Directus schema fingerprint line (preflight::directus) goes here.
+    out.push_str(&format!("\n{}\n", crate::preflight::directus::status_line(&config, &session).await));
     session.close().await;
     print!("{out}");
     result.map(|()| 0)

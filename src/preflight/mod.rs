@@ -7,11 +7,12 @@
 //! stops it when `shutdown` is cancelled.
 
 pub mod db_init;
+pub mod directus;
 
 use crate::config::database::DbSettings;
 use crate::config::Config;
 use crate::db::{self, lock::Lock, Session};
-use crate::exit::{self, Failure};
+use crate::exit::Failure;
 use crate::logging::PhaseTimer;
 use crate::reaper::Reaper;
 use tokio_util::sync::CancellationToken;
@@ -122,15 +123,7 @@ async fn run_step(step: Step, ctx: &Context<'_>) -> Result<(), Failure> {
             db_init::extensions::check(ctx.db, &ctx.config.db_init.required_extensions).await?;
             db_init_step(ctx, db_init::Phase::Pre).await
         }
-        Step::Directus if !ctx.config.schema.enabled => {
-            tracing::info!("schema.enabled = false: Directus bootstrap and schema apply skipped");
-            Ok(())
-        }
-        // The Directus step (preflight::directus) is merged from its own branch.
-        Step::Directus => Err(Failure::new(
-            exit::DIRECTUS,
-            "the Directus step is not available in this build (set schema.enabled = false to skip it)",
-        )),
+        Step::Directus => directus::run(ctx).await,
         Step::DbInitPost => db_init_step(ctx, db_init::Phase::Post).await,
     }
 }
