@@ -13,6 +13,9 @@ command -v psql >/dev/null || need_pkgs+=(postgresql-client)
 command -v busybox >/dev/null || need_pkgs+=(busybox-static)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v python3 >/dev/null || need_pkgs+=(python3)
+command -v ps >/dev/null || need_pkgs+=(procps)
+command -v file >/dev/null || need_pkgs+=(file)
+command -v script >/dev/null || need_pkgs+=(bsdutils)
 if ((${#need_pkgs[@]})); then
   log "installing ${need_pkgs[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >&2

@@ -4,18 +4,25 @@
 //! child's own descriptors, untouched.
 
 use crate::config::{LogConfig, LogFormat};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-/// Installs the global subscriber. `level` is a level (`info`) or a filter (`trm_init=debug`).
+/// Parses a level (`info`) or per-target filter (`warn,trm_init=debug`).
+pub fn parse_filter(level: &str) -> Result<Targets, String> {
+    level.parse::<Targets>().map_err(|e| e.to_string())
+}
+
+/// Installs the global subscriber. `cfg.level` was validated with `parse_filter` when loaded.
 pub fn init(cfg: &LogConfig) {
-    let filter = EnvFilter::try_new(&cfg.level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
+    let filter = parse_filter(&cfg.level).unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
     let result = match cfg.format {
-        LogFormat::Text => builder.with_ansi(false).try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Text => tracing_subscriber::registry().with(fmt.with_ansi(false)).with(filter).try_init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(fmt.json().flatten_event(true).with_current_span(false).with_span_list(false))
+            .with(filter)
+            .try_init(),
     };
     if let Err(e) = result {
         eprintln!("trm-init: logging already initialised: {e}");

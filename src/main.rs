@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         config.log.format = format.into();
     }
     if let Some(level) = &cli.global.log_level {
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(level) {
+        if let Err(e) = logging::parse_filter(level) {
             eprintln!("trm-init: --log-level {level:?} is not a log level or filter: {e}");
             return ExitCode::from(exit::USAGE);
         }

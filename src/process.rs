@@ -57,11 +57,12 @@ fn prepare_child() {
             // SIGTTOU is still ignored here (inherited from trm-init), so this cannot stop us.
             libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid());
         }
-        let mut default: libc::sigaction = std::mem::zeroed();
-        default.sa_sigaction = libc::SIG_DFL;
+        // The raw syscall, not glibc's sigaction: glibc refuses 32 and 33 (kept for its threads), yet
+        // they may arrive ignored from our own parent and must not stay ignored in the child.
+        let default = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
         for sig in 1..libc::SIGRTMAX() + 1 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::sigaction(sig, &default, std::ptr::null_mut());
+                libc::syscall(libc::SYS_rt_sigaction, sig, &default as *const KernelSigaction, std::ptr::null_mut::<KernelSigaction>(), 8usize);
             }
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -70,6 +71,15 @@ fn prepare_child() {
         // Mark every descriptor above stderr close-on-exec (std's own error pipe already is).
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
     }
+}
+
+/// The kernel's `struct sigaction` on x86_64 (handler, flags, restorer, 64-bit mask).
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
 }
 
 /// Spawns `cmd` through the reaper, naming the program in the error.

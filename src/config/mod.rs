@@ -256,7 +256,7 @@ impl Config {
         if self.child.stop_grace.get().is_zero() {
             return Err(invalid("child.stop_grace", self.child.stop_grace.to_string(), "must be more than zero"));
         }
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+        if let Err(e) = crate::logging::parse_filter(&self.log.level) {
             return Err(invalid("log.level", format!("{:?}", self.log.level), &format!("not a log level or filter ({e})")));
         }
         Ok(())

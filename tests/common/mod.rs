@@ -29,6 +29,7 @@ pub struct Pid1 {
     unshare: Child,
     /// trm-init's pid as seen from outside the namespace.
     pub outer_pid: i32,
+    exited: Option<ExitStatus>,
     stdout: Option<std::process::ChildStdout>,
     stderr: Option<std::process::ChildStderr>,
 }
@@ -49,21 +50,39 @@ impl Pid1 {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         tweak(&mut cmd);
         let mut unshare = cmd.spawn().expect("unshare must be installed (util-linux)");
-        let outer_pid = wait_for_child_of(unshare.id() as i32, Duration::from_secs(5))
-            .unwrap_or_else(|| panic!("unshare did not start trm-init"));
         let stdout = unshare.stdout.take();
         let stderr = unshare.stderr.take();
-        Pid1 { unshare, outer_pid, stdout, stderr }
+        // trm-init may already be gone (a config error exits at once): then there is no pid to signal.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut outer_pid = 0;
+        let mut exited = None;
+        while Instant::now() < deadline {
+            if let Some(pid) = children_of(unshare.id() as i32).first() {
+                outer_pid = *pid;
+                break;
+            }
+            if let Some(status) = unshare.try_wait().expect("try_wait on unshare") {
+                exited = Some(status);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(outer_pid != 0 || exited.is_some(), "unshare did not start trm-init within 5 s");
+        Pid1 { unshare, outer_pid, exited, stdout, stderr }
     }
 
     pub fn signal(&self, sig: i32) {
+        assert!(self.outer_pid > 0, "trm-init already exited; cannot send signal {sig}");
         // SAFETY: kill with a pid we started.
         unsafe { libc::kill(self.outer_pid, sig) };
     }
 
     /// Waits for trm-init to exit; returns its exit code (unshare passes it on) and output.
     pub fn wait(mut self, limit: Duration) -> Outcome {
-        let status = wait_child(&mut self.unshare, limit);
+        let status = match self.exited {
+            Some(status) => status,
+            None => wait_child(&mut self.unshare, limit),
+        };
         let mut out = String::new();
         let mut err = String::new();
         if let Some(mut s) = self.stdout.take() {
@@ -77,6 +96,9 @@ impl Pid1 {
 
     /// Pids (outer view) of every process in trm-init's namespace other than trm-init.
     pub fn namespace_pids(&self) -> Vec<i32> {
+        if self.outer_pid <= 0 {
+            return vec![];
+        }
         let Ok(my_ns) = std::fs::read_link(format!("/proc/{}/ns/pid", self.outer_pid)) else { return vec![] };
         std::fs::read_dir("/proc")
             .map(|d| {
@@ -91,8 +113,10 @@ impl Pid1 {
 
 impl Drop for Pid1 {
     fn drop(&mut self) {
-        // SAFETY: kill with a pid we started (SIGKILL to PID 1 of a namespace ends the namespace).
-        unsafe { libc::kill(self.outer_pid, libc::SIGKILL) };
+        if self.outer_pid > 0 && self.exited.is_none() {
+            // SAFETY: kill with a pid we started (SIGKILL to PID 1 of a namespace ends the namespace).
+            unsafe { libc::kill(self.outer_pid, libc::SIGKILL) };
+        }
         let _ = self.unshare.kill();
         let _ = self.unshare.wait();
     }
@@ -251,5 +275,26 @@ impl Drop for TestDb {
         if !std::thread::panicking() {
             psql("postgres", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Processes
+
+/// The command name (`comm`) of `pid`.
+pub fn comm(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim().to_string())
+}
+
+impl Pid1 {
+    /// Waits until a process named `name` runs in trm-init's namespace; returns its outer pid.
+    pub fn wait_for_process(&self, name: &str, limit: Duration) -> i32 {
+        let mut found = None;
+        let ok = eventually(limit, || {
+            found = self.namespace_pids().into_iter().find(|p| comm(*p).as_deref() == Some(name));
+            found.is_some()
+        });
+        assert!(ok, "no process {name:?} appeared in trm-init's namespace within {limit:?}");
+        found.unwrap_or_default()
     }
 }
