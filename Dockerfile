@@ -9,12 +9,16 @@
 # musl (Alpine) base below. Build on an amd64 builder (e.g. `docker build --platform linux/amd64`).
 FROM rust:1.95.0-slim-bookworm AS build
 WORKDIR /src
-# Dependencies first: this layer is reused until Cargo.toml / Cargo.lock change.
+# Dependencies first, compiled against an empty crate: this layer is reused until Cargo.toml,
+# Cargo.lock or .cargo/ change, so a code change rebuilds only trm-init itself.
 COPY Cargo.toml Cargo.lock ./
 COPY .cargo/ .cargo/
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && : > src/lib.rs && cargo fetch --locked && rm -rf src
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && : > src/lib.rs \
+    && cargo build --release --locked && rm -rf src
 COPY src/ src/
-RUN cargo build --release --locked \
+# touch: the copied sources may be older than the empty crate's build, which cargo would then reuse.
+RUN touch src/main.rs src/lib.rs \
+    && cargo build --release --locked \
     && test -x target/x86_64-unknown-linux-gnu/release/trm-init
 
 # ---- runtime: the official Directus image, pinned to the version the end-to-end tests run ---------------

@@ -2,7 +2,7 @@
 # What the image's final stage adds to directus/directus (no Docker engine needed): the static trm-init
 # plus every folder the Dockerfile COPYs, read from the Dockerfile itself. Prints bytes on disk and a
 # gzip estimate of the layers (what a registry stores and a host pulls), and, in the same run, the
-# static inits that could take trm-init's place (tini-static, catatonit, dumb-init) for comparison.
+# sizes of the plain inits trm-init replaces (tini-static, catatonit, dumb-init) for scale.
 # Usage: bench/image-size.sh [--no-build]   (builds the release binary first unless --no-build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,10 +16,16 @@ final_stage=$(awk '/^FROM /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' Doc
 mapfile -t sources < <(printf '%s' "$final_stage" | awk '$1=="COPY" && $0 !~ /--from=/ {
   n=0; for (i=2; i<=NF; i++) if ($i !~ /^--/) a[++n]=$i; for (i=1; i<n; i++) print a[i] }')
 
+missing=()
+present=()
+for s in "${sources[@]}"; do if [[ -e $s ]]; then present+=("$s"); else missing+=("$s"); fi; done
+((${#missing[@]} == 0)) || echo "WARNING: COPY sources missing from this checkout (not counted): ${missing[*]}" >&2
+sources=("${present[@]}")
+
 bytes() { stat -c %s "$1"; }
 gz_bytes() { gzip -9 -c "$1" | wc -c; }
-tree_bytes() { du -sb --apparent-size "$@" | awk '{s+=$1} END{print s+0}'; }
-tree_gz() { tar -C . -cf - --sort=name --owner=0 --group=0 --mtime=@0 "$@" | gzip -9 | wc -c; }
+tree_bytes() { ((${#@})) || { echo 0; return; }; find "$@" -type f -printf '%s\n' | awk '{s+=$1} END{print s+0}'; }
+tree_gz() { ((${#@})) || { echo 0; return; }; tar -C . -cf - --sort=name --owner=0 --group=0 --mtime=@0 "$@" | gzip -9 | wc -c; }
 
 bin_size=$(bytes "$bin")
 bin_gz=$(gz_bytes "$bin")
@@ -41,10 +47,11 @@ for s in "${sources[@]}"; do
 done
 echo "folders:  $folders_size bytes, tar+gzip -9: $folders_gz bytes"
 echo "adds:     $total bytes ($(mb "$total")) on disk, about $total_gz bytes ($(mb "$total_gz")) compressed; target < 10 MB"
-echo "same run, other static inits (for scale):"
+echo "same run, other inits (for scale):"
 for other in tini-static catatonit dumb-init; do
   p=$(command -v "$other" || true)
   [[ -n $p ]] || continue
   o=$(bytes "$p")
-  printf '  %-12s %9s bytes  (trm-init / %s = %s)\n' "$other" "$o" "$other" "$(awk -v a="$bin_size" -v b="$o" 'BEGIN{printf "%.1fx", a/b}')"
+  printf '  %-12s %9s bytes  (trm-init / %s = %s; %s)\n' "$other" "$o" "$other" \
+    "$(awk -v a="$bin_size" -v b="$o" 'BEGIN{printf "%.1fx", a/b}')" "$(file -b "$p" | grep -oE 'static(-pie|ally)? linked|dynamically linked')"
 done

@@ -99,6 +99,21 @@ fn build_stage_produces_the_static_binary_the_final_stage_copies() {
 }
 
 #[test]
+fn cargo_lock_is_in_sync_for_the_locked_build() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .current_dir(repo())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "`cargo build --locked` in the image would fail: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn entrypoint_is_exec_form_naming_the_copied_binary() {
     let stage = load().final_stage().clone();
     let entrypoint = stage.last("ENTRYPOINT").expect("ENTRYPOINT");
