@@ -99,7 +99,7 @@ fn image_boots_as_pid1_gets_healthy_and_stops_like_docker_stop() {
     let interval = health.interval.unwrap_or(Duration::from_secs(30));
     let limit = health.start_period.unwrap_or_default() + interval * health.retries.unwrap_or(3);
     let started = Instant::now();
-    let mut last = String::new();
+    let mut last;
     let healthy = loop {
         if let Some(status) = container.process.try_wait().expect("try_wait") {
             panic!("the container exited before it was healthy ({status}); {}", container.logs());
@@ -115,6 +115,7 @@ fn image_boots_as_pid1_gets_healthy_and_stops_like_docker_stop() {
         }
         std::thread::sleep(Duration::from_secs(1));
     };
+    eprintln!("healthy: {healthy} after {:?}; last probe {last}", started.elapsed());
     assert!(
         healthy,
         "not healthy within {limit:?} (start period + retries x interval); last probe {last}; {}",
@@ -127,7 +128,9 @@ fn image_boots_as_pid1_gets_healthy_and_stops_like_docker_stop() {
         .unwrap_or_else(|| panic!("no Directus child under trm-init; {}", container.logs()));
     assert_eq!(uid_of(directus_child), Some(image.uid), "Directus runs as the image's USER");
 
+    let stopping = Instant::now();
     let code = container.docker_stop();
+    eprintln!("docker stop: exit code {code} after {:?}", stopping.elapsed());
     assert!(code == 0 || code == 143, "docker stop: exit code {code}, expected 0 or 143; {}", container.logs());
 }
 
