@@ -94,7 +94,7 @@ fn build_stage_produces_the_static_binary_the_final_stage_copies() {
     let workdir = stage.workdir().expect("the build stage sets WORKDIR");
     let produced = format!("{}/{BUILD_OUTPUT}", workdir.trim_end_matches('/'));
     let binary = final_copies().into_iter().find(|c| c.from.is_some()).expect("a COPY --from");
-    assert_eq!(binary.sources, [produced.clone()], "the final stage copies what cargo produced");
+    assert_eq!(binary.sources, std::slice::from_ref(&produced), "the final stage copies what cargo produced");
     assert_eq!(binary.target_of(&produced, false), BINARY);
 }
 

@@ -238,10 +238,10 @@ impl Image {
         std::fs::write(self.root.join("etc/passwd"), PASSWD).expect("passwd");
         std::fs::write(self.root.join("etc/group"), GROUP).expect("group");
         for host in HOST_SYSTEM {
-            self.from_host(Path::new(host), host);
+            self.host_path(Path::new(host), host);
         }
         self.bind("/dev", "/dev", false);
-        self.from_host(node, "/usr/local/bin/node");
+        self.host_path(node, "/usr/local/bin/node");
 
         // The official image's /directus is node's, with database/, extensions/ and uploads/ in it.
         std::fs::create_dir_all(self.root.join(DIRECTUS_ROOT.trim_start_matches('/'))).expect("mkdir /directus");
@@ -264,7 +264,7 @@ impl Image {
     }
 
     /// A host path at the same (or another) place in the image: symlinks recreated, the rest bound read-only.
-    fn from_host(&mut self, host: &Path, image_path: &str) {
+    fn host_path(&mut self, host: &Path, image_path: &str) {
         let Ok(meta) = std::fs::symlink_metadata(host) else { return };
         let at = self.in_root(image_path);
         std::fs::create_dir_all(at.parent().expect("parent")).expect("mkdir");
