@@ -3,9 +3,12 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod db;
 pub mod exit;
+pub mod health;
 pub mod lifecycle;
 pub mod logging;
+pub mod memory;
 pub mod preflight;
 pub mod process;
 pub mod reaper;

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use trm_init::cli::Cli;
+use trm_init::cli::{Cli, Command};
 use trm_init::config::Config;
 use trm_init::{commands, exit, logging};
 
@@ -19,6 +19,11 @@ fn main() -> ExitCode {
     let mut config = match Config::load(cli.global.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
+            // `trm-init health` answers 0 or 1 only (Docker reserves 2; its probes know no other codes).
+            if matches!(cli.command, Some(Command::Health(_))) {
+                println!("unhealthy: {}", exit::error_chain(&e));
+                return ExitCode::from(1);
+            }
             eprintln!("trm-init: {}", exit::error_chain(&e));
             return ExitCode::from(exit::CONFIG);
         }

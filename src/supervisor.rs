@@ -62,6 +62,11 @@ pub async fn supervise(
     let mut child = process::spawn(reaper, &mut process::command(argv))?;
     lifecycle.set(Phase::Starting);
     tracing::info!(pid = child.pid, command = ?argv, "main child started");
+    // Once the child has settled, give back what only start-up needed (off the signal/reap path).
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        crate::memory::trim_after_startup();
+    });
     let grace = cfg.stop_grace.get();
     let target = match cfg.signal_target {
         SignalTarget::Child => child.pid,

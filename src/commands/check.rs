@@ -4,7 +4,6 @@
 use crate::config::database::DbSettings;
 use crate::config::Config;
 use crate::exit::{self, Failure};
-use std::path::Path;
 
 pub fn check(config: &Config) -> Result<u8, Failure> {
     let mut problems = Vec::new();
@@ -23,8 +22,9 @@ pub fn check(config: &Config) -> Result<u8, Failure> {
             Err(e) => problems.push(exit::error_chain(&e)),
         }
         for (key, dir) in [("db_init.pre_dir", &config.db_init.pre_dir), ("db_init.post_dir", &config.db_init.post_dir)] {
-            if let Err(p) = readable_dir(key, dir) {
-                problems.push(p);
+            match crate::preflight::db_init::check_folder(dir) {
+                Ok(n) => out.push_str(&format!("# {key}: {n} migration file(s) in {}\n", dir.display())),
+                Err(list) => problems.extend(list.into_iter().map(|p| format!("{key}: {p}"))),
             }
         }
         if config.schema.enabled && !config.schema.snapshot.is_file() {
@@ -38,8 +38,4 @@ pub fn check(config: &Config) -> Result<u8, Failure> {
     } else {
         Err(Failure::new(exit::CONFIG, format!("check found {} problem(s): {}", problems.len(), problems.join("; "))))
     }
-}
-
-fn readable_dir(key: &str, dir: &Path) -> Result<(), String> {
-    std::fs::read_dir(dir).map(drop).map_err(|e| format!("{key}: folder {} cannot be read: {e}", dir.display()))
 }

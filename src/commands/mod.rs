@@ -1,7 +1,10 @@
 //! One module per subcommand. Each returns an exit code or a `Failure`; `main` reports failures.
 
 mod check;
+mod db_init;
+mod health;
 mod run;
+mod status;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
@@ -12,7 +15,10 @@ pub async fn dispatch(cli: Cli, config: Config) -> Result<u8, Failure> {
         None => run::run(cli.run, config).await,
         Some(Command::Run(args)) => run::run(args, config).await,
         Some(Command::Check) => check::check(&config),
-        Some(Command::Health(_)) | Some(Command::DbInit(_)) | Some(Command::Schema(_)) | Some(Command::Status) => {
+        Some(Command::DbInit(args)) => db_init::db_init(args, config).await,
+        Some(Command::Status) => status::status(config).await,
+        Some(Command::Health(args)) => health::health(args, &config).await,
+        Some(Command::Schema(_)) => {
             Err(Failure::new(crate::exit::USAGE, "this subcommand is not available in this build"))
         }
     }

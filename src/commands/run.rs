@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::exit::Failure;
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::reaper::Reaper;
-use crate::{preflight, signals, supervisor};
+use crate::{health, preflight, signals, supervisor};
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
@@ -14,11 +14,12 @@ pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     let reaper = Reaper::new();
     let shutdown = CancellationToken::new();
     let lifecycle = Lifecycle::new(Phase::Preflight);
+    health::start(&config.health, &lifecycle, &shutdown)?;
     let argv = if args.command.is_empty() { config.child.command.clone() } else { args.command };
 
     if config.preflight.enabled && !args.no_preflight {
-        let ctx = preflight::Context { config: &config, reaper: &reaper, shutdown: shutdown.clone() };
-        let (result, stop) = supervisor::drive(&mut signals, &reaper, &shutdown, preflight::run(&ctx)).await;
+        let work = preflight::run(&config, &reaper, shutdown.clone());
+        let (result, stop) = supervisor::drive(&mut signals, &reaper, &shutdown, work).await;
         if let Some(sig) = stop {
             tracing::warn!(signal = %signals::name(sig), "preflight stopped by signal; the main child is not started");
             return Ok(128 + sig as u8);

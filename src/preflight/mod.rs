@@ -1,20 +1,28 @@
 //! Preflight: the ordered steps that run before the main child starts.
 //!
-//! Owns the order (db-init pre -> Directus bootstrap + schema apply -> db-init post) and the logging of
-//! each step's start, end and duration. Steps get what they need through `Context`; a step that runs a
-//! process spawns it through the reaper and stops it when `shutdown` is cancelled.
+//! Owns the order (db-init pre -> Directus bootstrap + schema apply -> db-init post), the one database
+//! session they share (connected by waiting for the server, holding the preflight lock for the whole
+//! preflight so replicas take turns), and the logging of each step's start, end and duration. Steps
+//! get what they need through `Context`; a step that runs a process spawns it through the reaper and
+//! stops it when `shutdown` is cancelled.
 
+pub mod db_init;
+
+use crate::config::database::DbSettings;
 use crate::config::Config;
-use crate::exit::Failure;
+use crate::db::{self, lock::Lock, Session};
+use crate::exit::{self, Failure};
 use crate::logging::PhaseTimer;
 use crate::reaper::Reaper;
 use tokio_util::sync::CancellationToken;
 
 /// What every step may use. `shutdown` is cancelled by a stop signal: stop the running work at once.
+/// `db` holds the preflight lock; it derefs to `tokio_postgres::Client`.
 pub struct Context<'a> {
     pub config: &'a Config,
     pub reaper: &'a Reaper,
     pub shutdown: CancellationToken,
+    pub db: &'a Session,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,24 +44,78 @@ impl Step {
     }
 }
 
-/// Runs every step in order; the first failure ends preflight.
-pub async fn run(ctx: &Context<'_>) -> Result<(), Failure> {
+/// Connects (waiting for the server), takes the preflight lock, runs every step in order, and
+/// releases the lock on every path; the first failure ends preflight.
+pub async fn run(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
     let all = PhaseTimer::start("preflight");
+    let result = with_session(config, reaper, shutdown).await;
+    all.end(if result.is_ok() { "ok" } else { "failed" });
+    result
+}
+
+async fn with_session(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
+    let settings = DbSettings::from_env()?;
+    let session = db::connect(&settings, config.database.wait_timeout.get(), &shutdown).await?;
+    let lock = match Lock::acquire(&session, db::lock::key_for(&config.db_init.table), config.database.lock_timeout.get(), &shutdown).await {
+        Ok(lock) => lock,
+        Err(e) => {
+            session.close().await;
+            return Err(e.into());
+        }
+    };
+    let ctx = Context { config, reaper, shutdown, db: &session };
+    let result = run_steps(&ctx).await;
+    let released = lock.release(&session).await;
+    session.close().await;
+    match (result, released) {
+        (Err(failure), released) => {
+            if let Err(e) = released {
+                tracing::warn!("{e}");
+            }
+            Err(failure)
+        }
+        (Ok(()), Err(e)) => {
+            tracing::error!("{e}");
+            Ok(())
+        }
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}
+
+async fn run_steps(ctx: &Context<'_>) -> Result<(), Failure> {
     for step in ORDER {
         let timer = PhaseTimer::start(step.name());
         match run_step(step, ctx).await {
             Ok(()) => timer.end("ok"),
             Err(failure) => {
                 timer.end("failed");
-                all.end("failed");
                 return Err(failure.context(step.name()));
             }
         }
     }
-    all.end("ok");
     Ok(())
 }
 
-async fn run_step(step: Step, _ctx: &Context<'_>) -> Result<(), Failure> {
-    Err(Failure::new(crate::exit::CONFIG, format!("step {:?} is not implemented in this build", step)))
+async fn run_step(step: Step, ctx: &Context<'_>) -> Result<(), Failure> {
+    match step {
+        Step::DbInitPre => {
+            db_init::extensions::check(ctx.db, &ctx.config.db_init.required_extensions).await?;
+            db_init_step(ctx, db_init::Phase::Pre).await
+        }
+        Step::Directus if !ctx.config.schema.enabled => {
+            tracing::info!("schema.enabled = false: Directus bootstrap and schema apply skipped");
+            Ok(())
+        }
+        // The Directus step (preflight::directus) is merged from its own branch.
+        Step::Directus => Err(Failure::new(
+            exit::DIRECTUS,
+            "the Directus step is not available in this build (set schema.enabled = false to skip it)",
+        )),
+        Step::DbInitPost => db_init_step(ctx, db_init::Phase::Post).await,
+    }
+}
+
+async fn db_init_step(ctx: &Context<'_>, phase: db_init::Phase) -> Result<(), Failure> {
+    db_init::run(ctx.db, ctx.config, phase, db_init::Mode::Apply, &ctx.shutdown).await?;
+    Ok(())
 }

@@ -30,8 +30,36 @@ pub struct Pid1 {
     /// trm-init's pid as seen from outside the namespace.
     pub outer_pid: i32,
     exited: Option<ExitStatus>,
-    stdout: Option<std::process::ChildStdout>,
-    stderr: Option<std::process::ChildStderr>,
+    stdout: Captured,
+    stderr: Captured,
+}
+
+/// Output of a process, read continuously by a thread so a chatty process never blocks on a full pipe.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<String>>);
+
+impl Captured {
+    pub fn read_from(pipe: Option<impl Read + Send + 'static>) -> Captured {
+        let captured = Captured::default();
+        if let Some(mut pipe) = pipe {
+            let sink = captured.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.0.lock().unwrap_or_else(|p| p.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        captured
+    }
+
+    /// Everything read so far.
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 impl Pid1 {
@@ -44,14 +72,17 @@ impl Pid1 {
         let mut cmd = Command::new("unshare");
         cmd.args(["--pid", "--fork", "--mount-proc"]).arg(bin()).args(args);
         cmd.env_remove("TRM_INIT_CONFIG");
+        // Tests run in parallel in one network namespace: unless a test says otherwise, the health
+        // server takes any free loopback port.
+        cmd.env("TRM_INIT_HEALTH__LISTEN", "127.0.0.1:0");
         for (k, v) in env {
             cmd.env(k, v);
         }
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         tweak(&mut cmd);
         let mut unshare = cmd.spawn().expect("unshare must be installed (util-linux)");
-        let stdout = unshare.stdout.take();
-        let stderr = unshare.stderr.take();
+        let stdout = Captured::read_from(unshare.stdout.take());
+        let stderr = Captured::read_from(unshare.stderr.take());
         // trm-init may already be gone (a config error exits at once): then there is no pid to signal.
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut outer_pid = 0;
@@ -71,6 +102,21 @@ impl Pid1 {
         Pid1 { unshare, outer_pid, exited, stdout, stderr }
     }
 
+    /// trm-init's (and its children's) stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// stdout so far.
+    pub fn stdout_so_far(&self) -> String {
+        self.stdout.text()
+    }
+
+    /// Waits until stdout or stderr contains `needle`.
+    pub fn wait_for_output(&self, needle: &str, limit: Duration) -> bool {
+        eventually(limit, || self.stderr.text().contains(needle) || self.stdout.text().contains(needle))
+    }
+
     pub fn signal(&self, sig: i32) {
         assert!(self.outer_pid > 0, "trm-init already exited; cannot send signal {sig}");
         // SAFETY: kill with a pid we started.
@@ -83,15 +129,9 @@ impl Pid1 {
             Some(status) => status,
             None => wait_child(&mut self.unshare, limit),
         };
-        let mut out = String::new();
-        let mut err = String::new();
-        if let Some(mut s) = self.stdout.take() {
-            let _ = s.read_to_string(&mut out);
-        }
-        if let Some(mut s) = self.stderr.take() {
-            let _ = s.read_to_string(&mut err);
-        }
-        Outcome { status, stdout: out, stderr: err }
+        // Give the reader threads a moment to drain what the pipes still hold.
+        std::thread::sleep(Duration::from_millis(50));
+        Outcome { status, stdout: self.stdout.text(), stderr: self.stderr.text() }
     }
 
     /// Pids (outer view) of every process in trm-init's namespace other than trm-init.
@@ -297,4 +337,66 @@ impl Pid1 {
         assert!(ok, "no process {name:?} appeared in trm-init's namespace within {limit:?}");
         found.unwrap_or_default()
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// db-init (migration folders and `trm-init db-init` runs)
+
+/// The repository's own migration folders.
+pub fn repo_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+/// A temporary migration folder holding `files` (name, content).
+pub fn migration_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write migration");
+    }
+    dir
+}
+
+/// `trm-init db-init ARGS` against `db` with the given folders (config file ignored, env only).
+pub fn db_init_command(db: &TestDb, pre: &std::path::Path, post: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg("db-init").args(args);
+    cmd.env_remove("TRM_INIT_CONFIG");
+    for (k, v) in db.env() {
+        cmd.env(k, v);
+    }
+    cmd.env("TRM_INIT_DB_INIT__PRE_DIR", pre).env("TRM_INIT_DB_INIT__POST_DIR", post);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs a prepared command to the end (bounded), returning its outcome.
+pub fn run_to_end(mut cmd: Command, limit: Duration) -> Outcome {
+    let mut child = cmd.spawn().expect("spawn trm-init");
+    let mut out_pipe = child.stdout.take();
+    let mut err_pipe = child.stderr.take();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(p) = out_pipe.as_mut() {
+            let _ = p.read_to_string(&mut s);
+        }
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(p) = err_pipe.as_mut() {
+            let _ = p.read_to_string(&mut s);
+        }
+        s
+    });
+    let status = wait_child(&mut child, limit);
+    Outcome { status, stdout: out_reader.join().unwrap_or_default(), stderr: err_reader.join().unwrap_or_default() }
+}
+
+/// Backends of trm-init on `db` running a statement that contains `needle`.
+pub fn trm_backends_running(db: &TestDb, needle: &str) -> Vec<i32> {
+    let sql = format!(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'trm-init' \
+         AND state = 'active' AND pid <> pg_backend_pid() AND position('{needle}' in query) > 0"
+    );
+    db.query(&sql).lines().filter_map(|l| l.trim().parse().ok()).collect()
 }

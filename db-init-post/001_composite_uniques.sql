@@ -1,0 +1,64 @@
+-- Composite UNIQUE constraints on Directus-managed tables: the Directus snapshot format only knows
+-- single-column uniqueness. Runs after the schema apply, so the tables exist; a missing table or
+-- column is reported by name. Each constraint is added only when missing, so the file can run on a
+-- database that already has them; existing duplicate rows make it fail with the duplicated key.
+DO $$
+DECLARE
+  spec text[];
+  specs text[][] := ARRAY[
+    ARRAY['organization_users',    'organization', 'user'],
+    ARRAY['organization_vehicles', 'organization', 'vehicle'],
+    ARRAY['organization_devices',  'organization', 'device'],
+    ARRAY['events',                'organization', 'slug'],
+    ARRAY['classes',               'event',        'code'],
+    ARRAY['entries',               'event',        'race_number'],
+    ARRAY['entry_crew',            'entry',        'user'],
+    ARRAY['entry_devices',         'entry',        'device']];
+  tbl text;
+  name text;
+  i int;
+BEGIN
+  FOR i IN 1 .. array_length(specs, 1) LOOP
+    tbl := specs[i][1];
+    name := format('%s_%s_%s_unique', tbl, specs[i][2], specs[i][3]);
+    IF to_regclass(format('public.%I', tbl)) IS NULL THEN
+      RAISE EXCEPTION 'table public.% does not exist', tbl
+        USING HINT = 'db-init-post runs after the Directus schema apply: is the collection in snapshots/schema.yaml?';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = format('public.%I', tbl)::regclass AND attname = specs[i][2] AND NOT attisdropped)
+       OR NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = format('public.%I', tbl)::regclass AND attname = specs[i][3] AND NOT attisdropped) THEN
+      RAISE EXCEPTION 'table public.% lacks column % or %', tbl, specs[i][2], specs[i][3]
+        USING HINT = 'the snapshot and db-init-post must agree on field names';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = name AND conrelid = format('public.%I', tbl)::regclass) THEN
+      EXECUTE format('ALTER TABLE public.%I ADD CONSTRAINT %I UNIQUE (%I, %I)', tbl, name, specs[i][2], specs[i][3]);
+    END IF;
+  END LOOP;
+END
+$$;
+
+-- Check: every constraint exists, is UNIQUE, and covers exactly its two columns in order.
+DO $$
+DECLARE
+  want text[] := ARRAY[
+    'organization_users(organization,user)', 'organization_vehicles(organization,vehicle)',
+    'organization_devices(organization,device)', 'events(organization,slug)', 'classes(event,code)',
+    'entries(event,race_number)', 'entry_crew(entry,user)', 'entry_devices(entry,device)'];
+  w text;
+  got int;
+BEGIN
+  FOREACH w IN ARRAY want LOOP
+    SELECT count(*) INTO got
+      FROM pg_constraint c
+      JOIN pg_class t ON t.oid = c.conrelid
+     WHERE c.contype = 'u'
+       AND format('%s(%s)', t.relname,
+                  (SELECT string_agg(a.attname, ',' ORDER BY k.ord)
+                     FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
+                     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum)) = w;
+    IF got = 0 THEN
+      RAISE EXCEPTION '001_composite_uniques: UNIQUE % is missing', w;
+    END IF;
+  END LOOP;
+END
+$$;

@@ -1,0 +1,54 @@
+//! `trm-init status`: applied / pending / changed / missing migrations of both folders (and the
+//! Directus schema fingerprint). Reads only: takes no lock, creates nothing.
+
+use crate::config::database::DbSettings;
+use crate::config::Config;
+use crate::db;
+use crate::exit::Failure;
+use crate::preflight::db_init::{self, plan::State, Phase};
+use tokio_util::sync::CancellationToken;
+
+pub async fn status(config: Config) -> Result<u8, Failure> {
+    let shutdown = CancellationToken::new();
+    let settings = DbSettings::from_env()?;
+    let session = db::connect(&settings, config.database.wait_timeout.get(), &shutdown).await?;
+    let mut out = format!("database: {}\nhistory table: {}\n", session.target(), config.db_init.table);
+    let mut result = Ok(());
+    for phase in [Phase::Pre, Phase::Post] {
+        match db_init::status(&session, &config, phase).await {
+            Ok(lines) => out.push_str(&describe(phase, &config, &lines)),
+            Err(e) => {
+                out.push_str(&format!("\n{}: {e}\n", phase.name()));
+                result = Err(Failure::from(e));
+            }
+        }
+    }
+    // The Directus schema fingerprint line (preflight::directus) goes here.
+    session.close().await;
+    print!("{out}");
+    result.map(|()| 0)
+}
+
+fn describe(phase: Phase, config: &Config, lines: &[db_init::StatusLine]) -> String {
+    let count = |f: fn(&State) -> bool| lines.iter().filter(|l| f(&l.state)).count();
+    let mut out = format!(
+        "\n{} ({}): {} applied, {} pending, {} changed, {} missing\n",
+        phase.name(),
+        phase.dir(config).display(),
+        count(|s| *s == State::Applied),
+        count(|s| matches!(s, State::Pending | State::OutOfOrder)),
+        count(|s| matches!(s, State::Changed { .. })),
+        count(|s| *s == State::Missing),
+    );
+    for line in lines {
+        let state = match &line.state {
+            State::Applied => "applied".to_string(),
+            State::Pending => "pending".to_string(),
+            State::OutOfOrder => "pending, out of order (refused unless db_init.allow_out_of_order)".to_string(),
+            State::Changed { recorded } => format!("CHANGED since applied (recorded checksum {recorded})"),
+            State::Missing => "missing (recorded as applied, file gone)".to_string(),
+        };
+        out.push_str(&format!("  {:<40} {state}\n", line.name));
+    }
+    out
+}

@@ -1,0 +1,63 @@
+//! The health server (`/livez`, `/readyz`, `/healthz` on `health.listen`) and the `trm-init health`
+//! probe client.
+//!
+//! Owns everything HTTP in trm-init. It reads the lifecycle (and moves it from starting to running on
+//! the first `pong`) and the shutdown token; it never touches processes, signals or the database.
+//!
+//! * `server`: listening socket, accept loop, per-connection HTTP/1 with abuse bounds;
+//! * `connections`: the capped connection table and which idle connection gives way to a newcomer;
+//! * `endpoints`: status codes and JSON bodies per path;
+//! * `upstream`: the ping to Directus and the coalescing `Pinger`;
+//! * `client`: the one-shot probe behind `trm-init health`;
+//! * `target`: `http://IP:port/path` without DNS.
+
+pub mod client;
+pub mod connections;
+pub mod endpoints;
+pub mod server;
+pub mod target;
+pub mod upstream;
+
+use crate::config::HealthConfig;
+use crate::lifecycle::Lifecycle;
+use endpoints::Endpoints;
+use std::net::SocketAddr;
+use target::Target;
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+use upstream::Pinger;
+
+#[derive(Debug, Error)]
+pub enum HealthError {
+    #[error("health.listen = {addr}: cannot listen there: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("health.upstream: {0}")]
+    Upstream(String),
+}
+
+impl crate::exit::ExitCode for HealthError {
+    fn exit_code(&self) -> u8 {
+        crate::exit::CONFIG
+    }
+}
+
+/// A running health server.
+pub struct HealthServer {
+    pub local_addr: SocketAddr,
+    pub pinger: Pinger,
+}
+
+/// Binds `health.listen` and starts serving on the current (single-threaded) runtime, together with the
+/// start-up watch that marks the phase running once the upstream answers. Must be called inside the
+/// runtime. Fails at once if the address cannot be bound or the upstream URL needs DNS.
+pub fn start(cfg: &HealthConfig, lifecycle: &Lifecycle, shutdown: &CancellationToken) -> Result<HealthServer, HealthError> {
+    let upstream = Target::parse(&cfg.upstream).map_err(HealthError::Upstream)?;
+    let listener = server::bind(cfg.listen).map_err(|source| HealthError::Bind { addr: cfg.listen, source })?;
+    let local_addr = listener.local_addr().unwrap_or(cfg.listen);
+    let pinger = Pinger::new(upstream, cfg.upstream_timeout.get(), cfg.cache_ttl.get(), lifecycle.clone());
+    let endpoints = Endpoints { lifecycle: lifecycle.clone(), shutdown: shutdown.clone(), pinger: pinger.clone() };
+    tokio::spawn(server::serve(listener, endpoints));
+    tokio::spawn(pinger.clone().watch_startup());
+    tracing::info!(listen = %local_addr, upstream = %pinger.target(), "health server listening");
+    Ok(HealthServer { local_addr, pinger })
+}

@@ -1,0 +1,177 @@
+//! Helpers for the health tests: a fake upstream (a stand-in for Directus's /server/ping), a plain HTTP
+//! GET, and trm-init running as an ordinary process with its health server on a free port.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A loopback port nothing listens on (it was free a moment ago).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().unwrap().port()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// 200 `pong` after `delay`.
+    Pong { delay: Duration },
+    /// Answers nothing for this long, then `pong` (longer than the upstream timeout under test).
+    Slow(Duration),
+    /// 500 with an error body.
+    ServerError,
+    /// 200 with another body.
+    NotPong,
+}
+
+/// A small HTTP server answering every request according to its mode, counting requests.
+pub struct FakeUpstream {
+    pub port: u16,
+    mode: Arc<Mutex<Mode>>,
+    pings: Arc<AtomicUsize>,
+}
+
+impl FakeUpstream {
+    pub fn start(mode: Mode) -> FakeUpstream {
+        Self::start_on(0, mode)
+    }
+
+    /// Listens on `port` (0: any).
+    pub fn start_on(port: u16, mode: Mode) -> FakeUpstream {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("fake upstream: bind");
+        let port = listener.local_addr().unwrap().port();
+        let mode = Arc::new(Mutex::new(mode));
+        let pings = Arc::new(AtomicUsize::new(0));
+        let (m, p) = (mode.clone(), pings.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (m, p) = (m.clone(), p.clone());
+                std::thread::spawn(move || answer(stream, &m, &p));
+            }
+        });
+        FakeUpstream { port, mode, pings }
+    }
+
+    pub fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    /// Requests received so far.
+    pub fn pings(&self) -> usize {
+        self.pings.load(Ordering::SeqCst)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/server/ping", self.port)
+    }
+}
+
+fn answer(mut stream: TcpStream, mode: &Mutex<Mode>, pings: &AtomicUsize) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    pings.fetch_add(1, Ordering::SeqCst);
+    let mode = *mode.lock().unwrap();
+    let (status, body) = match mode {
+        Mode::Pong { delay } => {
+            std::thread::sleep(delay);
+            ("200 OK", "pong")
+        }
+        Mode::Slow(delay) => {
+            std::thread::sleep(delay);
+            ("200 OK", "pong")
+        }
+        Mode::ServerError => ("500 Internal Server Error", "{\"errors\":[]}"),
+        Mode::NotPong => ("200 OK", "<html>maintenance</html>"),
+    };
+    let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+}
+
+/// GET `path` on 127.0.0.1:`port`: the status and body, or None when there is no HTTP answer.
+pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    request(port, &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+}
+
+/// Sends raw bytes, reads the whole answer (the server closes), and splits status and body.
+pub fn request(port: u16, raw: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    s.write_all(raw.as_bytes()).ok()?;
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+/// The status and the JSON body of a health endpoint.
+pub fn probe(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
+    let (status, body) = get(port, path)?;
+    Some((status, serde_json::from_str(&body).ok()?))
+}
+
+/// trm-init (not PID 1) supervising `child`, without preflight, health on a free port.
+pub struct Trm {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Trm {
+    pub fn start(upstream: &str, child: &[&str], extra_env: &[(&str, &str)]) -> Trm {
+        let port = free_port();
+        let mut cmd = Command::new(super::common::bin());
+        cmd.args(["run", "--no-preflight", "--"]).args(child);
+        cmd.env_remove("TRM_INIT_CONFIG")
+            .env("TRM_INIT_HEALTH__LISTEN", format!("127.0.0.1:{port}"))
+            .env("TRM_INIT_HEALTH__UPSTREAM", upstream)
+            .env("TRM_INIT_HEALTH__UPSTREAM_TIMEOUT", "300ms")
+            .env("TRM_INIT_HEALTH__CACHE_TTL", "100ms");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let child = cmd.spawn().expect("start trm-init");
+        let trm = Trm { child, port };
+        assert!(
+            super::common::eventually(Duration::from_secs(10), || get(port, "/livez").is_some()),
+            "trm-init's health server did not come up on port {port}"
+        );
+        trm
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill with a pid we started.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+}
+
+impl Drop for Trm {
+    fn drop(&mut self) {
+        self.signal(libc::SIGTERM);
+        if super::common::eventually(Duration::from_secs(5), || matches!(self.child.try_wait(), Ok(Some(_)))) {
+            return;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `trm-init health ARGS` with `env`; returns its exit code and output.
+pub fn health_cmd(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = Command::new(super::common::bin());
+    cmd.arg("health").args(args).env_remove("TRM_INIT_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run trm-init health");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
