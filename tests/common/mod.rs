@@ -254,11 +254,7 @@ pub fn pg_admin() -> String {
 }
 
 pub fn conninfo_map(conninfo: &str) -> HashMap<String, String> {
-    conninfo
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    conninfo.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// Runs SQL through psql as the admin role on `db`; returns stdout (unaligned, tuples only).
@@ -285,8 +281,7 @@ pub struct TestDb {
 impl TestDb {
     /// Creates an empty database named after the test (plus the pid, so parallel runs do not collide).
     pub fn fresh(test: &str) -> TestDb {
-        let name = format!("t_{}_{}", test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), std::process::id())
-            .to_lowercase();
+        let name = format!("t_{}_{}", test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), std::process::id()).to_lowercase();
         psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         psql("postgres", &format!("CREATE DATABASE {name}"));
         TestDb { name }
