@@ -98,6 +98,20 @@ fn build_stage_produces_the_static_binary_the_final_stage_copies() {
     assert_eq!(binary.target_of(&produced, false), BINARY);
 }
 
+/// The dependency layer builds an empty crate first; the real build must not reuse that crate's output
+/// (COPY keeps the sources' old mtimes, which cargo could take as "unchanged").
+#[test]
+fn real_build_cannot_reuse_the_empty_crate() {
+    let stage = build_stage();
+    let runs: Vec<&str> = stage.all("RUN").iter().map(|r| r.rest.as_str()).collect();
+    let Some(empty) = runs.iter().position(|r| r.contains("fn main() {}")) else { return };
+    let copy_src = stage.instructions.iter().position(|i| i.keyword == "COPY" && i.rest.starts_with("src"));
+    let real =
+        runs[empty + 1..].iter().find(|r| r.contains("cargo build")).expect("a real cargo build after the empty one");
+    assert!(copy_src.is_some(), "the sources are copied after the dependency layer");
+    assert!(real.contains("touch src/main.rs src/lib.rs"), "touch the real sources before `cargo build`: {real}");
+}
+
 #[test]
 fn cargo_lock_is_in_sync_for_the_locked_build() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
