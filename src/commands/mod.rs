@@ -4,6 +4,7 @@ mod check;
 mod db_init;
 mod health;
 mod run;
+mod schema;
 mod status;
 
 use crate::cli::{Cli, Command};
@@ -18,8 +19,6 @@ pub async fn dispatch(cli: Cli, config: Config) -> Result<u8, Failure> {
         Some(Command::DbInit(args)) => db_init::db_init(args, config).await,
         Some(Command::Status) => status::status(config).await,
         Some(Command::Health(args)) => health::health(args, &config).await,
-        Some(Command::Schema(_)) => {
-            Err(Failure::new(crate::exit::USAGE, "this subcommand is not available in this build"))
-        }
+        Some(Command::Schema(args)) => schema::schema(args, config).await,
     }
 }

@@ -7,11 +7,12 @@
 //! stops it when `shutdown` is cancelled.
 
 pub mod db_init;
+pub mod directus;
 
 use crate::config::database::DbSettings;
 use crate::config::Config;
 use crate::db::{self, lock::Lock, Session};
-use crate::exit::{self, Failure};
+use crate::exit::Failure;
 use crate::logging::PhaseTimer;
 use crate::reaper::Reaper;
 use tokio_util::sync::CancellationToken;
@@ -46,24 +47,44 @@ impl Step {
 
 /// Connects (waiting for the server), takes the preflight lock, runs every step in order, and
 /// releases the lock on every path; the first failure ends preflight.
-pub async fn run(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
+pub async fn run(
+    config: &Config,
+    reaper: &Reaper,
+    shutdown: CancellationToken,
+) -> Result<(), Failure> {
     let all = PhaseTimer::start("preflight");
     let result = with_session(config, reaper, shutdown).await;
     all.end(if result.is_ok() { "ok" } else { "failed" });
     result
 }
 
-async fn with_session(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
+async fn with_session(
+    config: &Config,
+    reaper: &Reaper,
+    shutdown: CancellationToken,
+) -> Result<(), Failure> {
     let settings = DbSettings::from_env()?;
     let session = db::connect(&settings, config.database.wait_timeout.get(), &shutdown).await?;
-    let lock = match Lock::acquire(&session, db::lock::key_for(&config.db_init.table), config.database.lock_timeout.get(), &shutdown).await {
+    let lock = match Lock::acquire(
+        &session,
+        db::lock::key_for(&config.db_init.table),
+        config.database.lock_timeout.get(),
+        &shutdown,
+    )
+    .await
+    {
         Ok(lock) => lock,
         Err(e) => {
             session.close().await;
             return Err(e.into());
         }
     };
-    let ctx = Context { config, reaper, shutdown, db: &session };
+    let ctx = Context {
+        config,
+        reaper,
+        shutdown,
+        db: &session,
+    };
     let result = run_steps(&ctx).await;
     let released = lock.release(&session).await;
     session.close().await;
@@ -102,20 +123,19 @@ async fn run_step(step: Step, ctx: &Context<'_>) -> Result<(), Failure> {
             db_init::extensions::check(ctx.db, &ctx.config.db_init.required_extensions).await?;
             db_init_step(ctx, db_init::Phase::Pre).await
         }
-        Step::Directus if !ctx.config.schema.enabled => {
-            tracing::info!("schema.enabled = false: Directus bootstrap and schema apply skipped");
-            Ok(())
-        }
-        // The Directus step (preflight::directus) is merged from its own branch.
-        Step::Directus => Err(Failure::new(
-            exit::DIRECTUS,
-            "the Directus step is not available in this build (set schema.enabled = false to skip it)",
-        )),
+        Step::Directus => directus::run(ctx).await,
         Step::DbInitPost => db_init_step(ctx, db_init::Phase::Post).await,
     }
 }
 
 async fn db_init_step(ctx: &Context<'_>, phase: db_init::Phase) -> Result<(), Failure> {
-    db_init::run(ctx.db, ctx.config, phase, db_init::Mode::Apply, &ctx.shutdown).await?;
+    db_init::run(
+        ctx.db,
+        ctx.config,
+        phase,
+        db_init::Mode::Apply,
+        &ctx.shutdown,
+    )
+    .await?;
     Ok(())
 }
