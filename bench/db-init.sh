@@ -69,7 +69,7 @@ print("|---|---|---|---|")
 for case, label in [("warm", "warm, 3 files (nothing to do)"), ("cold3", "cold, 3 files"), ("cold1k", "cold, 1,000 small files")]:
     r = json.load(open(f"{work}/{case}.json"))["results"]
     t, s = r[0], r[1]
-    fmt = lambda x: f"{x['mean']*1000:.1f} ms ± {x['stddev']*1000:.1f}" if x['mean'] < 10 else f"{x['mean']:.2f} s ± {x['stddev']:.2f}"
+    fmt = lambda x: f"{x['mean']*1000:.1f} ms ± {x['stddev']*1000:.1f}" if x['mean'] < 1 else f"{x['mean']:.2f} s ± {x['stddev']:.2f}"
     print(f"| {label} | {fmt(t)} | {fmt(s)} | {t['mean']/s['mean']:.3f}x |")
     if len(r) > 2:
         print(f"| {label}: server floor (same SQL, one psql session, one transaction) | | {fmt(r[2])} | trm-init / floor {t['mean']/r[2]['mean']:.2f}x |")
