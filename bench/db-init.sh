@@ -3,7 +3,8 @@
 # (../shared/baselines/apply-db-init.sh), side by side in the same run, on the local PostgreSQL.
 #   warm  : the 3 real db-init files, all already applied (nothing to do)
 #   cold3 : the 3 real files on an empty database
-#   cold1k: 1,000 generated small files on an empty database (one CREATE TABLE + INSERT each)
+#   cold1k: 1,000 generated small files on an empty database (one CREATE TABLE + INSERT each); plus,
+#           for reference, the same SQL as ONE psql script in ONE transaction (the server's own floor)
 # Prints a Markdown table (mean ± σ, ratio trm-init / shell). Env: BASELINE (path of apply-db-init.sh),
 # TRM_INIT (binary; default: the release build), RUNS (default 10), RUNS_1K (default 3).
 set -euo pipefail
@@ -51,11 +52,14 @@ hyperfine -N --style basic --warmup 2 --runs "$runs" --export-json "$work/warm.j
 hyperfine --style basic --runs "$runs" --export-json "$work/cold3.json" \
   -n "trm-init cold (3 files)" --prepare "$work/recreate bench_cold_a" "$(trm bench_cold_a "$real")" \
   -n "shell cold (3 files)" --prepare "$work/recreate bench_cold_b" "$(shell bench_cold_b "$real")" >&2
+cat "$work"/k1/*.sql > "$work/k1-all.sql"
 hyperfine --style basic --runs "$runs_1k" --export-json "$work/cold1k.json" \
   -n "trm-init cold (1,000 files)" --prepare "$work/recreate bench_k1_a" "$(trm bench_k1_a "$work/k1")" \
-  -n "shell cold (1,000 files)" --prepare "$work/recreate bench_k1_b" "$(shell bench_k1_b "$work/k1")" >&2
+  -n "shell cold (1,000 files)" --prepare "$work/recreate bench_k1_b" "$(shell bench_k1_b "$work/k1")" \
+  -n "floor: same SQL, one psql -1 -f" --prepare "$work/recreate bench_k1_c" \
+  "psql -X -q -h $DB_HOST -p $DB_PORT -U $DB_USER -d bench_k1_c -1 -f $work/k1-all.sql" >&2
 
-for db in bench_warm bench_cold_a bench_cold_b bench_k1_a bench_k1_b; do psql_admin "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
+for db in bench_warm bench_cold_a bench_cold_b bench_k1_a bench_k1_b bench_k1_c; do psql_admin "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
 
 python3 - "$work" <<'PY'
 import json, sys
@@ -65,6 +69,8 @@ print("|---|---|---|---|")
 for case, label in [("warm", "warm, 3 files (nothing to do)"), ("cold3", "cold, 3 files"), ("cold1k", "cold, 1,000 small files")]:
     r = json.load(open(f"{work}/{case}.json"))["results"]
     t, s = r[0], r[1]
-    fmt = lambda x: f"{x['mean']*1000:.1f} ms ± {x['stddev']*1000:.1f}" if x['mean'] < 10 else f"{x['mean']:.2f} s ± {x['stddev']:.2f}"
+    fmt = lambda x: f"{x['mean']*1000:.1f} ms ± {x['stddev']*1000:.1f}" if x['mean'] < 1 else f"{x['mean']:.2f} s ± {x['stddev']:.2f}"
     print(f"| {label} | {fmt(t)} | {fmt(s)} | {t['mean']/s['mean']:.3f}x |")
+    if len(r) > 2:
+        print(f"| {label}: server floor (same SQL, one psql session, one transaction) | | {fmt(r[2])} | trm-init / floor {t['mean']/r[2]['mean']:.2f}x |")
 PY
