@@ -1,13 +1,12 @@
 //! Entry point: parse the command line, load the configuration, start logging, run one command.
 
-use clap::Parser;
 use std::process::ExitCode;
 use trm_init::cli::{Cli, Command};
 use trm_init::config::Config;
 use trm_init::{commands, exit, logging};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_checked() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { 0 };
