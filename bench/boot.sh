@@ -81,7 +81,8 @@ for i in $(seq 1 "$runs"); do
     case $who in
       trm)
         t[trm_warm]+=" $(boot trm_warm "$warm" "$trm")"
-        grep -q "bootstrap and schema apply skipped" "$out/trm_warm.log" || { log "warm trm-init did not skip:"; cat "$out/trm_warm.log" >&2; exit 1; } ;;
+        grep -q "bootstrap and schema apply skipped" "$out/trm_warm.log" || { log "warm trm-init did not skip:"; cat "$out/trm_warm.log" >&2; exit 1; }
+        t[trm_pre]+=" $(sed -n 's/.*preflight: ok in \([0-9]*\) ms.*/\1/p' "$out/trm_warm.log" | head -n1)" ;;
       seed) t[seed_warm]+=" $(boot seed_warm "$warm" "$baselines/seed-entrypoint.sh")" ;;
       bare) t[bare_warm]+=" $(boot bare_warm "$warm" node "$dx/cli.js" start)" ;;
     esac
@@ -111,3 +112,6 @@ row "seed-entrypoint.sh" seed_warm warm "$(ratio seed_warm bare_warm)x bare star
 row "bare \`cli.js start\`" bare_warm warm "1.00x"
 row "trm-init (preflight + start)" trm_empty empty "$(ratio trm_empty seed_empty)x shell sequence"
 row "seed-entrypoint.sh" seed_empty empty "1.00x"
+echo
+read -r m lo hi <<<"$(stats "${t[trm_pre]}")"
+echo "trm-init's whole warm preflight (connect, lock, db-init pre, fingerprint check, db-init post), from its own log: median $m ms (min $lo, max $hi)."
