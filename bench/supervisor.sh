@@ -19,7 +19,7 @@ declare -A cmd=(
 )
 order=(trm-init tini-static catatonit dumb-init)
 
-# Resident memory of the init while it supervises `sleep`, as PID 1; median of 5 runs, in kB.
+# Resident memory of the init 3 s into supervising `sleep`, as PID 1; median of 5 runs, in kB.
 rss_of() {
   local samples=() i
   for i in 1 2 3 4 5; do
@@ -29,7 +29,7 @@ rss_of() {
       inner=$(cat /proc/$outer/task/*/children 2>/dev/null | awk '{print $1}')
       [[ -n $inner ]] && break; sleep 0.01
     done
-    sleep 0.5
+    sleep 3   # steady state: after start-up (and trm-init's one-second start-up trim)
     samples+=("$(awk '/^VmRSS:/ {print $2}' /proc/$inner/status)")
     kill -KILL "$inner" 2>/dev/null || true
     wait "$outer" 2>/dev/null || true

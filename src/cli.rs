@@ -26,7 +26,7 @@ changed after it was applied; 69 database or lock not reached in time; 70 Direct
 apply failed, or the snapshot would delete data; 78 invalid configuration.";
 
 #[derive(Debug, Parser)]
-#[command(name = "trm-init", version, about = ABOUT, long_about = LONG_ABOUT, args_conflicts_with_subcommands = true)]
+#[command(name = "trm-init", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -37,6 +37,23 @@ pub struct Cli {
     /// Without a subcommand: `trm-init [--no-preflight] [-- CMD ARGS...]` is `trm-init run ...`.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+impl Cli {
+    /// Parses the command line; run's own options given together with another subcommand are refused
+    /// (`trm-init --no-preflight status` would otherwise silently drop `--no-preflight`).
+    pub fn parse_checked() -> Result<Cli, clap::Error> {
+        use clap::CommandFactory;
+        let cli = Cli::try_parse()?;
+        let run_args_given = cli.run.no_preflight || !cli.run.command.is_empty();
+        if run_args_given && cli.command.is_some() {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--no-preflight and `-- CMD` belong to `run` (the default command), not to another subcommand",
+            ));
+        }
+        Ok(cli)
+    }
 }
 
 #[derive(Debug, Args)]

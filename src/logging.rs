@@ -8,8 +8,17 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Parses a level (`info`) or per-target filter (`warn,trm_init=debug`).
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Parses a level (`info`) or per-target filter (`warn,trm_init=debug`). Every directive must name a
+/// level, so a typo such as `inf` is refused instead of read as a target name.
 pub fn parse_filter(level: &str) -> Result<Targets, String> {
+    for directive in level.split(',').map(str::trim) {
+        let lvl = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+        if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) {
+            return Err(format!("{directive:?} names no level (one of {})", LEVELS.join(", ")));
+        }
+    }
     level.parse::<Targets>().map_err(|e| e.to_string())
 }
 

@@ -1,13 +1,12 @@
 //! Entry point: parse the command line, load the configuration, start logging, run one command.
 
-use clap::Parser;
 use std::process::ExitCode;
 use trm_init::cli::{Cli, Command};
 use trm_init::config::Config;
 use trm_init::{commands, exit, logging};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_checked() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { 0 };
@@ -40,7 +39,9 @@ fn main() -> ExitCode {
     }
     logging::init(&config.log);
 
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // event_interval: look for I/O and signals every 8 task polls (tokio's default is 61), so a flood of
+    // health probes delays signal forwarding by a few polls at most (bench/health.sh measures it).
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().event_interval(8).build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");

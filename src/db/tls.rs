@@ -5,7 +5,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +36,9 @@ pub fn client_config(input: &TlsInput) -> Result<ClientConfig, String> {
             let certs = read_certs(pem, "CA bundle (DB_SSL__CA / sslrootcert)")?;
             let (added, _ignored) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                return Err("the CA bundle (DB_SSL__CA / sslrootcert) holds no usable certificate".into());
+                return Err(
+                    "the CA bundle (DB_SSL__CA / sslrootcert) holds no usable certificate".into(),
+                );
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -56,10 +60,15 @@ pub fn client_config(input: &TlsInput) -> Result<ClientConfig, String> {
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert, "client certificate (DB_SSL__CERT / sslcert)")?;
             let key = read_key(key)?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| format!("client certificate and key do not fit: {e}"))
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client certificate and key do not fit: {e}"))
         }
         (None, None) => Ok(builder.with_no_client_auth()),
-        _ => Err("a client certificate needs both DB_SSL__CERT and DB_SSL__KEY (or sslcert and sslkey)".into()),
+        _ => Err(
+            "a client certificate needs both DB_SSL__CERT and DB_SSL__KEY (or sslcert and sslkey)"
+                .into(),
+        ),
     }
 }
 
@@ -76,7 +85,9 @@ fn read_key(pem: &str) -> Result<PrivateKeyDer<'static>, String> {
     match rustls_pemfile::private_key(&mut pem.as_bytes()) {
         Ok(Some(key)) => Ok(key),
         Ok(None) => Err("the client key (DB_SSL__KEY / sslkey) holds no PEM private key".into()),
-        Err(e) => Err(format!("the client key (DB_SSL__KEY / sslkey) is not valid PEM: {e}")),
+        Err(e) => Err(format!(
+            "the client key (DB_SSL__KEY / sslkey) is not valid PEM: {e}"
+        )),
     }
 }
 
@@ -93,18 +104,31 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. })) => {
-                Ok(ServerCertVerified::assertion())
-            }
+            | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                ..
+            })) => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.0.verify_tls12_signature(m, c, d)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.0.verify_tls13_signature(m, c, d)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -127,10 +151,20 @@ impl ServerCertVerifier for NoVerify {
     ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -8,12 +8,14 @@
 //! * `connections`: the capped connection table and which idle connection gives way to a newcomer;
 //! * `endpoints`: status codes and JSON bodies per path;
 //! * `upstream`: the ping to Directus and the coalescing `Pinger`;
-//! * `client`: the one-shot probe behind `trm-init health`;
+//! * `client`: a minimal GET, for the ping and for the one-shot probe behind `trm-init health`;
+//! * `quiet`: gives back the memory a burst of traffic faulted in;
 //! * `target`: `http://IP:port/path` without DNS.
 
 pub mod client;
 pub mod connections;
 pub mod endpoints;
+pub mod quiet;
 pub mod server;
 pub mod target;
 pub mod upstream;
@@ -30,7 +32,10 @@ use upstream::Pinger;
 #[derive(Debug, Error)]
 pub enum HealthError {
     #[error("health.listen = {addr}: cannot listen there: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("health.upstream: {0}")]
     Upstream(String),
 }
@@ -47,17 +52,37 @@ pub struct HealthServer {
     pub pinger: Pinger,
 }
 
-/// Binds `health.listen` and starts serving on the current (single-threaded) runtime, together with the
-/// start-up watch that marks the phase running once the upstream answers. Must be called inside the
-/// runtime. Fails at once if the address cannot be bound or the upstream URL needs DNS.
-pub fn start(cfg: &HealthConfig, lifecycle: &Lifecycle, shutdown: &CancellationToken) -> Result<HealthServer, HealthError> {
+/// Binds `health.listen` and starts serving on the current (single-threaded) runtime; call it inside
+/// the runtime. Fails at once if the address cannot be bound or the upstream URL would need DNS.
+/// Nothing pings the upstream unless a probe asks (an idle server touches no code, so its memory stays
+/// trimmed): the phase turns running at the first probe that gets `pong`.
+pub fn start(
+    cfg: &HealthConfig,
+    lifecycle: &Lifecycle,
+    shutdown: &CancellationToken,
+) -> Result<HealthServer, HealthError> {
     let upstream = Target::parse(&cfg.upstream).map_err(HealthError::Upstream)?;
-    let listener = server::bind(cfg.listen).map_err(|source| HealthError::Bind { addr: cfg.listen, source })?;
+    let listener = server::bind(cfg.listen).map_err(|source| HealthError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
     let local_addr = listener.local_addr().unwrap_or(cfg.listen);
-    let pinger = Pinger::new(upstream, cfg.upstream_timeout.get(), cfg.cache_ttl.get(), lifecycle.clone());
-    let endpoints = Endpoints { lifecycle: lifecycle.clone(), shutdown: shutdown.clone(), pinger: pinger.clone() };
+    let quiet = quiet::Quiet::default();
+    let pinger = Pinger::new(
+        upstream,
+        cfg.upstream_timeout.get(),
+        cfg.cache_ttl.get(),
+        lifecycle.clone(),
+        quiet.clone(),
+    );
+    let endpoints = Endpoints {
+        lifecycle: lifecycle.clone(),
+        shutdown: shutdown.clone(),
+        pinger: pinger.clone(),
+        quiet: quiet.clone(),
+    };
     tokio::spawn(server::serve(listener, endpoints));
-    tokio::spawn(pinger.clone().watch_startup());
+    tokio::spawn(quiet.trim_when_quiet(lifecycle.clone()));
     tracing::info!(listen = %local_addr, upstream = %pinger.target(), "health server listening");
     Ok(HealthServer { local_addr, pinger })
 }

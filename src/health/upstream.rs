@@ -6,21 +6,16 @@
 //! second. The first `pong` moves the lifecycle from starting to running. It never blocks: connect, write
 //! and read are async and bounded by `upstream_timeout`.
 
+use super::client::{self, GetError};
+use super::quiet::Quiet;
 use super::target::Target;
 use crate::lifecycle::{Lifecycle, Phase};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::rt::TokioIo;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 /// Whatever `cache_ttl` says, two pings start at least this far apart (<= 10 pings/s).
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
-/// Bytes of the upstream's body that are read (`pong` needs 4).
-const BODY_LIMIT: usize = 256;
 
 /// What the upstream answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,78 +53,30 @@ impl Answer {
         match self {
             Answer::Pong => format!("{upstream} answered pong"),
             Answer::Refused => format!("{upstream} refused the connection"),
-            Answer::TimedOut(limit) => format!("{upstream} did not answer within {}", humantime::format_duration(*limit)),
-            Answer::Status(code) if *code >= 500 => format!("{upstream} answered {code} (server error)"),
+            Answer::TimedOut(limit) => format!(
+                "{upstream} did not answer within {}",
+                humantime::format_duration(*limit)
+            ),
+            Answer::Status(code) if *code >= 500 => {
+                format!("{upstream} answered {code} (server error)")
+            }
             Answer::Status(code) => format!("{upstream} answered {code}"),
             Answer::NotPong => format!("{upstream} answered 200 but not pong"),
-            Answer::Failed(e) => format!("{upstream} failed: {e}"),
+            Answer::Failed(e) => format!("{upstream} {e}"),
         }
     }
 }
 
 /// One ping, bounded by `limit` as a whole (connect, request, response head and body).
 pub async fn ping(target: &Target, limit: Duration) -> Answer {
-    match tokio::time::timeout(limit, ping_unbounded(target)).await {
-        Ok(answer) => answer,
-        Err(_) => Answer::TimedOut(limit),
+    match client::get(target, limit, limit).await {
+        Ok(reply) if reply.status != 200 => Answer::Status(reply.status),
+        Ok(reply) if reply.body.trim_ascii() == b"pong" => Answer::Pong,
+        Ok(_) => Answer::NotPong,
+        Err(GetError::Refused) => Answer::Refused,
+        Err(GetError::TimedOut { .. }) => Answer::TimedOut(limit),
+        Err(e) => Answer::Failed(e.to_string()),
     }
-}
-
-async fn ping_unbounded(target: &Target) -> Answer {
-    let stream = match connect(&target.addrs).await {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Answer::Refused,
-        Err(e) => return Answer::Failed(format!("connect: {e}")),
-    };
-    let (mut sender, conn) = match hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await {
-        Ok(pair) => pair,
-        Err(e) => return Answer::Failed(e.to_string()),
-    };
-    let request = hyper::Request::get(target.path.as_str())
-        .header(hyper::header::HOST, target.authority.as_str())
-        .header(hyper::header::CONNECTION, "close")
-        .header(hyper::header::USER_AGENT, "trm-init-health")
-        .body(Empty::new());
-    let request = match request {
-        Ok(r) => r,
-        Err(e) => return Answer::Failed(e.to_string()),
-    };
-    let exchange = async move {
-        let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            return Ok(Answer::Status(status));
-        }
-        let body = Limited::new(response.into_body(), BODY_LIMIT).collect().await.map(|b| b.to_bytes());
-        Ok(match body {
-            Ok(body) if body.trim_ascii() == b"pong" => Answer::Pong,
-            _ => Answer::NotPong,
-        })
-    };
-    // The connection future must be polled for the exchange to progress; it ends after the response
-    // (Connection: close), or early on an error that the exchange then reports.
-    tokio::pin!(exchange, conn);
-    let mut conn_done = false;
-    loop {
-        tokio::select! {
-            out = &mut exchange => return out.unwrap_or_else(Answer::Failed),
-            _ = &mut conn, if !conn_done => conn_done = true,
-        }
-    }
-}
-
-async fn connect(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
-    let mut last = std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to connect to");
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
 }
 
 /// Shares pings between probes. Cheap to clone.
@@ -143,6 +90,7 @@ struct Inner {
     timeout: Duration,
     ttl: Duration,
     lifecycle: Lifecycle,
+    quiet: Quiet,
     state: Mutex<State>,
 }
 
@@ -156,9 +104,25 @@ struct State {
 }
 
 impl Pinger {
-    pub fn new(target: Target, timeout: Duration, cache_ttl: Duration, lifecycle: Lifecycle) -> Pinger {
+    pub fn new(
+        target: Target,
+        timeout: Duration,
+        cache_ttl: Duration,
+        lifecycle: Lifecycle,
+        quiet: Quiet,
+    ) -> Pinger {
         let ttl = cache_ttl.max(MIN_INTERVAL);
-        Pinger { inner: Arc::new(Inner { target, timeout, ttl, lifecycle, state: Mutex::new(State::default()) }) }
+        let state = Mutex::new(State::default());
+        Pinger {
+            inner: Arc::new(Inner {
+                target,
+                timeout,
+                ttl,
+                lifecycle,
+                quiet,
+                state,
+            }),
+        }
     }
 
     pub fn target(&self) -> &Target {
@@ -204,11 +168,14 @@ impl Pinger {
     }
 
     async fn ping_and_publish(self, tx: watch::Sender<Option<Answer>>) {
+        self.inner.quiet.touch();
         let answer = ping(&self.inner.target, self.inner.timeout).await;
         tracing::debug!(upstream = %self.inner.target, answer = %answer.key(), "upstream ping");
         if answer.is_pong() {
             let before = self.inner.lifecycle.current();
-            self.inner.lifecycle.advance(Phase::Starting, Phase::Running);
+            self.inner
+                .lifecycle
+                .advance(Phase::Starting, Phase::Running);
             if before.phase == Phase::Starting {
                 let secs = before.since.elapsed().as_secs_f64();
                 tracing::info!(upstream = %self.inner.target, starting_s = secs, "upstream answered pong after {secs:.1} s: running");
@@ -219,28 +186,8 @@ impl Pinger {
             state.last = Some((Instant::now(), answer.clone()));
             state.in_flight = None;
         }
+        self.inner.quiet.touch();
         let _ = tx.send(Some(answer));
-    }
-
-    /// While the phase is `starting`, asks the upstream once per `cache_ttl` so the phase turns to
-    /// `running` (and is logged) as soon as Directus answers, even when nobody probes.
-    pub async fn watch_startup(self) {
-        let mut phases = self.inner.lifecycle.subscribe();
-        loop {
-            let phase = phases.borrow_and_update().phase;
-            match phase {
-                Phase::Preflight => {
-                    if phases.changed().await.is_err() {
-                        return;
-                    }
-                }
-                Phase::Starting => {
-                    let _ = self.answer().await;
-                    tokio::time::sleep(self.inner.ttl).await;
-                }
-                Phase::Running | Phase::Stopping => return,
-            }
-        }
     }
 }
 
@@ -251,9 +198,16 @@ mod tests {
     #[test]
     fn reasons_name_the_upstream_and_the_failure() {
         let t = Target::parse("http://127.0.0.1:8055/server/ping").unwrap();
-        assert_eq!(Answer::Refused.reason(&t), "http://127.0.0.1:8055/server/ping refused the connection");
-        assert!(Answer::Status(503).reason(&t).contains("503 (server error)"));
-        assert!(Answer::TimedOut(Duration::from_secs(2)).reason(&t).contains("within 2s"));
+        assert_eq!(
+            Answer::Refused.reason(&t),
+            "http://127.0.0.1:8055/server/ping refused the connection"
+        );
+        assert!(Answer::Status(503)
+            .reason(&t)
+            .contains("503 (server error)"));
+        assert!(Answer::TimedOut(Duration::from_secs(2))
+            .reason(&t)
+            .contains("within 2s"));
         assert_eq!(Answer::NotPong.key(), "not pong");
     }
 }

@@ -62,13 +62,24 @@ pub async fn check(session: &Session, required: &[String]) -> Result<(), Migrati
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(MigrationError::Extension(format!("the server cannot provide what the configuration requires: {}", problems.join("; "))))
+        Err(MigrationError::Extension(format!(
+            "the server cannot provide what the configuration requires: {}",
+            problems.join("; ")
+        )))
     }
 }
 
 /// `shared_preload_libraries` as a list, or `None` when this role may not read it.
 async fn preload_libraries(session: &Session) -> Option<Vec<String>> {
-    let row = session.query_one("SELECT current_setting('shared_preload_libraries')", &[]).await.ok()?;
+    let row = session
+        .query_one("SELECT current_setting('shared_preload_libraries')", &[])
+        .await
+        .ok()?;
     let text: String = row.get(0);
-    Some(text.split(',').map(|s| s.trim().trim_matches('"').to_string()).filter(|s| !s.is_empty()).collect())
+    Some(
+        text.split(',')
+            .map(|s| s.trim().trim_matches('"').to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
 }

@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+#
+# The TRM Directus image: the official Directus image with trm-init as PID 1.
+# Checked without a Docker engine by tests/dockerfile.rs (content) and tests/image_rehearsal.rs (the final
+# stage's filesystem assembled and booted as PID 1 of a PID namespace, probed the way Docker probes it).
+
+# ---- build: the static trm-init ------------------------------------------------------------------------
+# .cargo/config.toml selects x86_64-unknown-linux-gnu with crt-static: one static binary that runs on the
+# musl (Alpine) base below. Build on an amd64 builder (e.g. `docker build --platform linux/amd64`).
+FROM rust:1.95.0-slim-bookworm AS build
+WORKDIR /src
+# Dependencies first, compiled against an empty crate: this layer is reused until Cargo.toml,
+# Cargo.lock or .cargo/ change, so a code change rebuilds only trm-init itself.
+COPY Cargo.toml Cargo.lock ./
+COPY .cargo/ .cargo/
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && : > src/lib.rs \
+    && cargo build --release --locked && rm -rf src
+COPY src/ src/
+# touch: the copied sources may be older than the empty crate's build, which cargo would then reuse.
+RUN touch src/main.rs src/lib.rs \
+    && cargo build --release --locked \
+    && test -x target/x86_64-unknown-linux-gnu/release/trm-init
+
+# ---- runtime: the official Directus image, pinned to the version the end-to-end tests run ---------------
+FROM directus/directus:11.17.4
+# Rarely changing layers first; the snapshot late; extensions last.
+COPY --from=build /src/target/x86_64-unknown-linux-gnu/release/trm-init /usr/local/bin/trm-init
+COPY config/ /directus/config/
+COPY db-init/ /directus/db-init/
+COPY db-init-post/ /directus/db-init-post/
+COPY snapshots/ /directus/snapshots/
+COPY --chown=node:node extensions/ /directus/extensions/
+
+ENV TRM_INIT_CONFIG=/directus/config/trm-init.toml
+USER node
+WORKDIR /directus
+# docker stop sends this, then KILL after its timeout (10 s by default); trm-init's child.stop_grace (8 s)
+# stays below it so trm-init, not Docker, ends Directus and reports the exit code.
+STOPSIGNAL SIGTERM
+# Exec form: no shell in the probe. trm-init health gives up after 3 s, inside Docker's 5 s timeout (Docker's
+# default is 30 s). The start period covers a cold boot: database wait (database.wait_timeout, 60 s) plus
+# bootstrap, schema apply and Directus's start on an empty database.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
+    CMD ["/usr/local/bin/trm-init", "health", "--timeout", "3s"]
+# Setting ENTRYPOINT drops the base image's CMD (bootstrap && pm2-runtime): trm-init runs the boot itself.
+ENTRYPOINT ["/usr/local/bin/trm-init"]

@@ -1,0 +1,89 @@
+//! The command line: help that explains, global options anywhere, usage errors as 64, and `check`
+//! printing the effective configuration with secrets redacted.
+mod common;
+
+use common::{bin, repo_dir};
+use std::process::{Command, Output};
+
+fn trm_init(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args).env_remove("TRM_INIT_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run trm-init")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn help_explains_commands_configuration_and_exit_codes() {
+    let out = trm_init(&["--help"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out);
+    for needle in ["health", "db-init", "schema", "status", "check", "TRM_INIT_", "DB_*", "78", "143", "--no-preflight"] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let out = trm_init(&["--version"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn global_options_work_before_and_after_the_subcommand() {
+    let env = [("TRM_INIT_PREFLIGHT__ENABLED", "false")];
+    for args in [&["--log-level", "debug", "check"][..], &["check", "--log-level", "debug"], &["--log-format", "json", "check"]] {
+        let out = trm_init(args, &env);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
+}
+
+#[test]
+fn run_options_with_another_subcommand_are_a_usage_error() {
+    let out = trm_init(&["--no-preflight", "status"], &[]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+}
+
+#[test]
+fn bad_log_level_flag_is_a_usage_error() {
+    let out = trm_init(&["--log-level", "loud", "check"], &[]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+}
+
+#[test]
+fn check_prints_the_effective_config_without_secrets() {
+    let (pre, post, snapshot) = (repo_dir("db-init"), repo_dir("db-init-post"), repo_dir("snapshots/schema.yaml"));
+    let env = [
+        ("DB_HOST", "db.example"),
+        ("DB_DATABASE", "directus"),
+        ("DB_USER", "directus"),
+        ("DB_PASSWORD", "pa55-w0rd-secret"),
+        ("TRM_INIT_DB_INIT__PRE_DIR", pre.to_str().expect("utf-8")),
+        ("TRM_INIT_DB_INIT__POST_DIR", post.to_str().expect("utf-8")),
+        ("TRM_INIT_SCHEMA__SNAPSHOT", snapshot.to_str().expect("utf-8")),
+        ("TRM_INIT_CHILD__STOP_GRACE", "5s"),
+    ];
+    let out = trm_init(&["check"], &env);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("stop_grace = \"5s\""), "the env override is shown: {shown}");
+    assert!(shown.contains("directus@db.example:5432/directus"), "{shown}");
+    assert!(!shown.contains("pa55-w0rd-secret"), "the password leaked: {shown}");
+}
+
+#[test]
+fn check_names_every_problem_and_exits_78() {
+    let env = [("TRM_INIT_DB_INIT__PRE_DIR", "/no/such/folder"), ("TRM_INIT_SCHEMA__SNAPSHOT", "/no/such.yaml")];
+    let out = trm_init(&["check"], &env);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{shown}");
+    for needle in ["DB_HOST", "/no/such/folder", "/no/such.yaml"] {
+        assert!(shown.contains(needle), "{needle} not named: {shown}");
+    }
+}

@@ -1,0 +1,117 @@
+//! TLS with rustls against the local server's certificate (Debian's cluster serves the snakeoil
+//! certificate, issued to "localhost"): verified by name, by chain only, and refused when unverifiable.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+
+fn tls_ready(db: &TestDb) {
+    require(
+        "a PostgreSQL server with ssl = on and Debian's snakeoil certificate",
+        db.query("SHOW ssl") == "on" && std::path::Path::new(SNAKEOIL).is_file(),
+        "use Debian's default cluster (scripts/pg-up.sh), which enables ssl with /etc/ssl/certs/ssl-cert-snakeoil.pem",
+    );
+}
+
+fn run_with(db: &TestDb, env: &[(&str, String)], remove: &[&str]) -> Outcome {
+    let post = migration_dir(&[]);
+    let mut cmd = db_init_command(
+        db,
+        &repo_dir("db-init"),
+        post.path(),
+        &["--phase", "pre", "--log-level", "debug"],
+    );
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.env("TRM_INIT_DATABASE__WAIT_TIMEOUT", "10m");
+    run_to_end(cmd, Duration::from_secs(60))
+}
+
+fn dsn(db: &TestDb, host: &str, params: &str) -> String {
+    let admin = conninfo_map(&pg_admin());
+    format!(
+        "postgres://{}:{}@{host}:{}/{}?{params}",
+        admin["user"], admin["password"], admin["port"], db.name
+    )
+}
+
+#[test]
+fn verify_full_by_name_connects_over_tls() {
+    let db = TestDb::fresh("dbi_tls_full");
+    tls_ready(&db);
+    let url = dsn(
+        &db,
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={SNAKEOIL}"),
+    );
+    let out = run_with(
+        &db,
+        &[("DB_CONNECTION_STRING", url)],
+        &[
+            "DB_HOST",
+            "DB_PORT",
+            "DB_USER",
+            "DB_PASSWORD",
+            "DB_DATABASE",
+        ],
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("(TLS)"), "{}", out.stderr);
+    assert!(!out.stderr.contains("trm-test-pw"), "no password in logs");
+}
+
+#[test]
+fn verify_ca_accepts_a_certificate_for_another_name() {
+    let db = TestDb::fresh("dbi_tls_ca");
+    tls_ready(&db);
+    let url = dsn(
+        &db,
+        "127.0.0.1",
+        &format!("sslmode=verify-ca&sslrootcert={SNAKEOIL}"),
+    );
+    let out = run_with(
+        &db,
+        &[("DB_CONNECTION_STRING", url)],
+        &[
+            "DB_HOST",
+            "DB_PORT",
+            "DB_USER",
+            "DB_PASSWORD",
+            "DB_DATABASE",
+        ],
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("TLS, chain verified"), "{}", out.stderr);
+}
+
+#[test]
+fn unverifiable_certificate_fails_at_once_with_78() {
+    let db = TestDb::fresh("dbi_tls_bad");
+    tls_ready(&db);
+    let out = run_with(&db, &[("DB_SSL", "true".into())], &[]);
+    assert_eq!(out.code(), 78, "{}", out.stderr);
+    assert!(out.stderr.contains("UnknownIssuer"), "{}", out.stderr);
+}
+
+#[test]
+fn reject_unauthorized_false_encrypts_without_verifying() {
+    let db = TestDb::fresh("dbi_tls_noverify");
+    tls_ready(&db);
+    let out = run_with(
+        &db,
+        &[
+            ("DB_SSL", "true".into()),
+            ("DB_SSL__REJECT_UNAUTHORIZED", "false".into()),
+        ],
+        &[],
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("TLS, not verified"), "{}", out.stderr);
+}

@@ -1,0 +1,294 @@
+//! The Dockerfile says what matters: the Directus version the tests run, the static binary the build
+//! stage produces at the path ENTRYPOINT and HEALTHCHECK name, USER node, COPY sources that exist and
+//! reach the build context, cache-friendly layer order, nothing added to the base but trm-init and our
+//! folders, and a baked config whose paths are the folders the image holds.
+
+mod dockerfile_model;
+
+use dockerfile_model::{load, repo, Copy, Stage};
+use std::path::Path;
+use std::time::Duration;
+use trm_init::config::Config;
+
+const BINARY: &str = "/usr/local/bin/trm-init";
+const BUILD_OUTPUT: &str = "target/x86_64-unknown-linux-gnu/release/trm-init";
+/// Docker's defaults for HEALTHCHECK --timeout and for `docker stop --time`.
+const DOCKER_HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+const DOCKER_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
+}
+
+/// The Directus version scripts/install-directus.sh installs for the end-to-end tests.
+fn tested_directus_version() -> String {
+    let script = read("scripts/install-directus.sh");
+    let marker = "${DIRECTUS_VERSION:-";
+    let start = script.find(marker).expect("install-directus.sh defaults DIRECTUS_VERSION") + marker.len();
+    let end = start + script[start..].find('}').expect("closing brace");
+    script[start..end].to_string()
+}
+
+fn final_copies() -> Vec<Copy> {
+    load().final_stage().copies()
+}
+
+/// The final-stage COPY whose single source is `source` (e.g. "config/").
+fn copy_of(copies: &[Copy], source: &str) -> Copy {
+    copies
+        .iter()
+        .find(|c| c.sources.iter().any(|s| s.trim_end_matches('/') == source.trim_end_matches('/')))
+        .unwrap_or_else(|| panic!("the final stage has no COPY of {source}"))
+        .clone()
+}
+
+fn build_stage() -> Stage {
+    let dockerfile = load();
+    let from = final_copies()
+        .into_iter()
+        .find_map(|c| c.from)
+        .expect("the final stage copies the binary from a build stage (COPY --from=...)");
+    dockerfile.stage(&from).unwrap_or_else(|| panic!("no stage named {from}")).clone()
+}
+
+#[test]
+fn final_stage_is_the_directus_version_the_tests_install() {
+    let version = tested_directus_version();
+    assert_eq!(load().final_stage().base, format!("directus/directus:{version}"));
+}
+
+#[test]
+fn build_stage_is_a_pinned_rust_image_new_enough_for_the_crate() {
+    let stage = build_stage();
+    let (image, tag) = stage.base.split_once(':').expect("the build image is pinned with a tag");
+    assert_eq!(image, "rust");
+    let version: Vec<u32> = tag.split('-').next().unwrap().split('.').map(|p| p.parse().unwrap()).collect();
+    assert_eq!(version.len(), 3, "pin the full Rust version (x.y.z), not {tag}");
+    let manifest = read("Cargo.toml");
+    let needed = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("Cargo.toml has rust-version");
+    let needed: Vec<u32> = needed.split('.').map(|p| p.parse().unwrap()).collect();
+    assert!(version[..2] >= needed[..2], "rust {tag} is older than rust-version {needed:?}");
+}
+
+#[test]
+fn build_stage_produces_the_static_binary_the_final_stage_copies() {
+    let stage = build_stage();
+    let cargo = read(".cargo/config.toml");
+    assert!(cargo.contains("target = \"x86_64-unknown-linux-gnu\"") && cargo.contains("+crt-static"));
+    let copies = stage.copies();
+    for needed in ["Cargo.toml", "Cargo.lock", ".cargo", "src"] {
+        assert!(
+            copies.iter().any(|c| c.sources.iter().any(|s| s.trim_end_matches('/') == needed)),
+            "the build stage must COPY {needed} (the static target comes from .cargo/config.toml)"
+        );
+    }
+    let runs: Vec<String> = stage.all("RUN").iter().map(|r| r.rest.clone()).collect();
+    assert!(
+        runs.iter().any(|r| r.contains("cargo build --release --locked")),
+        "the build stage runs `cargo build --release --locked`: {runs:?}"
+    );
+    let workdir = stage.workdir().expect("the build stage sets WORKDIR");
+    let produced = format!("{}/{BUILD_OUTPUT}", workdir.trim_end_matches('/'));
+    let binary = final_copies().into_iter().find(|c| c.from.is_some()).expect("a COPY --from");
+    assert_eq!(binary.sources, std::slice::from_ref(&produced), "the final stage copies what cargo produced");
+    assert_eq!(binary.target_of(&produced, false), BINARY);
+}
+
+/// The dependency layer builds an empty crate first; the real build must not reuse that crate's output
+/// (COPY keeps the sources' old mtimes, which cargo could take as "unchanged").
+#[test]
+fn real_build_cannot_reuse_the_empty_crate() {
+    let stage = build_stage();
+    let runs: Vec<&str> = stage.all("RUN").iter().map(|r| r.rest.as_str()).collect();
+    let Some(empty) = runs.iter().position(|r| r.contains("fn main() {}")) else { return };
+    let copy_src = stage.instructions.iter().position(|i| i.keyword == "COPY" && i.rest.starts_with("src"));
+    let real =
+        runs[empty + 1..].iter().find(|r| r.contains("cargo build")).expect("a real cargo build after the empty one");
+    assert!(copy_src.is_some(), "the sources are copied after the dependency layer");
+    assert!(real.contains("touch src/main.rs src/lib.rs"), "touch the real sources before `cargo build`: {real}");
+}
+
+#[test]
+fn cargo_lock_is_in_sync_for_the_locked_build() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .args(["--filter-platform", "x86_64-unknown-linux-gnu"])
+        .current_dir(repo())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "`cargo build --locked` in the image would fail: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn entrypoint_is_exec_form_naming_the_copied_binary() {
+    let stage = load().final_stage().clone();
+    let entrypoint = stage.last("ENTRYPOINT").expect("ENTRYPOINT");
+    assert_eq!(entrypoint.exec_form(), Some(vec![BINARY.to_string()]), "line {}", entrypoint.line);
+    if let Some(cmd) = stage.last("CMD") {
+        assert!(cmd.exec_form().is_some(), "CMD must be exec form (line {})", cmd.line);
+    }
+}
+
+#[test]
+fn healthcheck_is_exec_form_trm_init_health_with_sane_timings() {
+    let stage = load().final_stage().clone();
+    let health = stage.healthcheck().expect("HEALTHCHECK");
+    let argv =
+        health.exec.clone().unwrap_or_else(|| panic!("HEALTHCHECK must be CMD [...] (exec form): {}", health.raw));
+    assert_eq!(argv[..2], [BINARY.to_string(), "health".to_string()]);
+    let timeout = health.timeout.expect("--timeout");
+    assert!(timeout < DOCKER_HEALTH_TIMEOUT, "--timeout {timeout:?} must be below Docker's default");
+    assert!(health.interval.is_some(), "--interval");
+    assert!(health.retries.is_some(), "--retries");
+    // trm-init health gives up before Docker kills it, so the probe itself reports why.
+    if let Some(i) = argv.iter().position(|a| a == "--timeout") {
+        let own = humantime::parse_duration(&argv[i + 1]).expect("trm-init health --timeout");
+        assert!(own < timeout, "trm-init health --timeout {own:?} must be below HEALTHCHECK --timeout {timeout:?}");
+    }
+    // A cold boot may first wait for the database for the whole database.wait_timeout.
+    let start = health.start_period.expect("--start-period");
+    let wait = Config::default().database.wait_timeout.get();
+    assert!(start > wait, "--start-period {start:?} must cover database.wait_timeout ({wait:?}) plus a cold boot");
+}
+
+#[test]
+fn runs_as_node_and_stops_with_sigterm_before_docker_kills() {
+    let stage = load().final_stage().clone();
+    assert_eq!(stage.last("USER").map(|u| u.rest.as_str()), Some("node"));
+    assert_eq!(stage.last("STOPSIGNAL").map(|u| u.rest.as_str()), Some("SIGTERM"));
+    assert_eq!(stage.workdir().as_deref(), Some("/directus"));
+    let grace = baked_config().child.stop_grace.get();
+    assert!(grace < DOCKER_STOP_TIMEOUT, "child.stop_grace {grace:?} must end before docker stop's KILL");
+}
+
+#[test]
+fn every_copy_source_exists_and_reaches_the_build_context() {
+    let ignore = read(".dockerignore");
+    for stage in &load().stages {
+        for copy in stage.copies().iter().filter(|c| c.from.is_none()) {
+            for source in &copy.sources {
+                let path = repo().join(source);
+                assert!(path.exists(), "line {}: COPY source {source} does not exist in the repository", copy.line);
+                assert!(
+                    !ignored(&ignore, source),
+                    "line {}: COPY source {source} is excluded by .dockerignore",
+                    copy.line
+                );
+            }
+        }
+    }
+}
+
+/// Whether a .dockerignore line excludes `source` (the plain names and `**/name` this project uses).
+fn ignored(dockerignore: &str, source: &str) -> bool {
+    let first = source.trim_start_matches("./").split('/').next().unwrap_or("");
+    dockerignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
+        .map(|l| l.trim_start_matches("**/").trim_end_matches('/'))
+        .any(|pattern| pattern == first || pattern == "*" || pattern == source.trim_end_matches('/'))
+}
+
+#[test]
+fn layers_are_in_cache_friendly_order() {
+    let dests: Vec<String> = final_copies().iter().map(|c| c.dest.trim_end_matches('/').to_string()).collect();
+    let expected = [
+        BINARY,
+        "/directus/config",
+        "/directus/db-init",
+        "/directus/db-init-post",
+        "/directus/snapshots",
+        "/directus/extensions",
+    ];
+    assert_eq!(dests, expected, "rarely changing layers first, the snapshot late, extensions last");
+    for (source, dest) in [("config", 1), ("db-init", 2), ("db-init-post", 3), ("snapshots", 4), ("extensions", 5)] {
+        let copy = copy_of(&final_copies(), &format!("{source}/"));
+        assert_eq!(copy.target_of(&format!("{source}/"), true), expected[dest]);
+    }
+}
+
+#[test]
+fn adds_no_shell_tools_and_no_directus_runtime_env() {
+    let stage = load().final_stage().clone();
+    assert!(stage.all("RUN").is_empty(), "the final stage installs nothing (no RUN): {:?}", stage.all("RUN"));
+    for i in &stage.instructions {
+        let text = format!("{} {}", i.keyword, i.rest).to_lowercase();
+        for tool in ["curl", "wget", "bash", "psql", "apk add", "apt-get"] {
+            assert!(!text.contains(tool), "line {}: the image must not add {tool}: {text}", i.line);
+        }
+    }
+    for (key, _) in stage.env() {
+        assert!(key.starts_with("TRM_INIT_"), "ENV {key}: Directus runtime settings come from the deployer's env");
+    }
+}
+
+/// The config the image bakes in, loaded the way trm-init loads it (TRM_INIT_CONFIG).
+fn baked_config() -> Config {
+    let env = load().final_stage().env();
+    let image_path =
+        env.iter().find(|(k, _)| k == "TRM_INIT_CONFIG").map(|(_, v)| v.clone()).expect("ENV TRM_INIT_CONFIG");
+    let host = host_path_of(&image_path).unwrap_or_else(|| panic!("{image_path} is not inside a COPY destination"));
+    assert!(host.is_file(), "TRM_INIT_CONFIG={image_path} comes from {}, which does not exist", host.display());
+    Config::load(Some(&host)).unwrap_or_else(|e| panic!("{}: {e}", host.display()))
+}
+
+/// The repository file that ends up at `image_path` through the final stage's COPY of a folder.
+fn host_path_of(image_path: &str) -> Option<std::path::PathBuf> {
+    final_copies().iter().filter(|c| c.from.is_none()).find_map(|c| {
+        let source = c.sources.first()?;
+        let dest = c.target_of(source, source.ends_with('/') || repo().join(source).is_dir());
+        let rel = Path::new(image_path).strip_prefix(&dest).ok()?;
+        Some(repo().join(source).join(rel))
+    })
+}
+
+#[test]
+fn baked_config_paths_are_the_folders_the_image_holds() {
+    let config = baked_config();
+    let check = |what: &str, path: &Path, dir: bool| {
+        let p = path.to_string_lossy();
+        let host = host_path_of(&p).unwrap_or_else(|| panic!("{what} = {p} is not a folder the image copies"));
+        let ok = if dir { host.is_dir() } else { host.is_file() };
+        assert!(ok, "{what} = {p}: the image would hold {}, which is missing", host.display());
+    };
+    check("db_init.pre_dir", &config.db_init.pre_dir, true);
+    check("db_init.post_dir", &config.db_init.post_dir, true);
+    if config.schema.enabled {
+        check("schema.snapshot", &config.schema.snapshot, false);
+    }
+    let workdir = load().final_stage().workdir().unwrap_or_default();
+    assert!(
+        config.child.command.iter().any(|a| a == &format!("{workdir}/cli.js")),
+        "child.command {:?} starts Directus's {workdir}/cli.js",
+        config.child.command
+    );
+}
+
+#[test]
+fn dockerignore_keeps_local_state_out_of_the_context() {
+    let ignore = read(".dockerignore");
+    for entry in ["target", ".git", ".stack", ".env", "node_modules"] {
+        assert!(ignored(&ignore, entry), ".dockerignore must exclude {entry}");
+    }
+}
+
+#[test]
+fn gitattributes_forces_lf_on_what_breaks_with_crlf() {
+    let attrs = read(".gitattributes");
+    for pattern in ["*.sql", "*.yaml", "*.toml", "*.sh", "Dockerfile"] {
+        assert!(
+            attrs.lines().any(|l| l.split_whitespace().next() == Some(pattern) && l.contains("eol=lf")),
+            ".gitattributes must force LF for {pattern}"
+        );
+    }
+}
