@@ -9,6 +9,7 @@ pub mod lock;
 pub mod resolve;
 mod target;
 mod tls;
+mod tls_stream;
 
 use crate::config::database::DbSettings;
 use futures_util::future::poll_fn;
@@ -19,7 +20,7 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::time::{sleep, timeout, Instant};
 use tokio_postgres::{AsyncMessage, Client};
-use tokio_postgres_rustls::MakeRustlsConnect;
+use tls_stream::MakeRustlsConnect;
 use tokio_util::sync::CancellationToken;
 
 pub use target::Target;

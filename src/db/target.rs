@@ -11,7 +11,7 @@ use crate::config::database::{redact_dsn, DbSettings, DbTarget};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres_rustls::MakeRustlsConnect;
+use super::tls_stream::MakeRustlsConnect;
 
 /// Keys removed from a connection string before tokio-postgres parses it.
 const TLS_KEYS: &[&str] = &[

@@ -22,7 +22,7 @@ pub enum Verify {
 
 pub struct TlsInput {
     pub verify: Verify,
-    /// PEM CA bundle; the Mozilla roots when absent.
+    /// PEM CA bundle; the system's bundle when absent.
     pub ca: Option<String>,
     pub cert: Option<String>,
     pub key: Option<String>,
@@ -41,7 +41,11 @@ pub fn client_config(input: &TlsInput) -> Result<ClientConfig, String> {
                 );
             }
         }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        None => {
+            let (path, pem) = system_ca_bundle()?;
+            let certs = read_certs(&pem, &format!("system CA bundle {path}"))?;
+            roots.add_parsable_certificates(certs);
+        }
     }
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
@@ -70,6 +74,25 @@ pub fn client_config(input: &TlsInput) -> Result<ClientConfig, String> {
                 .into(),
         ),
     }
+}
+
+/// Where Debian, Alpine (the image's base), Fedora/RHEL and openSUSE keep the trusted roots;
+/// `SSL_CERT_FILE` first, as OpenSSL and Node honour it.
+const SYSTEM_BUNDLES: [&str; 3] =
+    ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem"];
+
+fn system_ca_bundle() -> Result<(String, String), String> {
+    let from_env = std::env::var("SSL_CERT_FILE").ok().filter(|p| !p.is_empty());
+    for path in from_env.iter().map(String::as_str).chain(SYSTEM_BUNDLES) {
+        if let Ok(pem) = std::fs::read_to_string(path) {
+            return Ok((path.to_string(), pem));
+        }
+    }
+    Err(format!(
+        "TLS needs trusted roots and none was found ({}, SSL_CERT_FILE unset or unreadable): \
+         set DB_SSL__CA_FILE (or sslrootcert in DB_CONNECTION_STRING) to the server's CA",
+        SYSTEM_BUNDLES.join(", ")
+    ))
 }
 
 fn read_certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
