@@ -47,6 +47,9 @@ trap 'rm -rf "$out"' EXIT
 boot() {
   local name=$1 db=$2; shift 2
   local start end pid
+  # Every boot starts from the same quiet state (no pending checkpoint from a CREATE/DROP DATABASE).
+  admin_sql "CHECKPOINT"
+  sleep 1
   start=$(date +%s.%N)
   (cd "$dx" && DB_DATABASE=$db exec "$@") >"$out/$name.log" 2>&1 &
   pid=$!
@@ -59,7 +62,7 @@ boot() {
   wait "$pid" 2>/dev/null || true
   # nothing may keep the port
   for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/server/ping" 2>/dev/null || break; sleep 0.05; done
-  echo "$end - $start" | bc
+  awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", b - a}'
 }
 
 warm=bench_warm_$$
@@ -72,20 +75,27 @@ grep -q "fingerprint recorded" "$out/prepare.log" || { log "the warm-up boot did
 declare -A t
 for i in $(seq 1 "$runs"); do
   log "run $i/$runs"
-  t[trm_warm]+=" $(boot trm_warm "$warm" "$trm")"
-  grep -q "bootstrap and schema apply skipped" "$out/trm_warm.log" || { log "warm trm-init did not skip:"; cat "$out/trm_warm.log" >&2; exit 1; }
-  t[seed_warm]+=" $(boot seed_warm "$warm" "$baselines/seed-entrypoint.sh")"
-  t[bare_warm]+=" $(boot bare_warm "$warm" node "$dx/cli.js" start)"
+  # The order rotates from run to run, so no case always follows the same one.
+  order=(trm seed bare trm seed)
+  for who in "${order[@]:$(( (i - 1) % 3 )):3}"; do
+    case $who in
+      trm)
+        t[trm_warm]+=" $(boot trm_warm "$warm" "$trm")"
+        grep -q "bootstrap and schema apply skipped" "$out/trm_warm.log" || { log "warm trm-init did not skip:"; cat "$out/trm_warm.log" >&2; exit 1; }
+        t[trm_pre]+=" $(sed -n 's/.*preflight: ok in \([0-9]*\) ms.*/\1/p' "$out/trm_warm.log" | head -n1)" ;;
+      seed) t[seed_warm]+=" $(boot seed_warm "$warm" "$baselines/seed-entrypoint.sh")" ;;
+      bare) t[bare_warm]+=" $(boot bare_warm "$warm" node "$dx/cli.js" start)" ;;
+    esac
+  done
   for who in trm seed; do
     db=bench_empty_${who}_$$
     admin_sql "DROP DATABASE IF EXISTS $db WITH (FORCE)"
     admin_sql "CREATE DATABASE $db"
     if [[ $who == trm ]]; then t[trm_empty]+=" $(boot trm_empty "$db" "$trm")"
     else t[seed_empty]+=" $(boot seed_empty "$db" "$baselines/seed-entrypoint.sh")"; fi
-    admin_sql "DROP DATABASE IF EXISTS $db WITH (FORCE)"
   done
 done
-admin_sql "DROP DATABASE IF EXISTS $warm WITH (FORCE)"
+for db in "$warm" "bench_empty_trm_$$" "bench_empty_seed_$$"; do admin_sql "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
 
 stats() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f %.2f %.2f", m, a[1], a[NR]}'; }
 median() { stats "$1" | cut -d' ' -f1; }
@@ -102,3 +112,6 @@ row "seed-entrypoint.sh" seed_warm warm "$(ratio seed_warm bare_warm)x bare star
 row "bare \`cli.js start\`" bare_warm warm "1.00x"
 row "trm-init (preflight + start)" trm_empty empty "$(ratio trm_empty seed_empty)x shell sequence"
 row "seed-entrypoint.sh" seed_empty empty "1.00x"
+echo
+read -r m lo hi <<<"$(stats "${t[trm_pre]}")"
+echo "trm-init's whole warm preflight (connect, lock, db-init pre, fingerprint check, db-init post), from its own log: median $m ms (min $lo, max $hi)."

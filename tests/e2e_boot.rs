@@ -25,6 +25,17 @@ fn cold_boot_on_an_empty_database_serves_the_api_and_term_stops_cleanly() {
     assert!(log.contains("db-init post: ok"), "post migrations:\n{log}");
     assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "11");
     assert_eq!(db.query("SELECT to_regclass('positions') IS NOT NULL"), "t", "db-init pre created positions");
+    assert_eq!(
+        db.query(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'u' AND conname IN (
+               'organization_users_organization_user_unique', 'organization_vehicles_organization_vehicle_unique',
+               'organization_devices_organization_device_unique', 'events_organization_slug_unique',
+               'classes_event_code_unique', 'entries_event_race_number_unique', 'entry_crew_entry_user_unique',
+               'entry_devices_entry_device_unique')"
+        ),
+        "8",
+        "db-init post added the 8 composite uniques"
+    );
 
     let token = directus_login(ports.directus);
     for collection in ["organizations", "vehicles", "entries", "entry_devices"] {
