@@ -19,7 +19,9 @@ pub fn trim_after_startup() -> u64 {
     for mapping in parse(&smaps).into_iter().filter(|m| m.path == exe && m.read_only && m.anonymous_kb == 0) {
         // SAFETY: the range is a whole mapping of our own executable, read-only and with no private
         // page: MADV_DONTNEED only drops clean page-cache pages, which refault unchanged.
-        let rc = unsafe { libc::madvise(mapping.start as *mut libc::c_void, mapping.end - mapping.start, libc::MADV_DONTNEED) };
+        let rc = unsafe {
+            libc::madvise(mapping.start as *mut libc::c_void, mapping.end - mapping.start, libc::MADV_DONTNEED)
+        };
         if rc == 0 {
             released += mapping.rss_kb;
         }

@@ -62,7 +62,13 @@ fn prepare_child() {
         let default = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
         for sig in 1..libc::SIGRTMAX() + 1 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::syscall(libc::SYS_rt_sigaction, sig, &default as *const KernelSigaction, std::ptr::null_mut::<KernelSigaction>(), 8usize);
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &default as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    8usize,
+                );
             }
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -84,9 +90,7 @@ struct KernelSigaction {
 
 /// Spawns `cmd` through the reaper, naming the program in the error.
 pub fn spawn(reaper: &Reaper, cmd: &mut Command) -> Result<Child, SpawnError> {
-    reaper
-        .spawn(cmd)
-        .map_err(|source| SpawnError { program: cmd.get_program().to_string_lossy().into_owned(), source })
+    reaper.spawn(cmd).map_err(|source| SpawnError { program: cmd.get_program().to_string_lossy().into_owned(), source })
 }
 
 /// Why `wait_or_stop` returned without the process's own ending.

@@ -53,7 +53,5 @@ pub fn listen() -> io::Result<Signals> {
 
 /// "SIGTERM" for 15.
 pub fn name(sig: i32) -> String {
-    nix::sys::signal::Signal::try_from(sig)
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_else(|_| format!("SIG{sig}"))
+    nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| format!("SIG{sig}"))
 }

@@ -23,7 +23,8 @@ fn help_explains_commands_configuration_and_exit_codes() {
     let out = trm_init(&["--help"], &[]);
     assert_eq!(out.status.code(), Some(0));
     let help = text(&out);
-    for needle in ["health", "db-init", "schema", "status", "check", "TRM_INIT_", "DB_*", "78", "143", "--no-preflight"] {
+    for needle in ["health", "db-init", "schema", "status", "check", "TRM_INIT_", "DB_*", "78", "143", "--no-preflight"]
+    {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }
 }
@@ -38,7 +39,9 @@ fn version_prints_the_crate_version() {
 #[test]
 fn global_options_work_before_and_after_the_subcommand() {
     let env = [("TRM_INIT_PREFLIGHT__ENABLED", "false")];
-    for args in [&["--log-level", "debug", "check"][..], &["check", "--log-level", "debug"], &["--log-format", "json", "check"]] {
+    for args in
+        [&["--log-level", "debug", "check"][..], &["check", "--log-level", "debug"], &["--log-format", "json", "check"]]
+    {
         let out = trm_init(args, &env);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
     }

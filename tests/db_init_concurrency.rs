@@ -20,10 +20,7 @@ fn eight_runners_at_once_all_succeed_and_apply_each_file_once() {
             std::thread::spawn(move || run_to_end(cmd, LIMIT))
         })
         .collect();
-    let outcomes: Vec<Outcome> = handles
-        .into_iter()
-        .map(|h| h.join().expect("runner thread"))
-        .collect();
+    let outcomes: Vec<Outcome> = handles.into_iter().map(|h| h.join().expect("runner thread")).collect();
     let mut applied = 0;
     for o in &outcomes {
         assert_eq!(o.code(), 0, "{}", o.stderr);
@@ -35,10 +32,7 @@ fn eight_runners_at_once_all_succeed_and_apply_each_file_once() {
             .unwrap_or_else(|| panic!("{line}"));
         applied += n;
     }
-    assert_eq!(
-        applied, 3,
-        "each file applied exactly once across the runners"
-    );
+    assert_eq!(applied, 3, "each file applied exactly once across the runners");
     assert_eq!(db.query("SELECT count(*) FROM migrations_applied"), "3");
 }
 
@@ -54,10 +48,7 @@ fn backend_killed_mid_file_records_nothing_and_next_run_completes() {
     let cmd = db_init_command(&db, pre.path(), post.path(), &["--phase", "pre"]);
     let runner = std::thread::spawn(move || run_to_end(cmd, LIMIT));
     assert!(
-        eventually(Duration::from_secs(20), || !trm_backends_running(
-            &db, "pg_sleep"
-        )
-        .is_empty()),
+        eventually(Duration::from_secs(20), || !trm_backends_running(&db, "pg_sleep").is_empty()),
         "the file never started"
     );
     for pid in trm_backends_running(&db, "pg_sleep") {
@@ -67,16 +58,10 @@ fn backend_killed_mid_file_records_nothing_and_next_run_completes() {
     assert_ne!(out.code(), 0, "{}", out.stderr);
     assert!(out.stderr.contains("001_slow.sql"), "{}", out.stderr);
     assert_eq!(db.query("SELECT count(*) FROM migrations_applied"), "0");
-    assert_eq!(
-        db.query("SELECT to_regclass('made_before_sleep') IS NULL"),
-        "t"
-    );
+    assert_eq!(db.query("SELECT to_regclass('made_before_sleep') IS NULL"), "t");
 
     db.query("UPDATE sleep_cfg SET s = 0");
-    let again = run_to_end(
-        db_init_command(&db, pre.path(), post.path(), &["--phase", "pre"]),
-        LIMIT,
-    );
+    let again = run_to_end(db_init_command(&db, pre.path(), post.path(), &["--phase", "pre"]), LIMIT);
     assert_eq!(again.code(), 0, "{}", again.stderr);
     assert_eq!(again.stdout.trim(), "pre: 1 applied, 0 skipped");
 }
@@ -91,21 +76,14 @@ fn lock_held_past_lock_timeout_exits_69_naming_the_holder() {
         .env("PGHOST", &admin["host"])
         .env("PGPORT", &admin["port"])
         .env("PGUSER", &admin["user"])
-        .env(
-            "PGPASSWORD",
-            admin.get("password").map(String::as_str).unwrap_or(""),
-        )
+        .env("PGPASSWORD", admin.get("password").map(String::as_str).unwrap_or(""))
         .env("PGDATABASE", &db.name)
         .env("PGAPPNAME", "lock-holder-test")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .expect("psql");
-    writeln!(
-        holder.stdin.as_mut().unwrap(),
-        "SELECT pg_advisory_lock({key});"
-    )
-    .unwrap();
+    writeln!(holder.stdin.as_mut().unwrap(), "SELECT pg_advisory_lock({key});").unwrap();
     holder.stdin.as_mut().unwrap().flush().unwrap();
     assert!(eventually(Duration::from_secs(10), || {
         db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND granted") == "1"
@@ -118,11 +96,7 @@ fn lock_held_past_lock_timeout_exits_69_naming_the_holder() {
     let _ = holder.kill();
     let _ = holder.wait();
     assert_eq!(out.code(), 69, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("lock-holder-test") && out.stderr.contains("lock_timeout"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("lock-holder-test") && out.stderr.contains("lock_timeout"), "{}", out.stderr);
     assert_eq!(
         db.query("SELECT to_regclass('migrations_applied') IS NULL"),
         "t",

@@ -16,23 +16,20 @@ fn pg_bin(tool: &str) -> PathBuf {
     let version = std::fs::read_dir(&root)
         .ok()
         .and_then(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).max())
-        .unwrap_or_else(|| panic!("this test needs PostgreSQL server binaries in /usr/lib/postgresql/<version>/bin; run scripts/pg-up.sh"));
+        .unwrap_or_else(|| {
+            panic!(
+                "this test needs PostgreSQL server binaries in /usr/lib/postgresql/<version>/bin; run scripts/pg-up.sh"
+            )
+        });
     root.join(version.to_string()).join("bin").join(tool)
 }
 
 fn as_postgres(cmdline: &str) -> std::process::Output {
-    Command::new("su")
-        .args(["postgres", "-s", "/bin/sh", "-c", cmdline])
-        .output()
-        .expect("su postgres")
+    Command::new("su").args(["postgres", "-s", "/bin/sh", "-c", cmdline]).output().expect("su postgres")
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A cluster directory that is stopped and removed on drop.
@@ -42,11 +39,7 @@ struct Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = as_postgres(&format!(
-            "{} -D {} -m immediate stop",
-            pg_bin("pg_ctl").display(),
-            self.dir.display()
-        ));
+        let _ = as_postgres(&format!("{} -D {} -m immediate stop", pg_bin("pg_ctl").display(), self.dir.display()));
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -58,11 +51,7 @@ fn server_not_up_yet_is_waited_for_then_migrations_apply() {
     let dir = PathBuf::from(format!("/tmp/trm-late-pg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    assert!(Command::new("chown")
-        .args(["postgres:postgres", dir.to_str().unwrap()])
-        .status()
-        .unwrap()
-        .success());
+    assert!(Command::new("chown").args(["postgres:postgres", dir.to_str().unwrap()]).status().unwrap().success());
     let cluster = Cluster { dir: dir.clone() };
 
     let post = migration_dir(&[]);
@@ -83,16 +72,9 @@ fn server_not_up_yet_is_waited_for_then_migrations_apply() {
 
     std::thread::sleep(Duration::from_millis(500)); // trm-init is waiting before the cluster even exists
     let data = dir.join("data");
-    let init = as_postgres(&format!(
-        "{} -D {} -A trust -U postgres --no-sync",
-        pg_bin("initdb").display(),
-        data.display()
-    ));
-    assert!(
-        init.status.success(),
-        "initdb: {}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    let init =
+        as_postgres(&format!("{} -D {} -A trust -U postgres --no-sync", pg_bin("initdb").display(), data.display()));
+    assert!(init.status.success(), "initdb: {}", String::from_utf8_lossy(&init.stderr));
     let start = as_postgres(&format!(
         "{} -D {} -l {}/log -o '-p {port} -k {} -c listen_addresses=127.0.0.1' start",
         pg_bin("pg_ctl").display(),
@@ -100,20 +82,12 @@ fn server_not_up_yet_is_waited_for_then_migrations_apply() {
         dir.display(),
         dir.display()
     ));
-    assert!(
-        start.status.success(),
-        "pg_ctl start: {}",
-        String::from_utf8_lossy(&start.stderr)
-    );
+    assert!(start.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&start.stderr));
 
     let out = runner.join().unwrap();
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "pre: 3 applied, 0 skipped");
-    assert!(
-        out.stderr.contains("waiting for PostgreSQL"),
-        "each wait is logged: {}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("waiting for PostgreSQL"), "each wait is logged: {}", out.stderr);
     drop(cluster);
 }
 
@@ -122,21 +96,12 @@ fn wrong_password_fails_at_once_with_78() {
     let db = TestDb::fresh("dbi_bad_password");
     let post = migration_dir(&[]);
     let mut cmd = db_init_command(&db, &repo_dir("db-init"), post.path(), &["--phase", "pre"]);
-    cmd.env("DB_PASSWORD", "definitely-wrong")
-        .env("TRM_INIT_DATABASE__WAIT_TIMEOUT", "10m");
+    cmd.env("DB_PASSWORD", "definitely-wrong").env("TRM_INIT_DATABASE__WAIT_TIMEOUT", "10m");
     // Bounded well below the wait timeout: a retry loop would not finish in this limit.
     let out = run_to_end(cmd, Duration::from_secs(30));
     assert_eq!(out.code(), 78, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("28P01") && out.stderr.contains("DB_PASSWORD"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        !out.stderr.contains("definitely-wrong"),
-        "the password is never logged: {}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("28P01") && out.stderr.contains("DB_PASSWORD"), "{}", out.stderr);
+    assert!(!out.stderr.contains("definitely-wrong"), "the password is never logged: {}", out.stderr);
 }
 
 #[test]
@@ -144,8 +109,7 @@ fn unknown_database_fails_at_once_with_78() {
     let db = TestDb::fresh("dbi_unknown_db");
     let post = migration_dir(&[]);
     let mut cmd = db_init_command(&db, &repo_dir("db-init"), post.path(), &["--phase", "pre"]);
-    cmd.env("DB_DATABASE", "no_such_database_here")
-        .env("TRM_INIT_DATABASE__WAIT_TIMEOUT", "10m");
+    cmd.env("DB_DATABASE", "no_such_database_here").env("TRM_INIT_DATABASE__WAIT_TIMEOUT", "10m");
     let out = run_to_end(cmd, Duration::from_secs(30));
     assert_eq!(out.code(), 78, "{}", out.stderr);
     assert!(out.stderr.contains("3D000"), "{}", out.stderr);
@@ -161,9 +125,5 @@ fn nothing_listening_until_wait_timeout_exits_69() {
         .env("TRM_INIT_DATABASE__WAIT_TIMEOUT", "1s");
     let out = run_to_end(cmd, LIMIT);
     assert_eq!(out.code(), 69, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("wait_timeout") && out.stderr.contains("refused"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("wait_timeout") && out.stderr.contains("refused"), "{}", out.stderr);
 }

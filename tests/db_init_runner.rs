@@ -9,13 +9,7 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn run(
-    db: &TestDb,
-    pre: &std::path::Path,
-    post: &std::path::Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> Outcome {
+fn run(db: &TestDb, pre: &std::path::Path, post: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let mut cmd = db_init_command(db, pre, post, args);
     for (k, v) in env {
         cmd.env(k, v);
@@ -35,26 +29,17 @@ fn fresh_apply_then_rerun_skips_everything() {
     let first = run(&db, &pre, post.path(), &["--phase", "pre"], &[]);
     assert_eq!(first.code(), 0, "{}", first.stderr);
     assert_eq!(first.stdout.trim(), "pre: 3 applied, 0 skipped");
-    assert!(
-        first.stderr.contains("001_extensions.sql applied in"),
-        "{}",
-        first.stderr
-    );
-    assert!(
-        first.stderr.contains("timescaledb is not available"),
-        "the WARNING is logged: {}",
-        first.stderr
-    );
+    assert!(first.stderr.contains("001_extensions.sql applied in"), "{}", first.stderr);
+    assert!(first.stderr.contains("timescaledb is not available"), "the WARNING is logged: {}", first.stderr);
     let second = run(&db, &pre, post.path(), &["--phase", "pre"], &[]);
     assert_eq!(second.code(), 0, "{}", second.stderr);
     assert_eq!(second.stdout.trim(), "pre: 0 applied, 3 skipped");
     assert_eq!(db.query("SELECT count(*) FROM migrations_applied"), "3");
+    assert_eq!(db.query("SELECT count(*) FROM information_schema.columns WHERE table_name = 'positions'"), "13");
     assert_eq!(
-        db.query("SELECT count(*) FROM information_schema.columns WHERE table_name = 'positions'"),
-        "13"
+        db.query("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'positions'"),
+        "positions_device_ts,positions_faulty_idx,positions_ts"
     );
-    assert_eq!(db.query("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'positions'"),
-        "positions_device_ts,positions_faulty_idx,positions_ts");
 }
 
 #[test]
@@ -63,23 +48,14 @@ fn rows_written_by_the_shell_runner_are_adopted_without_reapplying() {
     let pre = repo_dir("db-init");
     // What ../shared/baselines/apply-db-init.sh does: psql -f each file, then record sha256sum.
     db.query("CREATE TABLE migrations_applied (filename TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), checksum TEXT NOT NULL)");
-    for name in [
-        "001_extensions.sql",
-        "002_positions_hypertable.sql",
-        "003_positions_faulty.sql",
-    ] {
+    for name in ["001_extensions.sql", "002_positions_hypertable.sql", "003_positions_faulty.sql"] {
         let text = std::fs::read_to_string(pre.join(name)).unwrap();
         db.query(&text);
-        let out = std::process::Command::new("sha256sum")
-            .arg(pre.join(name))
-            .output()
-            .unwrap();
-        let sum = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_string();
-        db.query(&format!("INSERT INTO migrations_applied (filename, checksum, applied_at) VALUES ('{name}', '{sum}', '2026-01-01')"));
+        let out = std::process::Command::new("sha256sum").arg(pre.join(name)).output().unwrap();
+        let sum = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string();
+        db.query(&format!(
+            "INSERT INTO migrations_applied (filename, checksum, applied_at) VALUES ('{name}', '{sum}', '2026-01-01')"
+        ));
     }
     let post = empty();
     let out = run(&db, &pre, post.path(), &["--phase", "pre"], &[]);
@@ -98,15 +74,8 @@ fn crlf_and_bom_copy_of_an_applied_file_is_accepted() {
     let text = "CREATE TABLE a (x int);\nCREATE TABLE b (y int);\n";
     let pre = migration_dir(&[("001_ab.sql", text)]);
     let post = empty();
-    assert_eq!(
-        run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]).code(),
-        0
-    );
-    std::fs::write(
-        pre.path().join("001_ab.sql"),
-        format!("\u{feff}{}", text.replace('\n', "\r\n")),
-    )
-    .unwrap();
+    assert_eq!(run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]).code(), 0);
+    std::fs::write(pre.path().join("001_ab.sql"), format!("\u{feff}{}", text.replace('\n', "\r\n"))).unwrap();
     let out = run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "pre: 0 applied, 1 skipped");
@@ -117,21 +86,14 @@ fn edited_file_is_refused_naming_file_and_both_checksums() {
     let db = TestDb::fresh("dbi_edited");
     let pre = migration_dir(&[("001_a.sql", "CREATE TABLE a (x int);\n")]);
     let post = empty();
-    assert_eq!(
-        run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]).code(),
-        0
-    );
+    assert_eq!(run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]).code(), 0);
     let recorded = db.query("SELECT checksum FROM migrations_applied WHERE filename = '001_a.sql'");
     std::fs::write(pre.path().join("001_a.sql"), "CREATE TABLE a (x bigint);\n").unwrap();
     let out = run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]);
     assert_eq!(out.code(), 65, "{}", out.stderr);
     let now = trm_init::preflight::db_init::files::sha256_hex(b"CREATE TABLE a (x bigint);\n");
     for needle in ["001_a.sql", recorded.as_str(), now.as_str()] {
-        assert!(
-            out.stderr.contains(needle),
-            "{needle} missing: {}",
-            out.stderr
-        );
+        assert!(out.stderr.contains(needle), "{needle} missing: {}", out.stderr);
     }
 }
 
@@ -140,31 +102,17 @@ fn broken_sql_reports_file_and_line_column_and_records_nothing() {
     let db = TestDb::fresh("dbi_broken");
     let pre = migration_dir(&[
         ("001_ok.sql", "CREATE TABLE ok_t (x int);\n"),
-        (
-            "002_broken.sql",
-            "CREATE TABLE half_t (x int);\n\n  SELEC 1;\n",
-        ),
+        ("002_broken.sql", "CREATE TABLE half_t (x int);\n\n  SELEC 1;\n"),
     ]);
     let post = empty();
     let out = run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]);
     assert_eq!(out.code(), 65, "{}", out.stderr);
-    for needle in [
-        "002_broken.sql",
-        "line 3, column 3",
-        "42601",
-        "syntax error",
-        "nothing of this file was applied or recorded",
-    ] {
-        assert!(
-            out.stderr.contains(needle),
-            "{needle} missing: {}",
-            out.stderr
-        );
+    for needle in
+        ["002_broken.sql", "line 3, column 3", "42601", "syntax error", "nothing of this file was applied or recorded"]
+    {
+        assert!(out.stderr.contains(needle), "{needle} missing: {}", out.stderr);
     }
-    assert_eq!(
-        db.query("SELECT string_agg(filename, ',') FROM migrations_applied"),
-        "001_ok.sql"
-    );
+    assert_eq!(db.query("SELECT string_agg(filename, ',') FROM migrations_applied"), "001_ok.sql");
     assert_eq!(
         db.query("SELECT to_regclass('half_t') IS NULL"),
         "t",
@@ -187,24 +135,15 @@ fn no_transaction_file_runs_create_index_concurrently() {
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "pre: 2 applied, 0 skipped");
     assert_eq!(db.query("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('t_a','t_b') AND i.indisvalid"), "2");
-    assert_eq!(
-        db.query("SELECT count(*) FROM migrations_applied WHERE filename = '002_idx.sql'"),
-        "1"
-    );
+    assert_eq!(db.query("SELECT count(*) FROM migrations_applied WHERE filename = '002_idx.sql'"), "1");
 }
 
 #[test]
 fn out_of_order_file_is_refused_unless_allowed() {
     let db = TestDb::fresh("dbi_out_of_order");
-    let pre = migration_dir(&[
-        ("001_a.sql", "CREATE TABLE a (x int);"),
-        ("003_c.sql", "CREATE TABLE c (x int);"),
-    ]);
+    let pre = migration_dir(&[("001_a.sql", "CREATE TABLE a (x int);"), ("003_c.sql", "CREATE TABLE c (x int);")]);
     let post = empty();
-    assert_eq!(
-        run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]).code(),
-        0
-    );
+    assert_eq!(run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]).code(), 0);
     std::fs::write(pre.path().join("002_b.sql"), "CREATE TABLE b (x int);").unwrap();
     let refused = run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]);
     assert_eq!(refused.code(), 65, "{}", refused.stderr);
@@ -213,13 +152,8 @@ fn out_of_order_file_is_refused_unless_allowed() {
         "{}",
         refused.stderr
     );
-    let allowed = run(
-        &db,
-        pre.path(),
-        post.path(),
-        &["--phase", "pre"],
-        &[("TRM_INIT_DB_INIT__ALLOW_OUT_OF_ORDER", "true")],
-    );
+    let allowed =
+        run(&db, pre.path(), post.path(), &["--phase", "pre"], &[("TRM_INIT_DB_INIT__ALLOW_OUT_OF_ORDER", "true")]);
     assert_eq!(allowed.code(), 0, "{}", allowed.stderr);
     assert_eq!(allowed.stdout.trim(), "pre: 1 applied, 2 skipped");
 }
@@ -227,23 +161,14 @@ fn out_of_order_file_is_refused_unless_allowed() {
 #[test]
 fn recorded_file_that_is_gone_is_a_warning() {
     let db = TestDb::fresh("dbi_missing");
-    let pre = migration_dir(&[
-        ("001_a.sql", "CREATE TABLE a (x int);"),
-        ("002_b.sql", "CREATE TABLE b (x int);"),
-    ]);
+    let pre = migration_dir(&[("001_a.sql", "CREATE TABLE a (x int);"), ("002_b.sql", "CREATE TABLE b (x int);")]);
     let post = empty();
-    assert_eq!(
-        run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]).code(),
-        0
-    );
+    assert_eq!(run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]).code(), 0);
     std::fs::remove_file(pre.path().join("001_a.sql")).unwrap();
     let out = run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(
-        out.stderr.contains("WARN")
-            && out
-                .stderr
-                .contains("001_a.sql is recorded as applied but the file is gone"),
+        out.stderr.contains("WARN") && out.stderr.contains("001_a.sql is recorded as applied but the file is gone"),
         "{}",
         out.stderr
     );
@@ -258,23 +183,11 @@ fn missing_required_extension_refuses_before_anything_is_applied() {
         &repo_dir("db-init"),
         post.path(),
         &[],
-        &[(
-            "TRM_INIT_DB_INIT__REQUIRED_EXTENSIONS",
-            r#"["timescaledb"]"#,
-        )],
+        &[("TRM_INIT_DB_INIT__REQUIRED_EXTENSIONS", r#"["timescaledb"]"#)],
     );
     assert_eq!(out.code(), 78, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("timescaledb is not available on this server"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(
-        db.query("SELECT to_regclass('migrations_applied') IS NULL"),
-        "t",
-        "nothing was written"
-    );
+    assert!(out.stderr.contains("timescaledb is not available on this server"), "{}", out.stderr);
+    assert_eq!(db.query("SELECT to_regclass('migrations_applied') IS NULL"), "t", "nothing was written");
 }
 
 #[test]
@@ -284,11 +197,7 @@ fn post_folder_adds_composite_uniques_once_and_names_a_missing_table() {
     let pre = empty();
     let missing = run(&db, pre.path(), &post, &["--phase", "post"], &[]);
     assert_eq!(missing.code(), 65, "{}", missing.stderr);
-    assert!(
-        missing.stderr.contains("organization_users does not exist"),
-        "{}",
-        missing.stderr
-    );
+    assert!(missing.stderr.contains("organization_users does not exist"), "{}", missing.stderr);
     // The Directus tables, reduced to the columns the constraints use.
     db.query(
         "CREATE TABLE organization_users (id serial, organization uuid, \"user\" uuid); \
@@ -303,20 +212,9 @@ fn post_folder_adds_composite_uniques_once_and_names_a_missing_table() {
     );
     let out = run(&db, pre.path(), &post, &["--phase", "all"], &[]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert_eq!(
-        out.stdout,
-        "pre: 0 applied, 0 skipped\npost: 1 applied, 0 skipped\n"
-    );
-    assert_eq!(
-        db.query(
-            "SELECT count(*) FROM pg_constraint WHERE contype = 'u' AND conname LIKE '%_unique'"
-        ),
-        "8"
-    );
-    assert_eq!(
-        db.query("SELECT filename FROM migrations_applied"),
-        "post/001_composite_uniques.sql"
-    );
+    assert_eq!(out.stdout, "pre: 0 applied, 0 skipped\npost: 1 applied, 0 skipped\n");
+    assert_eq!(db.query("SELECT count(*) FROM pg_constraint WHERE contype = 'u' AND conname LIKE '%_unique'"), "8");
+    assert_eq!(db.query("SELECT filename FROM migrations_applied"), "post/001_composite_uniques.sql");
     let again = run(&db, pre.path(), &post, &["--phase", "post"], &[]);
     assert_eq!(again.stdout.trim(), "post: 0 applied, 1 skipped");
 }
@@ -325,60 +223,32 @@ fn post_folder_adds_composite_uniques_once_and_names_a_missing_table() {
 fn dry_run_lists_pending_files_and_writes_nothing() {
     let db = TestDb::fresh("dbi_dry_run");
     let post = empty();
-    let out = run(
-        &db,
-        &repo_dir("db-init"),
-        post.path(),
-        &["--phase", "pre", "--dry-run"],
-        &[],
-    );
+    let out = run(&db, &repo_dir("db-init"), post.path(), &["--phase", "pre", "--dry-run"], &[]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "pre: 3 to apply, 0 skipped (dry run)");
-    assert_eq!(
-        db.query(
-            "SELECT to_regclass('migrations_applied') IS NULL AND to_regclass('positions') IS NULL"
-        ),
-        "t"
-    );
+    assert_eq!(db.query("SELECT to_regclass('migrations_applied') IS NULL AND to_regclass('positions') IS NULL"), "t");
 }
 
 #[test]
 fn status_shows_applied_pending_and_changed() {
     let db = TestDb::fresh("dbi_status");
-    let pre = migration_dir(&[
-        ("001_a.sql", "CREATE TABLE a (x int);"),
-        ("002_b.sql", "CREATE TABLE b (x int);"),
-    ]);
+    let pre = migration_dir(&[("001_a.sql", "CREATE TABLE a (x int);"), ("002_b.sql", "CREATE TABLE b (x int);")]);
     let post = empty();
-    assert_eq!(
-        run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]).code(),
-        0
-    );
+    assert_eq!(run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]).code(), 0);
     std::fs::write(pre.path().join("002_b.sql"), "CREATE TABLE b (x bigint);").unwrap();
     std::fs::write(pre.path().join("003_c.sql"), "CREATE TABLE c (x int);").unwrap();
     let mut cmd = std::process::Command::new(bin());
-    cmd.arg("status")
-        .env_remove("TRM_INIT_CONFIG")
-        .envs(db.env());
-    cmd.env("TRM_INIT_DB_INIT__PRE_DIR", pre.path())
-        .env("TRM_INIT_DB_INIT__POST_DIR", post.path());
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    cmd.arg("status").env_remove("TRM_INIT_CONFIG").envs(db.env());
+    cmd.env("TRM_INIT_DB_INIT__PRE_DIR", pre.path()).env("TRM_INIT_DB_INIT__POST_DIR", post.path());
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let out = run_to_end(cmd, LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(
-        out.stdout.contains("pre (")
-            && out
-                .stdout
-                .contains("1 applied, 1 pending, 1 changed, 0 missing"),
+        out.stdout.contains("pre (") && out.stdout.contains("1 applied, 1 pending, 1 changed, 0 missing"),
         "{}",
         out.stdout
     );
-    assert!(
-        out.stdout.contains("002_b.sql") && out.stdout.contains("CHANGED"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("002_b.sql") && out.stdout.contains("CHANGED"), "{}", out.stdout);
 }
 
 #[test]
@@ -398,10 +268,6 @@ fn check_names_stray_files_in_migration_folders() {
         .stderr(std::process::Stdio::piped());
     let out = run_to_end(cmd, LIMIT);
     assert_eq!(out.code(), 78, "{}{}", out.stdout, out.stderr);
-    assert!(
-        out.stderr.contains("notes.txt") && out.stderr.contains("1_b.sql"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("notes.txt") && out.stderr.contains("1_b.sql"), "{}", out.stderr);
     assert!(!out.stderr.contains("README.md"), "{}", out.stderr);
 }

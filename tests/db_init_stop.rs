@@ -9,18 +9,12 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn slow_dir() -> tempfile::TempDir {
-    migration_dir(&[(
-        "001_slow.sql",
-        "CREATE TABLE during_sleep (x int);\nSELECT pg_sleep(120);\n",
-    )])
+    migration_dir(&[("001_slow.sql", "CREATE TABLE during_sleep (x int);\nSELECT pg_sleep(120);\n")])
 }
 
 fn assert_statement_gone_and_nothing_recorded(db: &TestDb) {
     assert!(
-        eventually(Duration::from_secs(10), || trm_backends_running(
-            db, "pg_sleep"
-        )
-        .is_empty()),
+        eventually(Duration::from_secs(10), || trm_backends_running(db, "pg_sleep").is_empty()),
         "the statement is still running on the server"
     );
     assert_eq!(db.query("SELECT count(*) FROM migrations_applied"), "0");
@@ -35,13 +29,7 @@ fn term_during_a_long_statement_cancels_it_and_exits_143() {
     let mut cmd = db_init_command(&db, pre.path(), post.path(), &["--phase", "pre"]);
     let child = cmd.spawn().expect("spawn");
     let pid = child.id() as i32;
-    assert!(
-        eventually(Duration::from_secs(20), || !trm_backends_running(
-            &db, "pg_sleep"
-        )
-        .is_empty()),
-        "never started"
-    );
+    assert!(eventually(Duration::from_secs(20), || !trm_backends_running(&db, "pg_sleep").is_empty()), "never started");
     // SAFETY: kill with a pid we started.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let out = {
@@ -52,31 +40,17 @@ fn term_during_a_long_statement_cancels_it_and_exits_143() {
         if let Some(mut e) = child.stderr.take() {
             let _ = e.read_to_string(&mut err);
         }
-        Outcome {
-            status,
-            stdout: String::new(),
-            stderr: err,
-        }
+        Outcome { status, stdout: String::new(), stderr: err }
     };
     assert_eq!(out.code(), 143, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("cancelling the running statement"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("cancelling the running statement"), "{}", out.stderr);
     assert_statement_gone_and_nothing_recorded(&db);
 }
 
 fn pid1_env(db: &TestDb, pre: &std::path::Path, post: &std::path::Path) -> Vec<(String, String)> {
     let mut env = db.env();
-    env.push((
-        "TRM_INIT_DB_INIT__PRE_DIR".into(),
-        pre.display().to_string(),
-    ));
-    env.push((
-        "TRM_INIT_DB_INIT__POST_DIR".into(),
-        post.display().to_string(),
-    ));
+    env.push(("TRM_INIT_DB_INIT__PRE_DIR".into(), pre.display().to_string()));
+    env.push(("TRM_INIT_DB_INIT__POST_DIR".into(), post.display().to_string()));
     env.push(("TRM_INIT_SCHEMA__ENABLED".into(), "false".into()));
     env.push(("TRM_INIT_HEALTH__LISTEN".into(), "127.0.0.1:0".into()));
     env
@@ -90,13 +64,7 @@ fn term_to_pid1_during_preflight_statement_exits_143_without_starting_the_child(
     let env = pid1_env(&db, pre.path(), post.path());
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let p = Pid1::start(&["run", "--", "sh", "-c", "echo child-started"], &env_refs);
-    assert!(
-        eventually(Duration::from_secs(20), || !trm_backends_running(
-            &db, "pg_sleep"
-        )
-        .is_empty()),
-        "never started"
-    );
+    assert!(eventually(Duration::from_secs(20), || !trm_backends_running(&db, "pg_sleep").is_empty()), "never started");
     p.signal(libc::SIGTERM);
     let out = p.wait(LIMIT);
     assert_eq!(out.code(), 143, "{}", out.stderr);
@@ -115,8 +83,7 @@ fn preflight_applies_pre_and_post_under_the_lock_then_starts_the_child() {
     let out = p.wait(LIMIT);
     assert_eq!(out.code(), 7, "{}", out.stderr);
     assert!(
-        out.stderr.contains("pre: 3 applied, 0 skipped")
-            && out.stderr.contains("post: 1 applied, 0 skipped"),
+        out.stderr.contains("pre: 3 applied, 0 skipped") && out.stderr.contains("post: 1 applied, 0 skipped"),
         "{}",
         out.stderr
     );

@@ -18,12 +18,7 @@ fn tls_ready(db: &TestDb) {
 
 fn run_with(db: &TestDb, env: &[(&str, String)], remove: &[&str]) -> Outcome {
     let post = migration_dir(&[]);
-    let mut cmd = db_init_command(
-        db,
-        &repo_dir("db-init"),
-        post.path(),
-        &["--phase", "pre", "--log-level", "debug"],
-    );
+    let mut cmd = db_init_command(db, &repo_dir("db-init"), post.path(), &["--phase", "pre", "--log-level", "debug"]);
     for k in remove {
         cmd.env_remove(k);
     }
@@ -36,31 +31,18 @@ fn run_with(db: &TestDb, env: &[(&str, String)], remove: &[&str]) -> Outcome {
 
 fn dsn(db: &TestDb, host: &str, params: &str) -> String {
     let admin = conninfo_map(&pg_admin());
-    format!(
-        "postgres://{}:{}@{host}:{}/{}?{params}",
-        admin["user"], admin["password"], admin["port"], db.name
-    )
+    format!("postgres://{}:{}@{host}:{}/{}?{params}", admin["user"], admin["password"], admin["port"], db.name)
 }
 
 #[test]
 fn verify_full_by_name_connects_over_tls() {
     let db = TestDb::fresh("dbi_tls_full");
     tls_ready(&db);
-    let url = dsn(
-        &db,
-        "localhost",
-        &format!("sslmode=verify-full&sslrootcert={SNAKEOIL}"),
-    );
+    let url = dsn(&db, "localhost", &format!("sslmode=verify-full&sslrootcert={SNAKEOIL}"));
     let out = run_with(
         &db,
         &[("DB_CONNECTION_STRING", url)],
-        &[
-            "DB_HOST",
-            "DB_PORT",
-            "DB_USER",
-            "DB_PASSWORD",
-            "DB_DATABASE",
-        ],
+        &["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_DATABASE"],
     );
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(out.stderr.contains("(TLS)"), "{}", out.stderr);
@@ -71,21 +53,11 @@ fn verify_full_by_name_connects_over_tls() {
 fn verify_ca_accepts_a_certificate_for_another_name() {
     let db = TestDb::fresh("dbi_tls_ca");
     tls_ready(&db);
-    let url = dsn(
-        &db,
-        "127.0.0.1",
-        &format!("sslmode=verify-ca&sslrootcert={SNAKEOIL}"),
-    );
+    let url = dsn(&db, "127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={SNAKEOIL}"));
     let out = run_with(
         &db,
         &[("DB_CONNECTION_STRING", url)],
-        &[
-            "DB_HOST",
-            "DB_PORT",
-            "DB_USER",
-            "DB_PASSWORD",
-            "DB_DATABASE",
-        ],
+        &["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_DATABASE"],
     );
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(out.stderr.contains("TLS, chain verified"), "{}", out.stderr);
@@ -104,14 +76,7 @@ fn unverifiable_certificate_fails_at_once_with_78() {
 fn reject_unauthorized_false_encrypts_without_verifying() {
     let db = TestDb::fresh("dbi_tls_noverify");
     tls_ready(&db);
-    let out = run_with(
-        &db,
-        &[
-            ("DB_SSL", "true".into()),
-            ("DB_SSL__REJECT_UNAUTHORIZED", "false".into()),
-        ],
-        &[],
-    );
+    let out = run_with(&db, &[("DB_SSL", "true".into()), ("DB_SSL__REJECT_UNAUTHORIZED", "false".into())], &[]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(out.stderr.contains("TLS, not verified"), "{}", out.stderr);
 }

@@ -39,15 +39,9 @@ fn raise_fd_limit(want: u64) {
 
 #[test]
 fn two_thousand_stalled_half_requests_do_not_lock_out_a_real_probe() {
-    let fake = FakeUpstream::start(Mode::Pong {
-        delay: Duration::ZERO,
-    });
+    let fake = FakeUpstream::start(Mode::Pong { delay: Duration::ZERO });
     let trm = Trm::start(&fake.url(), &["sleep", "120"], &[]);
-    assert!(eventually(Duration::from_secs(10), || get(
-        trm.port, "/healthz"
-    )
-    .map(|r| r.0)
-        == Some(200)));
+    assert!(eventually(Duration::from_secs(10), || get(trm.port, "/healthz").map(|r| r.0) == Some(200)));
 
     let stalled = stall_connections(trm.port, 2000);
     let url = format!("http://127.0.0.1:{}/healthz", trm.port);
@@ -63,9 +57,7 @@ fn signals_are_forwarded_while_the_health_server_is_flooded() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("signals");
     let port = health_common::free_port();
-    let fake = FakeUpstream::start(Mode::Pong {
-        delay: Duration::from_millis(50),
-    });
+    let fake = FakeUpstream::start(Mode::Pong { delay: Duration::from_millis(50) });
     let script = format!(
         "trap 'echo USR1 >> {log}' USR1; trap 'echo TERM >> {log}; exit 0' TERM; while :; do sleep 0.05; done",
         log = log.display()
@@ -74,15 +66,9 @@ fn signals_are_forwarded_while_the_health_server_is_flooded() {
     let upstream = fake.url();
     let pid1 = Pid1::start(
         &["run", "--no-preflight", "--", "sh", "-c", &script],
-        &[
-            ("TRM_INIT_HEALTH__LISTEN", &listen),
-            ("TRM_INIT_HEALTH__UPSTREAM", &upstream),
-        ],
+        &[("TRM_INIT_HEALTH__LISTEN", &listen), ("TRM_INIT_HEALTH__UPSTREAM", &upstream)],
     );
-    assert!(
-        eventually(Duration::from_secs(10), || get(port, "/livez").is_some()),
-        "health server did not come up"
-    );
+    assert!(eventually(Duration::from_secs(10), || get(port, "/livez").is_some()), "health server did not come up");
 
     // The flood: stalled connections plus clients probing as fast as they can.
     let stalled = stall_connections(port, 1000);
@@ -101,18 +87,11 @@ fn signals_are_forwarded_while_the_health_server_is_flooded() {
         })
         .collect();
     assert!(
-        eventually(Duration::from_secs(10), || answered.load(Ordering::Relaxed)
-            > 100),
+        eventually(Duration::from_secs(10), || answered.load(Ordering::Relaxed) > 100),
         "the flood is not being answered"
     );
 
-    let count = |word: &str| {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| *l == word)
-            .count()
-    };
+    let count = |word: &str| std::fs::read_to_string(&log).unwrap_or_default().lines().filter(|l| *l == word).count();
     for i in 1..=5 {
         pid1.signal(libc::SIGUSR1);
         assert!(
@@ -127,11 +106,6 @@ fn signals_are_forwarded_while_the_health_server_is_flooded() {
         let _ = f.join();
     }
     drop(stalled);
-    assert_eq!(
-        count("TERM"),
-        1,
-        "SIGTERM was not forwarded: {}",
-        outcome.stderr
-    );
+    assert_eq!(count("TERM"), 1, "SIGTERM was not forwarded: {}", outcome.stderr);
     assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
 }

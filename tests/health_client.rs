@@ -29,18 +29,12 @@ fn read_request(s: &mut std::net::TcpStream) {
 
 fn assert_one_short_line(out: &str) {
     assert!(out.len() <= 4096, "output is {} bytes", out.len());
-    assert_eq!(
-        out.trim_end().lines().count(),
-        1,
-        "output is not one line: {out:?}"
-    );
+    assert_eq!(out.trim_end().lines().count(), 1, "output is not one line: {out:?}");
 }
 
 #[test]
 fn healthy_server_exits_0_from_the_configured_address() {
-    let fake = FakeUpstream::start(Mode::Pong {
-        delay: Duration::ZERO,
-    });
+    let fake = FakeUpstream::start(Mode::Pong { delay: Duration::ZERO });
     let trm = Trm::start(&fake.url(), &["sleep", "60"], &[]);
     let listen = format!("127.0.0.1:{}", trm.port);
     let mut last = (0, String::new());
@@ -80,15 +74,7 @@ fn server_that_accepts_and_never_answers_exits_1_at_the_timeout() {
         read_request(&mut s);
         std::thread::sleep(Duration::from_secs(30));
     });
-    let (code, out) = health_cmd(
-        &[
-            "--url",
-            &format!("http://127.0.0.1:{port}/healthz"),
-            "--timeout",
-            "500ms",
-        ],
-        &[],
-    );
+    let (code, out) = health_cmd(&["--url", &format!("http://127.0.0.1:{port}/healthz"), "--timeout", "500ms"], &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("did not answer within 500ms"), "{out}");
     assert_one_short_line(&out);
@@ -119,15 +105,7 @@ fn garbage_answers_exit_1() {
         (closes_early, "in the middle of its answer"),
         (silent_close, "without answering"),
     ] {
-        let (code, out) = health_cmd(
-            &[
-                "--url",
-                &format!("http://127.0.0.1:{port}/healthz"),
-                "--timeout",
-                "5s",
-            ],
-            &[],
-        );
+        let (code, out) = health_cmd(&["--url", &format!("http://127.0.0.1:{port}/healthz"), "--timeout", "5s"], &[]);
         assert_eq!(code, 1, "{out}");
         assert!(out.contains(expect), "expected {expect:?} in {out:?}");
         assert_one_short_line(&out);
@@ -145,11 +123,7 @@ fn any_status_but_200_exits_1_and_a_huge_body_is_cut() {
     let huge = raw_server(|mut s| {
         read_request(&mut s);
         let body = "x\n".repeat(100_000);
-        let _ = write!(
-            s,
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
+        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
     });
     let (code, out) = health_cmd(&["--url", &format!("http://127.0.0.1:{huge}/")], &[]);
     assert_eq!(code, 0, "{out}");
@@ -170,15 +144,12 @@ fn bad_url_or_configuration_exits_1_never_2() {
 #[test]
 fn works_in_an_empty_chroot_with_only_the_binary() {
     common::require_root();
-    let fake = FakeUpstream::start(Mode::Pong {
-        delay: Duration::ZERO,
-    });
+    let fake = FakeUpstream::start(Mode::Pong { delay: Duration::ZERO });
     let trm = Trm::start(&fake.url(), &["sleep", "60"], &[]);
     let root = tempfile::tempdir().unwrap();
     std::fs::copy(common::bin(), root.path().join("trm-init")).unwrap();
-    let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
+    let chroot =
+        ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].into_iter().find(|p| std::path::Path::new(p).exists());
     common::require("chroot", chroot.is_some(), "install coreutils");
     let run = |url: String| {
         let out = std::process::Command::new(chroot.unwrap())
@@ -187,11 +158,7 @@ fn works_in_an_empty_chroot_with_only_the_binary() {
             .env_clear()
             .output()
             .expect("run chroot");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
     };
     let url = format!("http://127.0.0.1:{}/healthz", trm.port);
     let mut last = (None, String::new());
@@ -202,10 +169,7 @@ fn works_in_an_empty_chroot_with_only_the_binary() {
         }),
         "in an empty chroot: {last:?}"
     );
-    let (code, out) = run(format!(
-        "http://localhost:{}/healthz",
-        health_common::free_port()
-    ));
+    let (code, out) = run(format!("http://localhost:{}/healthz", health_common::free_port()));
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("refused"), "{out}");
 }

@@ -78,7 +78,8 @@ fn child_leads_its_own_process_group() {
 #[test]
 fn child_gets_the_terminal_foreground_when_stdin_is_a_tty() {
     // `script` gives trm-init a pseudo-terminal on stdin; the child must own the foreground group.
-    let inner = format!("{} --no-preflight -- sh -c 'echo fg=$(ps -o tpgid= -p $$) pg=$(ps -o pgid= -p $$)'", bin().display());
+    let inner =
+        format!("{} --no-preflight -- sh -c 'echo fg=$(ps -o tpgid= -p $$) pg=$(ps -o pgid= -p $$)'", bin().display());
     let out = Command::new("script").args(["-qec", &inner, "/dev/null"]).output().expect("script (util-linux)");
     let text = String::from_utf8_lossy(&out.stdout);
     let fg = text.split("fg=").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("?");

@@ -44,7 +44,11 @@ fn command_without_exec_permission_gives_126_and_names_it() {
 fn bad_config_value_gives_78_and_names_the_key() {
     let out = Pid1::start(&["--no-preflight", "--", "true"], &[("TRM_INIT_CHILD__STOP_GRACE", "soon")]).wait(LIMIT);
     assert_eq!(out.code(), 78, "{}", out.stderr);
-    assert!(out.stderr.contains("child.stop_grace") && out.stderr.contains("TRM_INIT_CHILD__STOP_GRACE"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("child.stop_grace") && out.stderr.contains("TRM_INIT_CHILD__STOP_GRACE"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -8,7 +8,9 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 #[test]
 fn term_int_hup_usr1_usr2_reach_the_child() {
-    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130), (libc::SIGHUP, 129), (libc::SIGUSR1, 138), (libc::SIGUSR2, 140)] {
+    for (sig, code) in
+        [(libc::SIGTERM, 143), (libc::SIGINT, 130), (libc::SIGHUP, 129), (libc::SIGUSR1, 138), (libc::SIGUSR2, 140)]
+    {
         let init = Pid1::start(&["--no-preflight", "--", "sh", "-c", "exec sleep 100"], &[]);
         init.wait_for_process("sleep", LIMIT);
         init.signal(sig);
@@ -23,7 +25,8 @@ const GROUP_PROBE: &str = "trap 'true' USR1; sleep 3 & pid=$!; wait $pid; wait $
 
 #[test]
 fn signals_go_to_the_whole_group_when_configured() {
-    let init = Pid1::start(&["--no-preflight", "--", "sh", "-c", GROUP_PROBE], &[("TRM_INIT_CHILD__SIGNAL_TARGET", "group")]);
+    let init =
+        Pid1::start(&["--no-preflight", "--", "sh", "-c", GROUP_PROBE], &[("TRM_INIT_CHILD__SIGNAL_TARGET", "group")]);
     init.wait_for_process("sleep", LIMIT);
     init.signal(libc::SIGUSR1);
     let out = init.wait(LIMIT);

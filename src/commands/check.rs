@@ -21,7 +21,8 @@ pub fn check(config: &Config) -> Result<u8, Failure> {
             }
             Err(e) => problems.push(exit::error_chain(&e)),
         }
-        for (key, dir) in [("db_init.pre_dir", &config.db_init.pre_dir), ("db_init.post_dir", &config.db_init.post_dir)] {
+        for (key, dir) in [("db_init.pre_dir", &config.db_init.pre_dir), ("db_init.post_dir", &config.db_init.post_dir)]
+        {
             match crate::preflight::db_init::check_folder(dir) {
                 Ok(n) => out.push_str(&format!("# {key}: {n} migration file(s) in {}\n", dir.display())),
                 Err(list) => problems.extend(list.into_iter().map(|p| format!("{key}: {p}"))),

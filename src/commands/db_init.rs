@@ -14,17 +14,10 @@ use crate::{signals, supervisor};
 use tokio_util::sync::CancellationToken;
 
 pub async fn db_init(args: DbInitArgs, config: Config) -> Result<u8, Failure> {
-    let mut signals = signals::listen()
-        .map_err(|e| Failure::new(1, format!("cannot install signal handlers: {e}")))?;
+    let mut signals = signals::listen().map_err(|e| Failure::new(1, format!("cannot install signal handlers: {e}")))?;
     let reaper = Reaper::new();
     let shutdown = CancellationToken::new();
-    let (result, stop) = supervisor::drive(
-        &mut signals,
-        &reaper,
-        &shutdown,
-        work(&args, &config, &shutdown),
-    )
-    .await;
+    let (result, stop) = supervisor::drive(&mut signals, &reaper, &shutdown, work(&args, &config, &shutdown)).await;
     if let Some(sig) = stop {
         tracing::warn!(signal = %signals::name(sig), "db-init stopped by signal");
         return Ok(128 + sig as u8);
@@ -40,11 +33,7 @@ pub fn phases(which: MigrationPhase) -> &'static [Phase] {
     }
 }
 
-async fn work(
-    args: &DbInitArgs,
-    config: &Config,
-    shutdown: &CancellationToken,
-) -> Result<(), Failure> {
+async fn work(args: &DbInitArgs, config: &Config, shutdown: &CancellationToken) -> Result<(), Failure> {
     // Folder problems are reported before waiting for the database.
     for phase in phases(args.phase) {
         db_init::load(config, *phase)?;
@@ -85,27 +74,13 @@ async fn apply_phases(
     shutdown: &CancellationToken,
 ) -> Result<(), Failure> {
     db_init::extensions::check(session, &config.db_init.required_extensions).await?;
-    let mode = if args.dry_run {
-        Mode::DryRun
-    } else {
-        Mode::Apply
-    };
+    let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
     for phase in phases(args.phase) {
         let s = db_init::run(session, config, *phase, mode, shutdown).await?;
         if args.dry_run {
-            println!(
-                "{}: {} to apply, {} skipped (dry run)",
-                phase.name(),
-                s.applied,
-                s.skipped
-            );
+            println!("{}: {} to apply, {} skipped (dry run)", phase.name(), s.applied, s.skipped);
         } else {
-            println!(
-                "{}: {} applied, {} skipped",
-                phase.name(),
-                s.applied,
-                s.skipped
-            );
+            println!("{}: {} applied, {} skipped", phase.name(), s.applied, s.skipped);
         }
     }
     Ok(())

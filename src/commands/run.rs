@@ -50,4 +50,3 @@ fn become_subreaper_unless_pid1() {
         tracing::debug!("not PID 1: registered as child subreaper");
     }
 }
-

@@ -12,11 +12,7 @@ pub async fn status(config: Config) -> Result<u8, Failure> {
     let shutdown = CancellationToken::new();
     let settings = DbSettings::from_env()?;
     let session = db::connect(&settings, config.database.wait_timeout.get(), &shutdown).await?;
-    let mut out = format!(
-        "database: {}\nhistory table: {}\n",
-        session.target(),
-        config.db_init.table
-    );
+    let mut out = format!("database: {}\nhistory table: {}\n", session.target(), config.db_init.table);
     let mut result = Ok(());
     for phase in [Phase::Pre, Phase::Post] {
         match db_init::status(&session, &config, phase).await {
@@ -48,9 +44,7 @@ fn describe(phase: Phase, config: &Config, lines: &[db_init::StatusLine]) -> Str
         let state = match &line.state {
             State::Applied => "applied".to_string(),
             State::Pending => "pending".to_string(),
-            State::OutOfOrder => {
-                "pending, out of order (refused unless db_init.allow_out_of_order)".to_string()
-            }
+            State::OutOfOrder => "pending, out of order (refused unless db_init.allow_out_of_order)".to_string(),
             State::Changed { recorded } => {
                 format!("CHANGED since applied (recorded checksum {recorded})")
             }

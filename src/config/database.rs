@@ -28,7 +28,13 @@ impl crate::exit::ExitCode for DbConfigError {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DbTarget {
-    Params { host: String, port: u16, database: String, user: String, password: Option<Secret> },
+    Params {
+        host: String,
+        port: u16,
+        database: String,
+        user: String,
+        password: Option<Secret>,
+    },
     /// `DB_CONNECTION_STRING` (a URL or `key=value` pairs); may hold a password, so it is a secret.
     ConnectionString(#[serde(serialize_with = "serialize_redacted_dsn")] Secret),
 }
@@ -87,11 +93,13 @@ impl DbSettings {
             let user = env.get("DB_USER")?.ok_or(DbConfigError::Missing { var: "DB_USER", hint: HINT })?;
             let port = match env.get("DB_PORT")? {
                 None => 5432,
-                Some(text) => text.trim().parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| DbConfigError::Invalid {
-                    var: "DB_PORT".into(),
-                    value: text.clone(),
-                    reason: "expected a port number from 1 to 65535".into(),
-                })?,
+                Some(text) => {
+                    text.trim().parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| DbConfigError::Invalid {
+                        var: "DB_PORT".into(),
+                        value: text.clone(),
+                        reason: "expected a port number from 1 to 65535".into(),
+                    })?
+                }
             };
             let password = env.get("DB_PASSWORD")?.map(Secret::new);
             DbTarget::Params { host, port, database, user, password }
@@ -123,7 +131,8 @@ impl Lookup<'_> {
         }
         let file_var = format!("{var}_FILE");
         let Some(path) = self.plain(&file_var) else { return Ok(None) };
-        let text = std::fs::read_to_string(&path).map_err(|source| DbConfigError::File { var: file_var, path, source })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| DbConfigError::File { var: file_var, path, source })?;
         Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()))
     }
 }
@@ -214,7 +223,8 @@ mod tests {
 
     #[test]
     fn numeric_password_stays_a_string() {
-        let s = settings(&[("DB_HOST", "db"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PASSWORD", "123456")]).unwrap();
+        let s =
+            settings(&[("DB_HOST", "db"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PASSWORD", "123456")]).unwrap();
         match s.target {
             DbTarget::Params { password: Some(p), port, .. } => {
                 assert_eq!(p.expose(), "123456");
@@ -230,7 +240,8 @@ mod tests {
         let path = dir.path().join("pw");
         std::fs::write(&path, "s3cret\n").unwrap();
         let p = path.to_str().unwrap();
-        let s = settings(&[("DB_HOST", "db"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PASSWORD_FILE", p)]).unwrap();
+        let s =
+            settings(&[("DB_HOST", "db"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PASSWORD_FILE", p)]).unwrap();
         let DbTarget::Params { password: Some(pw), .. } = s.target else { panic!("no password") };
         assert_eq!(pw.expose(), "s3cret");
     }
@@ -243,14 +254,16 @@ mod tests {
 
     #[test]
     fn bad_port_names_variable_and_value() {
-        let err = settings(&[("DB_HOST", "h"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PORT", "54x")]).unwrap_err();
+        let err =
+            settings(&[("DB_HOST", "h"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PORT", "54x")]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("DB_PORT") && text.contains("54x"), "{text}");
     }
 
     #[test]
     fn passwords_never_serialize() {
-        let s = settings(&[("DB_HOST", "h"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PASSWORD", "hunter2")]).unwrap();
+        let s =
+            settings(&[("DB_HOST", "h"), ("DB_DATABASE", "d"), ("DB_USER", "u"), ("DB_PASSWORD", "hunter2")]).unwrap();
         let json = serde_json::to_string(&s).unwrap();
         assert!(!json.contains("hunter2"), "{json}");
         assert!(!format!("{s:?}").contains("hunter2"));
@@ -258,7 +271,10 @@ mod tests {
 
     #[test]
     fn connection_string_password_is_redacted() {
-        assert_eq!(redact_dsn("postgres://u:pw@h:5432/d?sslmode=require"), "postgres://u:<redacted>@h:5432/d?sslmode=require");
+        assert_eq!(
+            redact_dsn("postgres://u:pw@h:5432/d?sslmode=require"),
+            "postgres://u:<redacted>@h:5432/d?sslmode=require"
+        );
         assert_eq!(redact_dsn("postgres://h/d?user=u&password=pw"), "postgres://h/d?user=u&password=<redacted>");
         assert_eq!(redact_dsn("host=h password=pw user=u"), "host=h password=<redacted> user=u");
         let s = settings(&[("DB_CONNECTION_STRING", "postgresql://u:topsecret@h/d")]).unwrap();

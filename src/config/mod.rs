@@ -199,7 +199,6 @@ impl crate::exit::ExitCode for ConfigError {
     }
 }
 
-
 impl Config {
     /// Loads the layers. A named file that does not exist is an error; unknown keys are errors.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -229,7 +228,11 @@ impl Config {
             return Err(invalid("child.command", format!("{:?}", self.child.command), "needs a program to run"));
         }
         if self.schema.enabled && (self.schema.directus.is_empty() || self.schema.directus[0].is_empty()) {
-            return Err(invalid("schema.directus", format!("{:?}", self.schema.directus), "needs the Directus CLI command"));
+            return Err(invalid(
+                "schema.directus",
+                format!("{:?}", self.schema.directus),
+                "needs the Directus CLI command",
+            ));
         }
         if !is_identifier(&self.db_init.table) {
             return Err(invalid(
@@ -257,7 +260,11 @@ impl Config {
             return Err(invalid("child.stop_grace", self.child.stop_grace.to_string(), "must be more than zero"));
         }
         if let Err(e) = crate::logging::parse_filter(&self.log.level) {
-            return Err(invalid("log.level", format!("{:?}", self.log.level), &format!("not a log level or filter ({e})")));
+            return Err(invalid(
+                "log.level",
+                format!("{:?}", self.log.level),
+                &format!("not a log level or filter ({e})"),
+            ));
         }
         Ok(())
     }
@@ -295,7 +302,9 @@ fn inline(value: &figment::value::Value) -> String {
         Value::String(_, s) => serde_json::to_string(s).unwrap_or_default(),
         Value::Array(_, items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
         Value::Bool(_, b) => b.to_string(),
-        Value::Num(_, n) => n.to_u128().map(|n| n.to_string()).or_else(|| n.to_f64().map(|f| f.to_string())).unwrap_or_default(),
+        Value::Num(_, n) => {
+            n.to_u128().map(|n| n.to_string()).or_else(|| n.to_f64().map(|f| f.to_string())).unwrap_or_default()
+        }
         Value::Char(_, c) => serde_json::to_string(&c.to_string()).unwrap_or_default(),
         Value::Empty(..) => "\"\"".into(),
         Value::Dict(..) => "{...}".into(),

@@ -1,4 +1,6 @@
 //! Layering, validation and error messages of the configuration (figment's Jail isolates env and files).
+// figment::Jail closures must return figment::Error, which is large; that is the harness, not our API.
+#![allow(clippy::result_large_err)]
 
 use super::*;
 use figment::Jail;
@@ -27,7 +29,10 @@ fn defaults_match_the_contract() {
 #[test]
 fn file_overrides_defaults_and_env_overrides_file() {
     Jail::expect_with(|jail| {
-        jail.create_file("t.toml", "[child]\nstop_grace = \"3s\"\nsignal_target = \"group\"\n[log]\nlevel = \"debug\"\n")?;
+        jail.create_file(
+            "t.toml",
+            "[child]\nstop_grace = \"3s\"\nsignal_target = \"group\"\n[log]\nlevel = \"debug\"\n",
+        )?;
         jail.set_env("TRM_INIT_CHILD__STOP_GRACE", "5s");
         let c = load_in(jail, Some("t.toml")).unwrap();
         assert_eq!(c.child.stop_grace, Dur::secs(5), "env wins over the file");
@@ -111,7 +116,10 @@ fn invalid_upstream_is_refused_with_origin() {
     Jail::expect_with(|jail| {
         jail.set_env("TRM_INIT_HEALTH__UPSTREAM", "ftp://x");
         let err = load_in(jail, None).unwrap_err().to_string();
-        assert!(err.contains("health.upstream") && err.contains("ftp://x") && err.contains("TRM_INIT_HEALTH__UPSTREAM"), "{err}");
+        assert!(
+            err.contains("health.upstream") && err.contains("ftp://x") && err.contains("TRM_INIT_HEALTH__UPSTREAM"),
+            "{err}"
+        );
         Ok(())
     });
 }

@@ -44,19 +44,13 @@ impl Lock {
         let mut holder = String::from("held by another session");
         loop {
             let got = session
-                .cancellable(
-                    shutdown,
-                    session.query_one("SELECT pg_try_advisory_lock($1)", &[&key]),
-                )
+                .cancellable(shutdown, session.query_one("SELECT pg_try_advisory_lock($1)", &[&key]))
                 .await?
                 .map_err(|e| DbError::query("taking the preflight lock", &e))?;
             if got.get::<_, bool>(0) {
                 let waited = started.elapsed();
                 if waited > FIRST_POLL {
-                    tracing::info!(
-                        waited_ms = waited.as_millis() as u64,
-                        "preflight lock acquired after waiting"
-                    );
+                    tracing::info!(waited_ms = waited.as_millis() as u64, "preflight lock acquired after waiting");
                 } else {
                     tracing::debug!(key, "preflight lock acquired");
                 }
@@ -71,14 +65,9 @@ impl Lock {
                 last_holder_log = Some(Instant::now());
             }
             if started.elapsed() >= limit {
-                return Err(DbError::LockTimeout {
-                    waited: humantime::format_duration(limit).to_string(),
-                    holder,
-                });
+                return Err(DbError::LockTimeout { waited: humantime::format_duration(limit).to_string(), holder });
             }
-            let pause = poll
-                .min(limit.saturating_sub(started.elapsed()))
-                .max(Duration::from_millis(10));
+            let pause = poll.min(limit.saturating_sub(started.elapsed())).max(Duration::from_millis(10));
             tokio::select! {
                 _ = shutdown.cancelled() => return Err(DbError::Cancelled),
                 _ = sleep(pause) => {}
@@ -91,12 +80,7 @@ impl Lock {
     /// signal (it must run on that path too), but bounded.
     pub async fn release(self, session: &Session) -> Result<(), DbError> {
         let key = self.key;
-        match timeout(
-            CLEANUP_LIMIT,
-            session.query_one("SELECT pg_advisory_unlock($1)", &[&key]),
-        )
-        .await
-        {
+        match timeout(CLEANUP_LIMIT, session.query_one("SELECT pg_advisory_unlock($1)", &[&key])).await {
             Ok(Ok(row)) if row.get::<_, bool>(0) => {
                 tracing::debug!("preflight lock released");
                 Ok(())
@@ -107,16 +91,11 @@ impl Lock {
             }),
             Ok(Err(e)) => Err(DbError::Query {
                 what: "releasing the preflight lock".into(),
-                message: format!(
-                    "{} (closing the connection releases it)",
-                    describe_error(&e)
-                ),
+                message: format!("{} (closing the connection releases it)", describe_error(&e)),
             }),
             Err(_) => Err(DbError::Query {
                 what: "releasing the preflight lock".into(),
-                message: format!(
-                    "no answer within {CLEANUP_LIMIT:?} (closing the connection releases it)"
-                ),
+                message: format!("no answer within {CLEANUP_LIMIT:?} (closing the connection releases it)"),
             }),
         }
     }
@@ -144,18 +123,11 @@ async fn describe_holder(session: &Session, key: i64) -> String {
             let client: String = row.get(2);
             let age: i64 = row.get(3);
             let state: String = row.get(4);
-            let app = if app.is_empty() {
-                "no application_name".to_string()
-            } else {
-                app
-            };
+            let app = if app.is_empty() { "no application_name".to_string() } else { app };
             format!("held by backend pid {pid} ({app}, client {client}, connected {age}s ago, state {state})")
         }
         Ok(None) => "held by another session (it may have just released it)".into(),
-        Err(e) => format!(
-            "held by another session (who: unknown, {})",
-            describe_error(&e)
-        ),
+        Err(e) => format!("held by another session (who: unknown, {})", describe_error(&e)),
     }
 }
 
@@ -163,13 +135,7 @@ async fn describe_holder(session: &Session, key: i64) -> String {
 mod tests {
     #[test]
     fn key_is_stable_and_table_specific() {
-        assert_eq!(
-            super::key_for("migrations_applied"),
-            super::key_for("migrations_applied")
-        );
-        assert_ne!(
-            super::key_for("migrations_applied"),
-            super::key_for("other")
-        );
+        assert_eq!(super::key_for("migrations_applied"), super::key_for("migrations_applied"));
+        assert_ne!(super::key_for("migrations_applied"), super::key_for("other"));
     }
 }

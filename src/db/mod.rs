@@ -18,9 +18,9 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
+use tls_stream::MakeRustlsConnect;
 use tokio::time::{sleep, timeout, Instant};
 use tokio_postgres::{AsyncMessage, Client};
-use tls_stream::MakeRustlsConnect;
 use tokio_util::sync::CancellationToken;
 
 pub use target::Target;
@@ -41,14 +41,8 @@ pub enum DbError {
     #[error("PostgreSQL at {target} refused trm-init: {reason}")]
     Refused { target: String, reason: String },
     #[error("PostgreSQL at {target} was not reachable within database.wait_timeout ({waited}): last error: {last}")]
-    Unavailable {
-        target: String,
-        waited: String,
-        last: String,
-    },
-    #[error(
-        "the preflight lock was not acquired within database.lock_timeout ({waited}): {holder}"
-    )]
+    Unavailable { target: String, waited: String, last: String },
+    #[error("the preflight lock was not acquired within database.lock_timeout ({waited}): {holder}")]
     LockTimeout { waited: String, holder: String },
     #[error("stopped by a stop signal")]
     Cancelled,
@@ -71,10 +65,7 @@ impl crate::exit::ExitCode for DbError {
 impl DbError {
     /// A failed query outside the migrations (history, lock, catalog reads): `what` says which.
     pub fn query(what: impl Into<String>, err: &tokio_postgres::Error) -> Self {
-        DbError::Query {
-            what: what.into(),
-            message: describe_error(err),
-        }
+        DbError::Query { what: what.into(), message: describe_error(err) }
     }
 }
 
@@ -180,11 +171,7 @@ impl Session {
 /// SQLSTATE 57P03 (starting up), class 08 and 53300 (too many connections) are retried with capped
 /// exponential backoff, each wait logged. Authentication, unknown database and TLS verification errors
 /// fail at once (exit 78); so does `shutdown` (143).
-pub async fn connect(
-    settings: &DbSettings,
-    wait: Duration,
-    shutdown: &CancellationToken,
-) -> Result<Session, DbError> {
+pub async fn connect(settings: &DbSettings, wait: Duration, shutdown: &CancellationToken) -> Result<Session, DbError> {
     for w in &settings.warnings {
         tracing::warn!("{w}");
     }
@@ -192,20 +179,14 @@ pub async fn connect(
     connect_target(&target, wait, shutdown).await
 }
 
-pub async fn connect_target(
-    target: &Target,
-    wait: Duration,
-    shutdown: &CancellationToken,
-) -> Result<Session, DbError> {
+pub async fn connect_target(target: &Target, wait: Duration, shutdown: &CancellationToken) -> Result<Session, DbError> {
     let started = Instant::now();
     let deadline = started + wait;
     let mut delay = FIRST_DELAY;
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let bound = deadline
-            .saturating_duration_since(Instant::now())
-            .clamp(Duration::from_secs(1), ATTEMPT_LIMIT);
+        let bound = deadline.saturating_duration_since(Instant::now()).clamp(Duration::from_secs(1), ATTEMPT_LIMIT);
         let outcome = tokio::select! {
             _ = shutdown.cancelled() => return Err(DbError::Cancelled),
             r = timeout(bound, connect_once(target)) => r,
@@ -224,12 +205,7 @@ pub async fn connect_target(
                 }
                 return Ok(session);
             }
-            Ok(Err(Attempt::Fatal(reason))) => {
-                return Err(DbError::Refused {
-                    target: target.describe(),
-                    reason,
-                })
-            }
+            Ok(Err(Attempt::Fatal(reason))) => return Err(DbError::Refused { target: target.describe(), reason }),
             Ok(Err(Attempt::Retry(reason))) => reason,
             Err(_) => format!("no complete answer (TCP, TLS and authentication) within {bound:?}"),
         };
@@ -280,13 +256,7 @@ async fn connect_once(target: &Target) -> Result<Session, Attempt> {
             }
         }
     });
-    Ok(Session {
-        client,
-        tls,
-        label,
-        driver,
-        target: target.describe(),
-    })
+    Ok(Session { client, tls, label, driver, target: target.describe() })
 }
 
 fn log_notice(label: &Mutex<String>, n: &tokio_postgres::error::DbError) {
@@ -299,11 +269,7 @@ fn log_notice(label: &Mutex<String>, n: &tokio_postgres::error::DbError) {
         text.push_str(&format!(" (hint: {h})"));
     }
     let code = n.code().code();
-    let from = if label.is_empty() {
-        String::new()
-    } else {
-        format!(" ({label})")
-    };
+    let from = if label.is_empty() { String::new() } else { format!(" ({label})") };
     match n.severity() {
         "WARNING" => {
             tracing::warn!(file = %label, sqlstate = code, "PostgreSQL WARNING{from}: {text}")
@@ -325,33 +291,21 @@ fn classify(err: tokio_postgres::Error) -> Attempt {
         let mut reason = describe_error(&err);
         match code {
             "28P01" => reason.push_str(" (check DB_USER and DB_PASSWORD / DB_PASSWORD_FILE)"),
-            "3D000" => {
-                reason.push_str(" (check DB_DATABASE; trm-init does not create the database)")
-            }
-            "28000" => reason.push_str(
-                " (the server's pg_hba.conf does not admit this user/host/TLS combination)",
-            ),
+            "3D000" => reason.push_str(" (check DB_DATABASE; trm-init does not create the database)"),
+            "28000" => reason.push_str(" (the server's pg_hba.conf does not admit this user/host/TLS combination)"),
             _ => {}
         }
-        return if retry {
-            Attempt::Retry(reason)
-        } else {
-            Attempt::Fatal(reason)
-        };
+        return if retry { Attempt::Retry(reason) } else { Attempt::Fatal(reason) };
     }
     let reason = crate::exit::error_chain(&err);
     let top = err.to_string();
     match top.as_str() {
-        "authentication error" | "invalid configuration" | "invalid connection string" => {
-            Attempt::Fatal(reason)
-        }
+        "authentication error" | "invalid configuration" | "invalid connection string" => Attempt::Fatal(reason),
         "error performing TLS handshake" => {
             if io_kind(&err).is_some_and(retryable_io) {
                 Attempt::Retry(reason)
             } else {
-                Attempt::Fatal(format!(
-                    "{reason} (check sslmode / DB_SSL__* and the server's certificate)"
-                ))
+                Attempt::Fatal(format!("{reason} (check sslmode / DB_SSL__* and the server's certificate)"))
             }
         }
         _ => Attempt::Retry(reason),
@@ -373,12 +327,6 @@ fn retryable_io(kind: std::io::ErrorKind) -> bool {
     use std::io::ErrorKind::*;
     matches!(
         kind,
-        ConnectionRefused
-            | ConnectionReset
-            | ConnectionAborted
-            | BrokenPipe
-            | UnexpectedEof
-            | TimedOut
-            | NotConnected
+        ConnectionRefused | ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | TimedOut | NotConnected
     )
 }

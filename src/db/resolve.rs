@@ -30,10 +30,7 @@ pub async fn lookup(host: &str) -> io::Result<IpAddr> {
 }
 
 pub fn literal(host: &str) -> Option<IpAddr> {
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()
+    host.trim_start_matches('[').trim_end_matches(']').parse().ok()
 }
 
 /// The first address `/etc/hosts` gives `host` (names compare case-insensitively).
@@ -44,9 +41,7 @@ pub fn from_hosts(text: &str, host: &str) -> Option<IpAddr> {
         .filter_map(|l| {
             let mut fields = l.split_whitespace();
             let ip: IpAddr = fields.next()?.parse().ok()?;
-            fields
-                .any(|name| name.eq_ignore_ascii_case(host))
-                .then_some(ip)
+            fields.any(|name| name.eq_ignore_ascii_case(host)).then_some(ip)
         })
         .next()
 }
@@ -62,30 +57,21 @@ pub struct ResolvConf {
 
 impl ResolvConf {
     pub fn parse(text: &str) -> ResolvConf {
-        let mut conf = ResolvConf {
-            servers: vec![],
-            search: vec![],
-            ndots: 1,
-            timeout: Duration::from_secs(2),
-            attempts: 2,
-        };
+        let mut conf =
+            ResolvConf { servers: vec![], search: vec![], ndots: 1, timeout: Duration::from_secs(2), attempts: 2 };
         for line in text.lines() {
             let line = line.split(['#', ';']).next().unwrap_or("");
             let mut fields = line.split_whitespace();
             match fields.next() {
                 Some("nameserver") => {
-                    if let Some(ip) = fields
-                        .next()
-                        .and_then(|f| f.split('%').next())
-                        .and_then(|f| f.parse::<IpAddr>().ok())
+                    if let Some(ip) =
+                        fields.next().and_then(|f| f.split('%').next()).and_then(|f| f.parse::<IpAddr>().ok())
                     {
                         conf.servers.push(SocketAddr::new(ip, 53));
                     }
                 }
                 Some("search") | Some("domain") => {
-                    conf.search = fields
-                        .map(|d| d.trim_end_matches('.').to_string())
-                        .collect()
+                    conf.search = fields.map(|d| d.trim_end_matches('.').to_string()).collect()
                 }
                 Some("options") => {
                     for opt in fields {
@@ -93,9 +79,7 @@ impl ResolvConf {
                         let n = value.parse::<u64>().ok();
                         match (name, n) {
                             ("ndots", Some(n)) => conf.ndots = n.min(15) as usize,
-                            ("timeout", Some(n)) => {
-                                conf.timeout = Duration::from_secs(n.clamp(1, 30))
-                            }
+                            ("timeout", Some(n)) => conf.timeout = Duration::from_secs(n.clamp(1, 30)),
                             ("attempts", Some(n)) => conf.attempts = n.clamp(1, 5) as usize,
                             _ => {}
                         }
@@ -105,8 +89,7 @@ impl ResolvConf {
             }
         }
         if conf.servers.is_empty() {
-            conf.servers
-                .push(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53));
+            conf.servers.push(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53));
         }
         conf
     }
@@ -153,17 +136,9 @@ async fn query_servers(name: &str, qtype: u16, conf: &ResolvConf) -> io::Result<
     Err(last)
 }
 
-async fn query(
-    name: &str,
-    qtype: u16,
-    server: SocketAddr,
-    limit: Duration,
-) -> io::Result<Option<IpAddr>> {
-    let bind: SocketAddr = if server.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
+async fn query(name: &str, qtype: u16, server: SocketAddr, limit: Duration) -> io::Result<Option<IpAddr>> {
+    let bind: SocketAddr =
+        if server.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
     let socket = UdpSocket::bind(bind).await?;
     socket.connect(server).await?;
     let id = query_id();
@@ -172,17 +147,9 @@ async fn query(
     let mut buf = [0u8; 1500];
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let n = timeout(
-            deadline.saturating_duration_since(tokio::time::Instant::now()),
-            socket.recv(&mut buf),
-        )
-        .await
-        .map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no answer within {limit:?}"),
-            )
-        })??;
+        let n = timeout(deadline.saturating_duration_since(tokio::time::Instant::now()), socket.recv(&mut buf))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("no answer within {limit:?}")))??;
         match parse_answer(&buf[..n], id, qtype) {
             Answer::Mismatch => continue,
             Answer::Found(ip) => return Ok(Some(ip)),
@@ -193,10 +160,8 @@ async fn query(
 }
 
 fn query_id() -> u16 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     (nanos ^ (std::process::id() << 7)) as u16
 }
 
@@ -206,10 +171,7 @@ pub fn build_query(id: u16, name: &str, qtype: u16) -> io::Result<Vec<u8>> {
     p.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // RD; one question
     for label in name.split('.').filter(|l| !l.is_empty()) {
         if label.len() > 63 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a name label is longer than 63 bytes",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a name label is longer than 63 bytes"));
         }
         p.push(label.len() as u8);
         p.extend_from_slice(label.as_bytes());
@@ -262,12 +224,7 @@ pub fn parse_answer(p: &[u8], id: u16, qtype: u16) -> Answer {
             return Answer::Failed("truncated answer".into());
         }
         if rtype == qtype && rtype == TYPE_A && len == 4 {
-            return Answer::Found(IpAddr::from([
-                p[data],
-                p[data + 1],
-                p[data + 2],
-                p[data + 3],
-            ]));
+            return Answer::Found(IpAddr::from([p[data], p[data + 1], p[data + 2], p[data + 3]]));
         }
         if rtype == qtype && rtype == TYPE_AAAA && len == 16 {
             let mut b = [0u8; 16];
@@ -313,13 +270,12 @@ mod tests {
 
     #[test]
     fn resolv_conf_search_and_ndots_order_candidates() {
-        let conf = ResolvConf::parse("nameserver 127.0.0.11\nsearch ns.svc.cluster.local svc.cluster.local\noptions ndots:5 timeout:1\n");
+        let conf = ResolvConf::parse(
+            "nameserver 127.0.0.11\nsearch ns.svc.cluster.local svc.cluster.local\noptions ndots:5 timeout:1\n",
+        );
         assert_eq!(conf.servers, vec!["127.0.0.11:53".parse().unwrap()]);
         assert_eq!(conf.timeout, Duration::from_secs(1));
-        assert_eq!(
-            conf.candidates("db"),
-            ["db.ns.svc.cluster.local", "db.svc.cluster.local", "db"]
-        );
+        assert_eq!(conf.candidates("db"), ["db.ns.svc.cluster.local", "db.svc.cluster.local", "db"]);
         let plain = ResolvConf::parse("nameserver 1.1.1.1\n");
         assert_eq!(plain.candidates("db.example.org"), ["db.example.org"]);
         assert_eq!(plain.candidates("db"), ["db"]);
@@ -344,19 +300,10 @@ mod tests {
     fn answers_are_parsed_through_cnames_and_errors() {
         let cname: &[u8] = &[2, b'x', b'y', 0];
         let p = answer(7, 0, &[(5, cname), (TYPE_A, &[10, 0, 0, 5])]);
-        assert_eq!(
-            parse_answer(&p, 7, TYPE_A),
-            Answer::Found(IpAddr::from([10, 0, 0, 5]))
-        );
+        assert_eq!(parse_answer(&p, 7, TYPE_A), Answer::Found(IpAddr::from([10, 0, 0, 5])));
         assert_eq!(parse_answer(&p, 8, TYPE_A), Answer::Mismatch);
-        assert_eq!(
-            parse_answer(&answer(7, 3, &[]), 7, TYPE_A),
-            Answer::NoRecord
-        );
-        assert!(matches!(
-            parse_answer(&answer(7, 2, &[]), 7, TYPE_A),
-            Answer::Failed(_)
-        ));
+        assert_eq!(parse_answer(&answer(7, 3, &[]), 7, TYPE_A), Answer::NoRecord);
+        assert!(matches!(parse_answer(&answer(7, 2, &[]), 7, TYPE_A), Answer::Failed(_)));
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -371,8 +318,7 @@ mod tests {
                 reply[2] |= 0x80;
                 if qtype == TYPE_A && reply[12..n].windows(2).any(|w| w == b"db") {
                     reply[7] = 1;
-                    reply
-                        .extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 192, 0, 2, 7]);
+                    reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 192, 0, 2, 7]);
                 }
                 let _ = server.send_to(&reply, from).await;
             }
@@ -384,9 +330,6 @@ mod tests {
             timeout: Duration::from_secs(1),
             attempts: 1,
         };
-        assert_eq!(
-            lookup_dns("db", &conf).await.unwrap(),
-            IpAddr::from([192, 0, 2, 7])
-        );
+        assert_eq!(lookup_dns("db", &conf).await.unwrap(), IpAddr::from([192, 0, 2, 7]));
     }
 }

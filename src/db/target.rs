@@ -6,23 +6,15 @@
 
 use super::resolve;
 use super::tls::{self, TlsInput, Verify};
+use super::tls_stream::MakeRustlsConnect;
 use super::{DbError, APPLICATION_NAME};
 use crate::config::database::{redact_dsn, DbSettings, DbTarget};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::config::{Host, SslMode};
-use super::tls_stream::MakeRustlsConnect;
 
 /// Keys removed from a connection string before tokio-postgres parses it.
-const TLS_KEYS: &[&str] = &[
-    "sslmode",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-    "sslpassword",
-    "sslcrl",
-    "uselibpqcompat",
-];
+const TLS_KEYS: &[&str] = &["sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl", "uselibpqcompat"];
 
 pub struct Target {
     base: tokio_postgres::Config,
@@ -34,13 +26,7 @@ impl Target {
     pub fn new(settings: &DbSettings) -> Result<Target, DbError> {
         let mut ssl_params = SslParams::default();
         let mut config = match &settings.target {
-            DbTarget::Params {
-                host,
-                port,
-                database,
-                user,
-                password,
-            } => {
+            DbTarget::Params { host, port, database, user, password } => {
                 let mut c = tokio_postgres::Config::new();
                 if host.starts_with('/') {
                     c.host_path(host);
@@ -83,19 +69,16 @@ impl Target {
             match path {
                 None => Ok(None),
                 Some(p) if what == "sslrootcert" && p == "system" => Ok(None),
-                Some(p) => std::fs::read_to_string(p).map(Some).map_err(|e| {
-                    DbError::Config(format!(
-                        "{what}={p:?} in DB_CONNECTION_STRING cannot be read: {e}"
-                    ))
-                }),
+                Some(p) => std::fs::read_to_string(p)
+                    .map(Some)
+                    .map_err(|e| DbError::Config(format!("{what}={p:?} in DB_CONNECTION_STRING cannot be read: {e}"))),
             }
         };
         let input = TlsInput {
             verify,
             ca: read(&ssl_params.rootcert, "sslrootcert")?.or_else(|| ssl.ca.clone()),
             cert: read(&ssl_params.cert, "sslcert")?.or_else(|| ssl.cert.clone()),
-            key: read(&ssl_params.key, "sslkey")?
-                .or_else(|| ssl.key.as_ref().map(|k| k.expose().to_string())),
+            key: read(&ssl_params.key, "sslkey")?.or_else(|| ssl.key.as_ref().map(|k| k.expose().to_string())),
         };
         let tls = MakeRustlsConnect::new(tls::client_config(&input).map_err(DbError::Config)?);
 
@@ -119,11 +102,7 @@ impl Target {
                 Verify::None => " (TLS, not verified)",
             });
         }
-        Ok(Target {
-            base: config,
-            tls,
-            describe,
-        })
+        Ok(Target { base: config, tls, describe })
     }
 
     pub fn describe(&self) -> String {
@@ -146,9 +125,7 @@ impl Target {
         }
         for host in hosts {
             if let Host::Tcp(name) = host {
-                let addr = resolve::lookup(&name)
-                    .await
-                    .map_err(|e| format!("cannot resolve {name:?}: {e}"))?;
+                let addr = resolve::lookup(&name).await.map_err(|e| format!("cannot resolve {name:?}: {e}"))?;
                 config.hostaddr(addr);
             }
         }
@@ -200,11 +177,7 @@ fn split_tls_params(dsn: &str) -> Result<(String, SslParams), String> {
                 kept.push(pair);
             }
         }
-        let rest = if kept.is_empty() {
-            head.to_string()
-        } else {
-            format!("{head}?{}", kept.join("&"))
-        };
+        let rest = if kept.is_empty() { head.to_string() } else { format!("{head}?{}", kept.join("&")) };
         return Ok((rest, params));
     }
     let mut kept = Vec::new();
@@ -285,9 +258,7 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
             {
                 out.push(b);
                 i += 3;
@@ -306,10 +277,9 @@ mod tests {
 
     #[test]
     fn url_tls_keys_are_taken_out() {
-        let (rest, p) = split_tls_params(
-            "postgres://u:p@h:5/d?sslmode=verify-full&connect_timeout=3&sslrootcert=%2Fca.pem",
-        )
-        .unwrap();
+        let (rest, p) =
+            split_tls_params("postgres://u:p@h:5/d?sslmode=verify-full&connect_timeout=3&sslrootcert=%2Fca.pem")
+                .unwrap();
         assert_eq!(rest, "postgres://u:p@h:5/d?connect_timeout=3");
         assert_eq!(p.mode.as_deref(), Some("verify-full"));
         assert_eq!(p.rootcert.as_deref(), Some("/ca.pem"));
@@ -317,8 +287,7 @@ mod tests {
 
     #[test]
     fn conninfo_tls_keys_are_taken_out_and_quotes_kept() {
-        let (rest, p) =
-            split_tls_params("host=h password='a b\\'c' sslmode=require dbname=d").unwrap();
+        let (rest, p) = split_tls_params("host=h password='a b\\'c' sslmode=require dbname=d").unwrap();
         assert_eq!(rest, "host=h password='a b\\'c' dbname=d");
         assert_eq!(p.mode.as_deref(), Some("require"));
         assert!(tokio_postgres::Config::from_str(&rest).is_ok());
@@ -327,9 +296,7 @@ mod tests {
     #[test]
     fn unknown_sslmode_is_a_config_error() {
         let settings = DbSettings {
-            target: DbTarget::ConnectionString(crate::config::secret::Secret::new(
-                "postgres://h/d?sslmode=sometimes",
-            )),
+            target: DbTarget::ConnectionString(crate::config::secret::Secret::new("postgres://h/d?sslmode=sometimes")),
             ssl: Default::default(),
             warnings: vec![],
         };

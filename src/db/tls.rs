@@ -5,9 +5,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,9 +34,7 @@ pub fn client_config(input: &TlsInput) -> Result<ClientConfig, String> {
             let certs = read_certs(pem, "CA bundle (DB_SSL__CA / sslrootcert)")?;
             let (added, _ignored) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(
-                    "the CA bundle (DB_SSL__CA / sslrootcert) holds no usable certificate".into(),
-                );
+                return Err("the CA bundle (DB_SSL__CA / sslrootcert) holds no usable certificate".into());
             }
         }
         None => {
@@ -64,15 +60,10 @@ pub fn client_config(input: &TlsInput) -> Result<ClientConfig, String> {
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert, "client certificate (DB_SSL__CERT / sslcert)")?;
             let key = read_key(key)?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("client certificate and key do not fit: {e}"))
+            builder.with_client_auth_cert(chain, key).map_err(|e| format!("client certificate and key do not fit: {e}"))
         }
         (None, None) => Ok(builder.with_no_client_auth()),
-        _ => Err(
-            "a client certificate needs both DB_SSL__CERT and DB_SSL__KEY (or sslcert and sslkey)"
-                .into(),
-        ),
+        _ => Err("a client certificate needs both DB_SSL__CERT and DB_SSL__KEY (or sslcert and sslkey)".into()),
     }
 }
 
@@ -108,9 +99,7 @@ fn read_key(pem: &str) -> Result<PrivateKeyDer<'static>, String> {
     match rustls_pemfile::private_key(&mut pem.as_bytes()) {
         Ok(Some(key)) => Ok(key),
         Ok(None) => Err("the client key (DB_SSL__KEY / sslkey) holds no PEM private key".into()),
-        Err(e) => Err(format!(
-            "the client key (DB_SSL__KEY / sslkey) is not valid PEM: {e}"
-        )),
+        Err(e) => Err(format!("the client key (DB_SSL__KEY / sslkey) is not valid PEM: {e}")),
     }
 }
 
@@ -127,14 +116,11 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
-                ..
-            })) => Ok(ServerCertVerified::assertion()),
+            | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. })) => {
+                Ok(ServerCertVerified::assertion())
+            }
             other => other,
         }
     }

@@ -49,19 +49,12 @@ impl fmt::Display for GetError {
         match self {
             GetError::Refused => write!(f, "refused the connection"),
             GetError::Unreachable(e) => write!(f, "cannot be reached: {e}"),
-            GetError::TimedOut {
-                limit,
-                silent: true,
-            } => write!(f, "did not answer within {}", show(limit)),
-            GetError::TimedOut {
-                limit,
-                silent: false,
-            } => write!(f, "sent an incomplete answer within {}", show(limit)),
+            GetError::TimedOut { limit, silent: true } => write!(f, "did not answer within {}", show(limit)),
+            GetError::TimedOut { limit, silent: false } => {
+                write!(f, "sent an incomplete answer within {}", show(limit))
+            }
             GetError::NotHttp(why) => write!(f, "answered something that is not HTTP ({why})"),
-            GetError::HeadTooLarge => write!(
-                f,
-                "answered a response head larger than {MAX_RESPONSE} bytes"
-            ),
+            GetError::HeadTooLarge => write!(f, "answered a response head larger than {MAX_RESPONSE} bytes"),
             GetError::Closed { silent: true } => {
                 write!(f, "closed the connection without answering")
             }
@@ -81,9 +74,7 @@ pub async fn get(target: &Target, limit: Duration, body_wait: Duration) -> Resul
     let timed_out = |silent| GetError::TimedOut { limit, silent };
     let mut stream = match timeout_at(deadline, connect(&target.addrs)).await {
         Err(_) => return Err(timed_out(true)),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            return Err(GetError::Refused)
-        }
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(GetError::Refused),
         Ok(Err(e)) => return Err(GetError::Unreachable(e)),
         Ok(Ok(s)) => s,
     };
@@ -107,11 +98,7 @@ pub async fn get(target: &Target, limit: Duration, body_wait: Duration) -> Resul
         match timeout_at(deadline, read_some(&mut stream, &mut buf)).await {
             Err(_) => return Err(timed_out(buf.is_empty())),
             Ok(Err(e)) => return Err(GetError::Io(e)),
-            Ok(Ok(0)) => {
-                return Err(GetError::Closed {
-                    silent: buf.is_empty(),
-                })
-            }
+            Ok(Ok(0)) => return Err(GetError::Closed { silent: buf.is_empty() }),
             Ok(Ok(_)) => {}
         }
     };
@@ -128,10 +115,7 @@ pub async fn get(target: &Target, limit: Duration, body_wait: Duration) -> Resul
     if head.chunked {
         body = dechunk(&body);
     }
-    Ok(Reply {
-        status: head.status,
-        body,
-    })
+    Ok(Reply { status: head.status, body })
 }
 
 async fn connect(addrs: &[std::net::SocketAddr]) -> io::Result<TcpStream> {
@@ -186,15 +170,9 @@ fn parse_head(buf: &[u8]) -> Head {
                     .map(str::trim)
             };
             let content_length = header("content-length").and_then(|v| v.parse().ok());
-            let chunked =
-                header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+            let chunked = header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
             match response.code {
-                Some(status) => Head::Complete(ResponseHead {
-                    status,
-                    body_start,
-                    content_length,
-                    chunked,
-                }),
+                Some(status) => Head::Complete(ResponseHead { status, body_start, content_length, chunked }),
                 None => Head::Invalid("no status".into()),
             }
         }
@@ -207,12 +185,7 @@ fn parse_head(buf: &[u8]) -> Head {
 fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
-        let size_text = std::str::from_utf8(&raw[..eol])
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim();
+        let size_text = std::str::from_utf8(&raw[..eol]).unwrap_or("").split(';').next().unwrap_or("").trim();
         let Ok(size) = usize::from_str_radix(size_text, 16) else {
             break;
         };
@@ -252,25 +225,15 @@ pub async fn probe(target: &Target, limit: Duration) -> Probe {
             } else {
                 format!("{verdict}: {} {shown}", reply.status)
             };
-            Probe {
-                healthy,
-                line: one_line(&text),
-            }
+            Probe { healthy, line: one_line(&text) }
         }
-        Err(e) => Probe {
-            healthy: false,
-            line: one_line(&format!("unhealthy: {target} {e}")),
-        },
+        Err(e) => Probe { healthy: false, line: one_line(&format!("unhealthy: {target} {e}")) },
     }
 }
 
 /// Printable, on one line, at most 1 KiB (Docker keeps 4 KiB of a probe's output).
 pub fn one_line(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(1024)
-        .collect();
+    let mut out: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(1024).collect();
     out.truncate(out.trim_end().len());
     out
 }
@@ -285,10 +248,7 @@ mod tests {
             matches!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), Head::Complete(h) if h.status == 200 && h.content_length == Some(2))
         );
         assert!(matches!(parse_head(b"HTTP/1.1 503 Serv"), Head::Partial));
-        assert!(matches!(
-            parse_head(b"SSH-2.0-OpenSSH\r\n"),
-            Head::Invalid(_)
-        ));
+        assert!(matches!(parse_head(b"SSH-2.0-OpenSSH\r\n"), Head::Invalid(_)));
     }
 
     #[test]

@@ -94,12 +94,8 @@ impl Connections {
         let mut table = self.lock();
         let now = Instant::now();
         if table.entries.len() >= MAX_CONNECTIONS {
-            let oldest_idle = table
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| !e.busy)
-                .min_by_key(|(_, e)| e.idle_since);
+            let oldest_idle =
+                table.entries.iter().enumerate().filter(|(_, e)| !e.busy).min_by_key(|(_, e)| e.idle_since);
             match oldest_idle {
                 Some((i, e)) if now.duration_since(e.idle_since) >= EVICT_AFTER => {
                     table.entries.swap_remove(i);
@@ -112,26 +108,14 @@ impl Connections {
         let id = table.next_id;
         table.next_id += 1;
         let (tx, rx) = oneshot::channel();
-        table.entries.push(Entry {
-            id,
-            busy: false,
-            idle_since: now,
-            _evict: tx,
-        });
-        Ok(Slot {
-            connections: self.clone(),
-            id,
-            evicted: rx,
-        })
+        table.entries.push(Entry { id, busy: false, idle_since: now, _evict: tx });
+        Ok(Slot { connections: self.clone(), id, evicted: rx })
     }
 
     /// Marks connection `id` busy until the returned guard is dropped.
     pub fn busy(&self, id: u64) -> Busy {
         self.set_busy(id, true);
-        Busy {
-            connections: self.clone(),
-            id,
-        }
+        Busy { connections: self.clone(), id }
     }
 
     fn set_busy(&self, id: u64, busy: bool) {
@@ -179,14 +163,8 @@ mod tests {
         assert_eq!(c.evicted(), 1);
         // The busy one survives; the next-oldest idle one (slot 1) was told to close.
         assert!(slots[1].evicted.try_recv().is_err());
-        assert!(matches!(
-            slots[1].evicted.try_recv(),
-            Err(oneshot::error::TryRecvError::Closed)
-        ));
-        assert!(matches!(
-            slots[0].evicted.try_recv(),
-            Err(oneshot::error::TryRecvError::Empty)
-        ));
+        assert!(matches!(slots[1].evicted.try_recv(), Err(oneshot::error::TryRecvError::Closed)));
+        assert!(matches!(slots[0].evicted.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
     }
 
     #[tokio::test(start_paused = true)]
@@ -200,10 +178,7 @@ mod tests {
             slots.push(s);
         }
         let waiting = tokio::time::timeout(EVICT_AFTER * 5, c.admit()).await;
-        assert!(
-            waiting.is_err(),
-            "a table of busy connections admits nobody"
-        );
+        assert!(waiting.is_err(), "a table of busy connections admits nobody");
         slots.pop();
         let _slot = c.admit().await;
         assert_eq!(c.evicted(), 0);

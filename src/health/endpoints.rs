@@ -31,17 +31,12 @@ impl Endpoints {
         if !matches!(path, "/livez" | "/readyz" | "/healthz") {
             return reply(
                 StatusCode::NOT_FOUND,
-                json!({"status": "not found", "paths": ["/livez", "/readyz", "/healthz"]})
-                    .to_string(),
+                json!({"status": "not found", "paths": ["/livez", "/readyz", "/healthz"]}).to_string(),
             );
         }
         if req.method() != Method::GET && req.method() != Method::HEAD {
-            let mut r = reply(
-                StatusCode::METHOD_NOT_ALLOWED,
-                json!({"status": "method not allowed"}).to_string(),
-            );
-            r.headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            let mut r = reply(StatusCode::METHOD_NOT_ALLOWED, json!({"status": "method not allowed"}).to_string());
+            r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
             return r;
         }
         if path == "/livez" {
@@ -63,15 +58,7 @@ impl Endpoints {
     fn livez(&self) -> Response<Full<Bytes>> {
         let state = self.state();
         if state.phase == Phase::Stopping {
-            reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                body(
-                    "unavailable",
-                    state,
-                    None,
-                    Some("trm-init is shutting down"),
-                ),
-            )
+            reply(StatusCode::SERVICE_UNAVAILABLE, body("unavailable", state, None, Some("trm-init is shutting down")))
         } else {
             reply(StatusCode::OK, body("ok", state, None, None))
         }
@@ -80,10 +67,7 @@ impl Endpoints {
     async fn readyz(&self) -> Response<Full<Bytes>> {
         let state = self.state();
         let unavailable = |state, answer: Option<&Answer>, reason: &str| {
-            reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                body("unavailable", state, answer, Some(reason)),
-            )
+            reply(StatusCode::SERVICE_UNAVAILABLE, body("unavailable", state, answer, Some(reason)))
         };
         match state.phase {
             Phase::Stopping => return unavailable(state, None, "trm-init is shutting down"),
@@ -117,12 +101,7 @@ struct Body<'a> {
     reason: Option<&'a str>,
 }
 
-fn body(
-    status: &str,
-    state: PhaseState,
-    upstream: Option<&Answer>,
-    reason: Option<&str>,
-) -> String {
+fn body(status: &str, state: PhaseState, upstream: Option<&Answer>, reason: Option<&str>) -> String {
     let body = Body {
         status,
         phase: state.phase.as_str(),
@@ -137,9 +116,7 @@ fn reply(code: StatusCode, mut text: String) -> Response<Full<Bytes>> {
     text.push('\n');
     let mut r = Response::new(Full::new(Bytes::from(text)));
     *r.status_mut() = code;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }

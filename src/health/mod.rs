@@ -32,10 +32,7 @@ use upstream::Pinger;
 #[derive(Debug, Error)]
 pub enum HealthError {
     #[error("health.listen = {addr}: cannot listen there: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("health.upstream: {0}")]
     Upstream(String),
 }
@@ -62,19 +59,11 @@ pub fn start(
     shutdown: &CancellationToken,
 ) -> Result<HealthServer, HealthError> {
     let upstream = Target::parse(&cfg.upstream).map_err(HealthError::Upstream)?;
-    let listener = server::bind(cfg.listen).map_err(|source| HealthError::Bind {
-        addr: cfg.listen,
-        source,
-    })?;
+    let listener = server::bind(cfg.listen).map_err(|source| HealthError::Bind { addr: cfg.listen, source })?;
     let local_addr = listener.local_addr().unwrap_or(cfg.listen);
     let quiet = quiet::Quiet::default();
-    let pinger = Pinger::new(
-        upstream,
-        cfg.upstream_timeout.get(),
-        cfg.cache_ttl.get(),
-        lifecycle.clone(),
-        quiet.clone(),
-    );
+    let pinger =
+        Pinger::new(upstream, cfg.upstream_timeout.get(), cfg.cache_ttl.get(), lifecycle.clone(), quiet.clone());
     let endpoints = Endpoints {
         lifecycle: lifecycle.clone(),
         shutdown: shutdown.clone(),

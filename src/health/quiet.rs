@@ -57,8 +57,7 @@ impl Quiet {
         loop {
             self.inner.wake.notified().await;
             loop {
-                let last = self.inner.epoch
-                    + Duration::from_millis(self.inner.last.load(Ordering::Relaxed));
+                let last = self.inner.epoch + Duration::from_millis(self.inner.last.load(Ordering::Relaxed));
                 if last.elapsed() >= QUIET {
                     break;
                 }

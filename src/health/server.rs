@@ -26,11 +26,7 @@ const BACKLOG: u32 = 1024;
 
 /// Binds `addr` (close-on-exec, SO_REUSEADDR so a restart does not wait for TIME_WAIT).
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(BACKLOG)
@@ -46,10 +42,7 @@ pub async fn serve(listener: TcpListener, endpoints: Endpoints) {
             Err(e) => {
                 // EMFILE, ENFILE, ENOBUFS...: back off instead of spinning; ECONNABORTED: next one.
                 if e.kind() != io::ErrorKind::ConnectionAborted {
-                    warn_rarely(
-                        &mut last_warning,
-                        || tracing::warn!(error = %e, "health server: accept failed"),
-                    );
+                    warn_rarely(&mut last_warning, || tracing::warn!(error = %e, "health server: accept failed"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 continue;
@@ -59,10 +52,7 @@ pub async fn serve(listener: TcpListener, endpoints: Endpoints) {
         let slot = connections.admit().await;
         if connections.evicted() != evicted_before {
             warn_rarely(&mut last_warning, || {
-                tracing::warn!(
-                    cap = MAX_CONNECTIONS,
-                    "health server at its connection cap: closing idle connections"
-                )
+                tracing::warn!(cap = MAX_CONNECTIONS, "health server at its connection cap: closing idle connections")
             });
         }
         let endpoints = endpoints.clone();

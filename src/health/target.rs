@@ -21,28 +21,18 @@ pub struct Target {
 impl Target {
     /// Parses `http://host[:port][/path]`. `host` is an IPv4 literal, a bracketed IPv6 literal or `localhost`.
     pub fn parse(url: &str) -> Result<Target, String> {
-        let uri: hyper::Uri = url
-            .trim()
-            .parse()
-            .map_err(|e| format!("{url:?} is not a URL ({e})"))?;
+        let uri: hyper::Uri = url.trim().parse().map_err(|e| format!("{url:?} is not a URL ({e})"))?;
         if uri.scheme_str() != Some("http") {
-            return Err(format!(
-                "{url:?} must start with http:// (https is not supported for a local probe)"
-            ));
+            return Err(format!("{url:?} must start with http:// (https is not supported for a local probe)"));
         }
-        let authority = uri
-            .authority()
-            .ok_or_else(|| format!("{url:?} has no host"))?;
+        let authority = uri.authority().ok_or_else(|| format!("{url:?} has no host"))?;
         if authority.as_str().contains('@') {
             return Err(format!("{url:?} must not carry credentials"));
         }
         let port = authority.port_u16().unwrap_or(80);
         let host = authority.host();
         let ips: Vec<IpAddr> = if host.eq_ignore_ascii_case("localhost") {
-            vec![
-                IpAddr::V4(Ipv4Addr::LOCALHOST),
-                IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ]
+            vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
         } else {
             let literal = host.trim_start_matches('[').trim_end_matches(']');
             match literal.parse::<IpAddr>() {
@@ -54,16 +44,9 @@ impl Target {
                 }
             }
         };
-        let path = uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .filter(|p| !p.is_empty())
-            .unwrap_or("/");
+        let path = uri.path_and_query().map(|p| p.as_str()).filter(|p| !p.is_empty()).unwrap_or("/");
         Ok(Target {
-            addrs: ips
-                .into_iter()
-                .map(|ip| SocketAddr::new(ip, port))
-                .collect(),
+            addrs: ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect(),
             authority: authority.as_str().to_string(),
             path: path.to_string(),
         })
@@ -77,11 +60,7 @@ impl Target {
             ip => ip,
         };
         let addr = SocketAddr::new(ip, listen.port());
-        Target {
-            addrs: vec![addr],
-            authority: addr.to_string(),
-            path: path.to_string(),
-        }
+        Target { addrs: vec![addr], authority: addr.to_string(), path: path.to_string() }
     }
 }
 
@@ -106,10 +85,7 @@ mod tests {
     #[test]
     fn localhost_tries_both_loopbacks_and_defaults_to_port_80() {
         let t = Target::parse("http://localhost").unwrap();
-        assert_eq!(
-            t.addrs,
-            vec!["127.0.0.1:80".parse().unwrap(), "[::1]:80".parse().unwrap()]
-        );
+        assert_eq!(t.addrs, vec!["127.0.0.1:80".parse().unwrap(), "[::1]:80".parse().unwrap()]);
         assert_eq!(t.path, "/");
     }
 
@@ -121,12 +97,8 @@ mod tests {
 
     #[test]
     fn names_needing_dns_and_other_schemes_are_refused() {
-        assert!(Target::parse("http://directus:8055/")
-            .unwrap_err()
-            .contains("IP address"));
-        assert!(Target::parse("https://127.0.0.1/")
-            .unwrap_err()
-            .contains("http://"));
+        assert!(Target::parse("http://directus:8055/").unwrap_err().contains("IP address"));
+        assert!(Target::parse("https://127.0.0.1/").unwrap_err().contains("http://"));
         assert!(Target::parse("127.0.0.1:8056").is_err());
     }
 

@@ -53,10 +53,9 @@ impl Answer {
         match self {
             Answer::Pong => format!("{upstream} answered pong"),
             Answer::Refused => format!("{upstream} refused the connection"),
-            Answer::TimedOut(limit) => format!(
-                "{upstream} did not answer within {}",
-                humantime::format_duration(*limit)
-            ),
+            Answer::TimedOut(limit) => {
+                format!("{upstream} did not answer within {}", humantime::format_duration(*limit))
+            }
             Answer::Status(code) if *code >= 500 => {
                 format!("{upstream} answered {code} (server error)")
             }
@@ -104,25 +103,10 @@ struct State {
 }
 
 impl Pinger {
-    pub fn new(
-        target: Target,
-        timeout: Duration,
-        cache_ttl: Duration,
-        lifecycle: Lifecycle,
-        quiet: Quiet,
-    ) -> Pinger {
+    pub fn new(target: Target, timeout: Duration, cache_ttl: Duration, lifecycle: Lifecycle, quiet: Quiet) -> Pinger {
         let ttl = cache_ttl.max(MIN_INTERVAL);
         let state = Mutex::new(State::default());
-        Pinger {
-            inner: Arc::new(Inner {
-                target,
-                timeout,
-                ttl,
-                lifecycle,
-                quiet,
-                state,
-            }),
-        }
+        Pinger { inner: Arc::new(Inner { target, timeout, ttl, lifecycle, quiet, state }) }
     }
 
     pub fn target(&self) -> &Target {
@@ -173,9 +157,7 @@ impl Pinger {
         tracing::debug!(upstream = %self.inner.target, answer = %answer.key(), "upstream ping");
         if answer.is_pong() {
             let before = self.inner.lifecycle.current();
-            self.inner
-                .lifecycle
-                .advance(Phase::Starting, Phase::Running);
+            self.inner.lifecycle.advance(Phase::Starting, Phase::Running);
             if before.phase == Phase::Starting {
                 let secs = before.since.elapsed().as_secs_f64();
                 tracing::info!(upstream = %self.inner.target, starting_s = secs, "upstream answered pong after {secs:.1} s: running");
@@ -198,16 +180,9 @@ mod tests {
     #[test]
     fn reasons_name_the_upstream_and_the_failure() {
         let t = Target::parse("http://127.0.0.1:8055/server/ping").unwrap();
-        assert_eq!(
-            Answer::Refused.reason(&t),
-            "http://127.0.0.1:8055/server/ping refused the connection"
-        );
-        assert!(Answer::Status(503)
-            .reason(&t)
-            .contains("503 (server error)"));
-        assert!(Answer::TimedOut(Duration::from_secs(2))
-            .reason(&t)
-            .contains("within 2s"));
+        assert_eq!(Answer::Refused.reason(&t), "http://127.0.0.1:8055/server/ping refused the connection");
+        assert!(Answer::Status(503).reason(&t).contains("503 (server error)"));
+        assert!(Answer::TimedOut(Duration::from_secs(2)).reason(&t).contains("within 2s"));
         assert_eq!(Answer::NotPong.key(), "not pong");
     }
 }

@@ -47,22 +47,14 @@ impl Step {
 
 /// Connects (waiting for the server), takes the preflight lock, runs every step in order, and
 /// releases the lock on every path; the first failure ends preflight.
-pub async fn run(
-    config: &Config,
-    reaper: &Reaper,
-    shutdown: CancellationToken,
-) -> Result<(), Failure> {
+pub async fn run(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
     let all = PhaseTimer::start("preflight");
     let result = with_session(config, reaper, shutdown).await;
     all.end(if result.is_ok() { "ok" } else { "failed" });
     result
 }
 
-async fn with_session(
-    config: &Config,
-    reaper: &Reaper,
-    shutdown: CancellationToken,
-) -> Result<(), Failure> {
+async fn with_session(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
     let settings = DbSettings::from_env()?;
     let session = db::connect(&settings, config.database.wait_timeout.get(), &shutdown).await?;
     let lock = match Lock::acquire(
@@ -79,12 +71,7 @@ async fn with_session(
             return Err(e.into());
         }
     };
-    let ctx = Context {
-        config,
-        reaper,
-        shutdown,
-        db: &session,
-    };
+    let ctx = Context { config, reaper, shutdown, db: &session };
     let result = run_steps(&ctx).await;
     let released = lock.release(&session).await;
     session.close().await;
@@ -129,13 +116,6 @@ async fn run_step(step: Step, ctx: &Context<'_>) -> Result<(), Failure> {
 }
 
 async fn db_init_step(ctx: &Context<'_>, phase: db_init::Phase) -> Result<(), Failure> {
-    db_init::run(
-        ctx.db,
-        ctx.config,
-        phase,
-        db_init::Mode::Apply,
-        &ctx.shutdown,
-    )
-    .await?;
+    db_init::run(ctx.db, ctx.config, phase, db_init::Mode::Apply, &ctx.shutdown).await?;
     Ok(())
 }

@@ -254,7 +254,11 @@ pub fn pg_admin() -> String {
 }
 
 pub fn conninfo_map(conninfo: &str) -> HashMap<String, String> {
-    conninfo.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    conninfo
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Runs SQL through psql as the admin role on `db`; returns stdout (unaligned, tuples only).
@@ -281,7 +285,8 @@ pub struct TestDb {
 impl TestDb {
     /// Creates an empty database named after the test (plus the pid, so parallel runs do not collide).
     pub fn fresh(test: &str) -> TestDb {
-        let name = format!("t_{}_{}", test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), std::process::id()).to_lowercase();
+        let name = format!("t_{}_{}", test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), std::process::id())
+            .to_lowercase();
         psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         psql("postgres", &format!("CREATE DATABASE {name}"));
         TestDb { name }
@@ -446,7 +451,10 @@ pub fn directus_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
         ("TRM_INIT_SCHEMA__DIRECTUS", format!("[\"node\", \"{cli}\"]")),
         ("TRM_INIT_SCHEMA__SNAPSHOT", repo_snapshot().to_string_lossy().into_owned()),
         // In Directus's folder, as in the image (WORKDIR /directus); `env` execs node.
-        ("TRM_INIT_CHILD__COMMAND", format!("[\"env\", \"-C\", \"{}\", \"node\", \"cli.js\", \"start\"]", dir.display())),
+        (
+            "TRM_INIT_CHILD__COMMAND",
+            format!("[\"env\", \"-C\", \"{}\", \"node\", \"cli.js\", \"start\"]", dir.display()),
+        ),
     ];
     env.extend(pairs.into_iter().map(|(k, v)| (k.to_string(), v)));
     env

@@ -11,11 +11,7 @@ use std::time::Duration;
 
 /// A loopback port nothing listens on (it was free a moment ago).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind 127.0.0.1:0")
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().unwrap().port()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,19 +92,12 @@ fn answer(mut stream: TcpStream, mode: &Mutex<Mode>, pings: &AtomicUsize) {
         Mode::ServerError => ("500 Internal Server Error", "{\"errors\":[]}"),
         Mode::NotPong => ("200 OK", "<html>maintenance</html>"),
     };
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
 }
 
 /// GET `path` on 127.0.0.1:`port`: the status and body, or None when there is no HTTP answer.
 pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    request(
-        port,
-        &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
-    )
+    request(port, &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
 }
 
 /// Sends raw bytes, reads the whole answer (the server closes), and splits status and body.
@@ -119,10 +108,7 @@ pub fn request(port: u16, raw: &str) -> Option<(u16, String)> {
     let mut text = String::new();
     let _ = s.read_to_string(&mut text);
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     Some((status, body))
 }
 
@@ -144,12 +130,7 @@ impl Trm {
     }
 
     /// `trm-init ARGS CHILD...` with the health settings of `start`.
-    pub fn start_with(
-        args: &[&str],
-        upstream: &str,
-        child: &[&str],
-        extra_env: &[(&str, &str)],
-    ) -> Trm {
+    pub fn start_with(args: &[&str], upstream: &str, child: &[&str], extra_env: &[(&str, &str)]) -> Trm {
         let port = free_port();
         let mut cmd = Command::new(super::common::bin());
         cmd.args(args).args(child);
@@ -161,9 +142,7 @@ impl Trm {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         let child = cmd.spawn().expect("start trm-init");
         let trm = Trm { child, port };
         assert!(
@@ -182,9 +161,7 @@ impl Trm {
 impl Drop for Trm {
     fn drop(&mut self) {
         self.signal(libc::SIGTERM);
-        if super::common::eventually(Duration::from_secs(5), || {
-            matches!(self.child.try_wait(), Ok(Some(_)))
-        }) {
+        if super::common::eventually(Duration::from_secs(5), || matches!(self.child.try_wait(), Ok(Some(_)))) {
             return;
         }
         let _ = self.child.kill();
@@ -200,10 +177,6 @@ pub fn health_cmd(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run trm-init health");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text)
 }

@@ -74,28 +74,13 @@ async fn apply_in_transaction(
         (Ok(()), Ok(Err(e))) => Err(fail(&e, 0)),
         (Ok(()), Ok(Ok(()))) => {
             let ms = started.elapsed().as_millis() as i64;
-            let (name, phase_name, by) = (
-                phase.history_name(&file.name),
-                phase.name(),
-                history::applied_by(),
-            );
+            let (name, phase_name, by) = (phase.history_name(&file.name), phase.name(), history::applied_by());
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
                 [&name, &file.checksum, &phase_name, &ms, &by];
-            let finish = futures_util::future::join(
-                session.execute(insert, &params),
-                session.batch_execute("COMMIT"),
-            );
-            match session
-                .cancellable(shutdown, async {
-                    Ok::<_, tokio_postgres::Error>(finish.await)
-                })
-                .await
-            {
+            let finish = futures_util::future::join(session.execute(insert, &params), session.batch_execute("COMMIT"));
+            match session.cancellable(shutdown, async { Ok::<_, tokio_postgres::Error>(finish.await) }).await {
                 Err(cancelled) => Err(cancelled.into()),
-                Ok(Ok((Err(e), _))) => Err(MigrationError::Db(DbError::query(
-                    format!("recording {}", file.name),
-                    &e,
-                ))),
+                Ok(Ok((Err(e), _))) => Err(MigrationError::Db(DbError::query(format!("recording {}", file.name), &e))),
                 Ok(Ok((Ok(_), Err(e)))) => Err(fail(&e, 0)),
                 Ok(Ok((Ok(_), Ok(())))) => return Ok(()),
                 Ok(Err(e)) => Err(fail(&e, 0)),
@@ -129,10 +114,7 @@ async fn apply_statements(
 ) -> Result<(), MigrationError> {
     let parts = statements(&file.sql);
     for (offset, text) in &parts {
-        match session
-            .cancellable(shutdown, session.batch_execute(text))
-            .await?
-        {
+        match session.cancellable(shutdown, session.batch_execute(text)).await? {
             Ok(()) => {}
             Err(e) => {
                 let offset = chars_before(&file.sql, *offset);
@@ -147,14 +129,9 @@ async fn apply_statements(
         }
     }
     let ms = started.elapsed().as_millis() as i64;
-    record(session, insert, phase, file, ms)
-        .await
-        .map_err(|e| {
-            MigrationError::Db(DbError::query(
-                format!("recording {} (its statements were applied)", file.name),
-                &e,
-            ))
-        })?;
+    record(session, insert, phase, file, ms).await.map_err(|e| {
+        MigrationError::Db(DbError::query(format!("recording {} (its statements were applied)", file.name), &e))
+    })?;
     Ok(())
 }
 
@@ -167,9 +144,7 @@ async fn record(
 ) -> Result<u64, tokio_postgres::Error> {
     let name = phase.history_name(&file.name);
     let by = history::applied_by();
-    session
-        .execute(insert, &[&name, &file.checksum, &phase.name(), &ms, &by])
-        .await
+    session.execute(insert, &[&name, &file.checksum, &phase.name(), &ms, &by]).await
 }
 
 impl FileFailure {
@@ -202,10 +177,7 @@ impl FileFailure {
                 f.position = Some(line_col(&file.sql, offset + *pos as usize));
             }
         } else if err.is_closed() || session_lost(err) {
-            f.message = format!(
-                "the connection to PostgreSQL was lost while the file ran ({})",
-                f.message
-            );
+            f.message = format!("the connection to PostgreSQL was lost while the file ran ({})", f.message);
         }
         f
     }

@@ -56,7 +56,10 @@ pub async fn check(session: &Session, required: &[String]) -> Result<(), Migrati
         }
         match installed {
             Some(v) => tracing::debug!("required extension {name} {v} is installed"),
-            None => tracing::info!("required extension {name} is available (version {}) and not installed yet: db-init creates it", available.unwrap_or_default()),
+            None => tracing::info!(
+                "required extension {name} is available (version {}) and not installed yet: db-init creates it",
+                available.unwrap_or_default()
+            ),
         }
     }
     if problems.is_empty() {
@@ -71,15 +74,7 @@ pub async fn check(session: &Session, required: &[String]) -> Result<(), Migrati
 
 /// `shared_preload_libraries` as a list, or `None` when this role may not read it.
 async fn preload_libraries(session: &Session) -> Option<Vec<String>> {
-    let row = session
-        .query_one("SELECT current_setting('shared_preload_libraries')", &[])
-        .await
-        .ok()?;
+    let row = session.query_one("SELECT current_setting('shared_preload_libraries')", &[]).await.ok()?;
     let text: String = row.get(0);
-    Some(
-        text.split(',')
-            .map(|s| s.trim().trim_matches('"').to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
-    )
+    Some(text.split(',').map(|s| s.trim().trim_matches('"').to_string()).filter(|s| !s.is_empty()).collect())
 }

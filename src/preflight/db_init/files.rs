@@ -26,8 +26,7 @@ pub struct MigrationFile {
 impl MigrationFile {
     pub fn from_bytes(name: &str, path: PathBuf, raw: Vec<u8>) -> Result<MigrationFile, String> {
         let body = raw.strip_prefix(BOM).unwrap_or(&raw);
-        let text =
-            std::str::from_utf8(body).map_err(|e| format!("{name}: not UTF-8 text ({e})"))?;
+        let text = std::str::from_utf8(body).map_err(|e| format!("{name}: not UTF-8 text ({e})"))?;
         let sql = text.replace("\r\n", "\n");
         let no_transaction = sql.lines().next().is_some_and(is_no_transaction_directive);
         Ok(MigrationFile {
@@ -80,15 +79,13 @@ pub enum FolderProblem {
 
 /// The migration file names of `dir`, sorted; every other entry (but README*/.gitkeep) is a problem.
 pub fn migration_names(dir: &Path) -> Result<Vec<String>, FolderProblem> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        FolderProblem::Unreadable(format!("folder {} cannot be read: {e}", dir.display()))
-    })?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| FolderProblem::Unreadable(format!("folder {} cannot be read: {e}", dir.display())))?;
     let mut names = Vec::new();
     let mut problems = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| {
-            FolderProblem::Unreadable(format!("folder {} cannot be read: {e}", dir.display()))
-        })?;
+        let entry =
+            entry.map_err(|e| FolderProblem::Unreadable(format!("folder {} cannot be read: {e}", dir.display())))?;
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             problems.push(format!("{:?} is not a UTF-8 file name", entry.file_name()));
             continue;
@@ -96,13 +93,9 @@ pub fn migration_names(dir: &Path) -> Result<Vec<String>, FolderProblem> {
         if is_ignored(&name) {
             continue;
         }
-        let is_file = std::fs::metadata(entry.path())
-            .map(|m| m.is_file())
-            .unwrap_or(false);
+        let is_file = std::fs::metadata(entry.path()).map(|m| m.is_file()).unwrap_or(false);
         if !is_file {
-            problems.push(format!(
-                "{name} is not a regular file (migration folders hold NNN_name.sql files only)"
-            ));
+            problems.push(format!("{name} is not a regular file (migration folders hold NNN_name.sql files only)"));
         } else if !is_migration_name(&name) {
             problems.push(format!(
                 "{name} is not a migration file name (expected NNN_name.sql: digits, underscore, letters/digits/_.-, \".sql\"; README* and .gitkeep are ignored)"
@@ -157,13 +150,8 @@ pub fn is_migration_name(name: &str) -> bool {
     };
     digits >= 3
         && !rest.is_empty()
-        && rest
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && rest.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// Mixed number widths (010_ sorts before 9_) and numbers used twice, each named.
@@ -206,15 +194,10 @@ mod tests {
 
     #[test]
     fn crlf_and_bom_do_not_change_the_checksum() {
-        let lf =
-            MigrationFile::from_bytes("001_a.sql", "x".into(), b"SELECT 1;\nSELECT 2;\n".to_vec())
+        let lf = MigrationFile::from_bytes("001_a.sql", "x".into(), b"SELECT 1;\nSELECT 2;\n".to_vec()).unwrap();
+        let crlf =
+            MigrationFile::from_bytes("001_a.sql", "x".into(), b"\xEF\xBB\xBFSELECT 1;\r\nSELECT 2;\r\n".to_vec())
                 .unwrap();
-        let crlf = MigrationFile::from_bytes(
-            "001_a.sql",
-            "x".into(),
-            b"\xEF\xBB\xBFSELECT 1;\r\nSELECT 2;\r\n".to_vec(),
-        )
-        .unwrap();
         assert_eq!(lf.checksum, crlf.checksum);
         assert_eq!(lf.sql, crlf.sql);
     }
@@ -223,12 +206,8 @@ mod tests {
     fn raw_hash_of_the_same_content_is_accepted() {
         let crlf_bytes = b"SELECT 1;\r\n".to_vec();
         let shell_row = sha256_hex(&crlf_bytes);
-        let now_lf =
-            MigrationFile::from_bytes("001_a.sql", "x".into(), b"SELECT 1;\n".to_vec()).unwrap();
-        assert!(
-            now_lf.matches(&shell_row),
-            "a row hashed from a CRLF checkout must match the LF file"
-        );
+        let now_lf = MigrationFile::from_bytes("001_a.sql", "x".into(), b"SELECT 1;\n".to_vec()).unwrap();
+        assert!(now_lf.matches(&shell_row), "a row hashed from a CRLF checkout must match the LF file");
         let still_crlf = MigrationFile::from_bytes("001_a.sql", "x".into(), crlf_bytes).unwrap();
         assert!(still_crlf.matches(&shell_row));
         assert!(!now_lf.matches(&sha256_hex(b"SELECT 2;\n")));
@@ -243,12 +222,9 @@ mod tests {
         )
         .unwrap();
         assert!(yes.no_transaction);
-        let no = MigrationFile::from_bytes(
-            "001_a.sql",
-            "x".into(),
-            b"SELECT 1;\n-- trm-init: no-transaction\n".to_vec(),
-        )
-        .unwrap();
+        let no =
+            MigrationFile::from_bytes("001_a.sql", "x".into(), b"SELECT 1;\n-- trm-init: no-transaction\n".to_vec())
+                .unwrap();
         assert!(!no.no_transaction);
     }
 
@@ -257,16 +233,9 @@ mod tests {
         for ok in ["001_extensions.sql", "0001_a-b.c.sql", "123_X9.sql"] {
             assert!(is_migration_name(ok), "{ok}");
         }
-        for bad in [
-            "1_x.sql",
-            "001.sql",
-            "001_.sql",
-            "001_x.SQL",
-            "abc_x.sql",
-            "001_x.sql.bak",
-            "001-x.sql",
-            "001_x y.sql",
-        ] {
+        for bad in
+            ["1_x.sql", "001.sql", "001_.sql", "001_x.SQL", "abc_x.sql", "001_x.sql.bak", "001-x.sql", "001_x y.sql"]
+        {
             assert!(!is_migration_name(bad), "{bad}");
         }
     }
@@ -274,15 +243,7 @@ mod tests {
     #[test]
     fn folder_problems_name_each_file() {
         let dir = tempfile::tempdir().unwrap();
-        for f in [
-            "001_a.sql",
-            "002_b.sql",
-            "002_c.sql",
-            "0003_d.sql",
-            "notes.txt",
-            "README.md",
-            ".gitkeep",
-        ] {
+        for f in ["001_a.sql", "002_b.sql", "002_c.sql", "0003_d.sql", "notes.txt", "README.md", ".gitkeep"] {
             std::fs::write(dir.path().join(f), "").unwrap();
         }
         std::fs::create_dir(dir.path().join("sub")).unwrap();
@@ -293,14 +254,8 @@ mod tests {
         for name in ["notes.txt", "sub", "0003_d.sql", "002_c.sql"] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
-        assert!(
-            !text.contains("README.md") && !text.contains(".gitkeep is"),
-            "{text}"
-        );
-        assert!(
-            !text.contains("001_a.sql"),
-            "the majority width is not blamed: {text}"
-        );
+        assert!(!text.contains("README.md") && !text.contains(".gitkeep is"), "{text}");
+        assert!(!text.contains("001_a.sql"), "the majority width is not blamed: {text}");
     }
 
     #[test]
@@ -309,9 +264,6 @@ mod tests {
         for f in ["010_c.sql", "002_b.sql", "001_a.sql", "README"] {
             std::fs::write(dir.path().join(f), "").unwrap();
         }
-        assert_eq!(
-            migration_names(dir.path()).unwrap(),
-            ["001_a.sql", "002_b.sql", "010_c.sql"]
-        );
+        assert_eq!(migration_names(dir.path()).unwrap(), ["001_a.sql", "002_b.sql", "010_c.sql"]);
     }
 }

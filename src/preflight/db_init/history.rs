@@ -17,10 +17,7 @@ pub async fn ensure(session: &Session, table: &str) -> Result<(), DbError> {
          ALTER TABLE {table} ADD COLUMN IF NOT EXISTS phase text, ADD COLUMN IF NOT EXISTS duration_ms bigint, ADD COLUMN IF NOT EXISTS applied_by text;\n\
          RESET client_min_messages;"
     );
-    session
-        .batch_execute(&sql)
-        .await
-        .map_err(|e| DbError::query(format!("creating the history table {table}"), &e))
+    session.batch_execute(&sql).await.map_err(|e| DbError::query(format!("creating the history table {table}"), &e))
 }
 
 pub async fn exists(session: &Session, table: &str) -> Result<bool, DbError> {
@@ -32,11 +29,7 @@ pub async fn exists(session: &Session, table: &str) -> Result<bool, DbError> {
 }
 
 /// Recorded checksums of `phase`, keyed by file name.
-pub async fn read(
-    session: &Session,
-    table: &str,
-    phase: Phase,
-) -> Result<BTreeMap<String, String>, DbError> {
+pub async fn read(session: &Session, table: &str, phase: Phase) -> Result<BTreeMap<String, String>, DbError> {
     let rows = session
         .query(&format!("SELECT filename, checksum FROM {table}"), &[])
         .await
@@ -46,18 +39,13 @@ pub async fn read(
         .filter_map(|r| {
             let name: String = r.get(0);
             let sum: Option<String> = r.get(1);
-            phase
-                .file_of(&name)
-                .map(|f| (f.to_string(), sum.unwrap_or_default()))
+            phase.file_of(&name).map(|f| (f.to_string(), sum.unwrap_or_default()))
         })
         .collect())
 }
 
 /// The prepared INSERT of one history row (filename, checksum, phase, duration_ms, applied_by).
-pub async fn prepare_insert(
-    session: &Session,
-    table: &str,
-) -> Result<tokio_postgres::Statement, DbError> {
+pub async fn prepare_insert(session: &Session, table: &str) -> Result<tokio_postgres::Statement, DbError> {
     session
         .prepare(&insert_sql(table))
         .await

@@ -117,22 +117,11 @@ pub enum MigrationError {
     #[error("{key}: {message}")]
     Folder { key: &'static str, message: String },
     #[error("{phase}: {dir}: {}", problems.join("; "))]
-    Files {
-        phase: &'static str,
-        dir: String,
-        problems: Vec<String>,
-    },
+    Files { phase: &'static str, dir: String, problems: Vec<String> },
     #[error("{phase}: {} changed after it was applied (a file must not change once applied; add a new file instead): {}", if list.len() == 1 { "a migration" } else { "migrations" }, list.join("; "))]
-    Changed {
-        phase: &'static str,
-        list: Vec<String>,
-    },
+    Changed { phase: &'static str, list: Vec<String> },
     #[error("{phase}: new file(s) {} sort before the last applied file {last}; rename them to sort last, or set db_init.allow_out_of_order = true", list.join(", "))]
-    OutOfOrder {
-        phase: &'static str,
-        list: Vec<String>,
-        last: String,
-    },
+    OutOfOrder { phase: &'static str, list: Vec<String>, last: String },
     #[error("{0}")]
     Failed(Box<FileFailure>),
     #[error("db_init.required_extensions: {0}")]
@@ -173,15 +162,10 @@ pub struct Summary {
 pub fn load(config: &Config, phase: Phase) -> Result<Vec<MigrationFile>, MigrationError> {
     let dir = phase.dir(config);
     files::load(dir).map_err(|p| match p {
-        FolderProblem::Unreadable(message) => MigrationError::Folder {
-            key: phase.config_key(),
-            message,
-        },
-        FolderProblem::BadNames(problems) => MigrationError::Files {
-            phase: phase.name(),
-            dir: dir.display().to_string(),
-            problems,
-        },
+        FolderProblem::Unreadable(message) => MigrationError::Folder { key: phase.config_key(), message },
+        FolderProblem::BadNames(problems) => {
+            MigrationError::Files { phase: phase.name(), dir: dir.display().to_string(), problems }
+        }
     })
 }
 
@@ -200,28 +184,20 @@ pub async fn run(
             history::ensure(session, table).await?;
             history::read(session, table, phase).await?
         }
-        Mode::DryRun if history::exists(session, table).await? => {
-            history::read(session, table, phase).await?
-        }
+        Mode::DryRun if history::exists(session, table).await? => history::read(session, table, phase).await?,
         Mode::DryRun => Default::default(),
     };
     let items = plan::plan(&files, &recorded);
     refuse_unsafe(phase, &items, config.db_init.allow_out_of_order, &recorded)?;
 
     let insert = match mode {
-        Mode::Apply
-            if items
-                .iter()
-                .any(|i| matches!(i.state, State::Pending | State::OutOfOrder)) =>
-        {
+        Mode::Apply if items.iter().any(|i| matches!(i.state, State::Pending | State::OutOfOrder)) => {
             Some(history::prepare_insert(session, table).await?)
         }
         _ => None,
     };
     let mut summary = Summary::default();
-    let last_pending = items
-        .iter()
-        .rposition(|i| matches!(i.state, State::Pending | State::OutOfOrder));
+    let last_pending = items.iter().rposition(|i| matches!(i.state, State::Pending | State::OutOfOrder));
     for (index, item) in items.iter().enumerate() {
         let p = phase.name();
         match (&item.state, item.file) {
@@ -242,29 +218,17 @@ pub async fn run(
                     tracing::info!(phase = p, file = %item.name, "{p}: {} would be applied (dry run)", item.name);
                     continue;
                 }
-                let flush = if Some(index) == last_pending {
-                    apply::Flush::Wait
-                } else {
-                    apply::Flush::Later
-                };
+                let flush = if Some(index) == last_pending { apply::Flush::Wait } else { apply::Flush::Later };
                 let Some(insert) = &insert else { continue };
                 let ms = apply::apply(session, phase, file, insert, flush, shutdown).await?;
                 summary.applied += 1;
-                let how = if file.no_transaction {
-                    " (no transaction)"
-                } else {
-                    ""
-                };
+                let how = if file.no_transaction { " (no transaction)" } else { "" };
                 tracing::info!(phase = p, file = %item.name, duration_ms = ms, "{p}: {} applied in {ms} ms{how}", item.name);
             }
             _ => {}
         }
     }
-    let verb = if mode == Mode::DryRun {
-        "to apply (dry run)"
-    } else {
-        "applied"
-    };
+    let verb = if mode == Mode::DryRun { "to apply (dry run)" } else { "applied" };
     tracing::info!(
         phase = phase.name(),
         applied = summary.applied,
@@ -287,32 +251,20 @@ fn refuse_unsafe(
     let changed: Vec<String> = items
         .iter()
         .filter_map(|i| match (&i.state, i.file) {
-            (State::Changed { recorded }, Some(f)) => Some(format!(
-                "{} (recorded checksum {recorded}, file now {})",
-                i.name, f.checksum
-            )),
+            (State::Changed { recorded }, Some(f)) => {
+                Some(format!("{} (recorded checksum {recorded}, file now {})", i.name, f.checksum))
+            }
             _ => None,
         })
         .collect();
     if !changed.is_empty() {
-        return Err(MigrationError::Changed {
-            phase: phase.name(),
-            list: changed,
-        });
+        return Err(MigrationError::Changed { phase: phase.name(), list: changed });
     }
-    let late: Vec<String> = items
-        .iter()
-        .filter(|i| i.state == State::OutOfOrder)
-        .map(|i| i.name.clone())
-        .collect();
+    let late: Vec<String> = items.iter().filter(|i| i.state == State::OutOfOrder).map(|i| i.name.clone()).collect();
     if !late.is_empty() {
         let last = recorded.keys().next_back().cloned().unwrap_or_default();
         if !allow_out_of_order {
-            return Err(MigrationError::OutOfOrder {
-                phase: phase.name(),
-                list: late,
-                last,
-            });
+            return Err(MigrationError::OutOfOrder { phase: phase.name(), list: late, last });
         }
         tracing::warn!(phase = phase.name(), files = ?late, "{}: applying files that sort before the last applied one ({last}) because db_init.allow_out_of_order = true", phase.name());
     }
@@ -326,11 +278,7 @@ pub struct StatusLine {
 }
 
 /// The verdict for every file of `phase`, without taking the lock or writing anything.
-pub async fn status(
-    session: &Session,
-    config: &Config,
-    phase: Phase,
-) -> Result<Vec<StatusLine>, MigrationError> {
+pub async fn status(session: &Session, config: &Config, phase: Phase) -> Result<Vec<StatusLine>, MigrationError> {
     let files = load(config, phase)?;
     let table = &config.db_init.table;
     let recorded = if history::exists(session, table).await? {
@@ -338,13 +286,7 @@ pub async fn status(
     } else {
         Default::default()
     };
-    Ok(plan::plan(&files, &recorded)
-        .into_iter()
-        .map(|i| StatusLine {
-            name: i.name,
-            state: i.state,
-        })
-        .collect())
+    Ok(plan::plan(&files, &recorded).into_iter().map(|i| StatusLine { name: i.name, state: i.state }).collect())
 }
 
 /// For `check`: the folder's migration files, or the problems that would stop a run.

@@ -32,28 +32,15 @@ pub fn plan<'a>(files: &'a [MigrationFile], recorded: &BTreeMap<String, String>)
         .map(|f| {
             let state = match recorded.get(&f.name) {
                 Some(sum) if f.matches(sum) => State::Applied,
-                Some(sum) => State::Changed {
-                    recorded: sum.clone(),
-                },
+                Some(sum) => State::Changed { recorded: sum.clone() },
                 None if last_recorded.is_some_and(|last| f.name < *last) => State::OutOfOrder,
                 None => State::Pending,
             };
-            Item {
-                name: f.name.clone(),
-                state,
-                file: Some(f),
-            }
+            Item { name: f.name.clone(), state, file: Some(f) }
         })
         .collect();
-    for name in recorded
-        .keys()
-        .filter(|n| !files.iter().any(|f| &f.name == *n))
-    {
-        items.push(Item {
-            name: name.clone(),
-            state: State::Missing,
-            file: None,
-        });
+    for name in recorded.keys().filter(|n| !files.iter().any(|f| &f.name == *n)) {
+        items.push(Item { name: name.clone(), state: State::Missing, file: None });
     }
     items.sort_by(|a, b| a.name.cmp(&b.name));
     items
@@ -69,31 +56,18 @@ mod tests {
 
     #[test]
     fn each_state_is_found() {
-        let files = [
-            file("001_a.sql", "a"),
-            file("002_b.sql", "b"),
-            file("003_c.sql", "c"),
-            file("005_e.sql", "e"),
-        ];
+        let files = [file("001_a.sql", "a"), file("002_b.sql", "b"), file("003_c.sql", "c"), file("005_e.sql", "e")];
         let mut rec = BTreeMap::new();
         rec.insert("001_a.sql".to_string(), files[0].checksum.clone());
         rec.insert("003_c.sql".to_string(), "0000".to_string());
         rec.insert("004_d.sql".to_string(), "1111".to_string());
-        let states: Vec<(String, State)> = plan(&files, &rec)
-            .into_iter()
-            .map(|i| (i.name, i.state))
-            .collect();
+        let states: Vec<(String, State)> = plan(&files, &rec).into_iter().map(|i| (i.name, i.state)).collect();
         assert_eq!(
             states,
             [
                 ("001_a.sql".into(), State::Applied),
                 ("002_b.sql".into(), State::OutOfOrder),
-                (
-                    "003_c.sql".into(),
-                    State::Changed {
-                        recorded: "0000".into()
-                    }
-                ),
+                ("003_c.sql".into(), State::Changed { recorded: "0000".into() }),
                 ("004_d.sql".into(), State::Missing),
                 ("005_e.sql".into(), State::Pending),
             ]

@@ -40,8 +40,7 @@ pub fn statements(sql: &str) -> Vec<(usize, &str)> {
                 continue;
             }
             b'\'' => {
-                let escapes =
-                    i > 0 && matches!(b[i - 1], b'e' | b'E') && (i < 2 || !is_ident(b[i - 2]));
+                let escapes = i > 0 && matches!(b[i - 1], b'e' | b'E') && (i < 2 || !is_ident(b[i - 2]));
                 i = skip_quoted(b, i, b'\'', escapes);
                 has_code = true;
                 continue;
@@ -119,10 +118,7 @@ fn dollar_tag_end(b: &[u8], i: usize) -> Option<usize> {
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
 }
 
 /// Line and column (both 1-based) of PostgreSQL's error position `position` (1-based characters).
@@ -150,10 +146,7 @@ mod tests {
     use super::*;
 
     fn texts(sql: &str) -> Vec<String> {
-        statements(sql)
-            .into_iter()
-            .map(|(_, s)| s.trim().to_string())
-            .collect()
+        statements(sql).into_iter().map(|(_, s)| s.trim().to_string()).collect()
     }
 
     #[test]
@@ -187,11 +180,7 @@ mod tests {
         // PostgreSQL reports position 12 for "SELEC": 1-based character index.
         assert_eq!(line_col(text, 12), (3, 1));
         assert_eq!(line_col(text, 1), (1, 1));
-        assert_eq!(
-            line_col("é\nxy", 4),
-            (2, 2),
-            "positions count characters, not bytes"
-        );
+        assert_eq!(line_col("é\nxy", 4), (2, 2), "positions count characters, not bytes");
         assert_eq!(chars_before("éa;b", 4), 3);
     }
 }
