@@ -79,7 +79,7 @@ fn child_leads_its_own_process_group() {
 fn child_gets_the_terminal_foreground_when_stdin_is_a_tty() {
     // `script` gives trm-init a pseudo-terminal on stdin; the child must own the foreground group.
     let inner =
-        format!("{} --no-preflight -- sh -c 'echo fg=$(ps -o tpgid= -p $$) pg=$(ps -o pgid= -p $$)'", bin().display());
+        format!("TRM_INIT_HEALTH__LISTEN=127.0.0.1:0 {} --no-preflight -- sh -c 'echo fg=$(ps -o tpgid= -p $$) pg=$(ps -o pgid= -p $$)'", bin().display());
     let out = Command::new("script").args(["-qec", &inner, "/dev/null"]).output().expect("script (util-linux)");
     let text = String::from_utf8_lossy(&out.stdout);
     let fg = text.split("fg=").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("?");
@@ -97,6 +97,7 @@ fn not_pid1_becomes_subreaper_of_orphans() {
     let mut child = Command::new(bin())
         .args(["--no-preflight", "--", "sh", "-c", script])
         .env("D", dir.path())
+        .env("TRM_INIT_HEALTH__LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -22,6 +22,8 @@ fn run_in_chroot(root: &std::path::Path, args: &[&str]) -> (i32, String) {
         .args(args)
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        // Tests run in parallel on one loopback: any free port for the health server.
+        .env("TRM_INIT_HEALTH__LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
