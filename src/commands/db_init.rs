@@ -6,7 +6,7 @@
 use crate::cli::{DbInitArgs, MigrationPhase};
 use crate::config::database::DbSettings;
 use crate::config::Config;
-use crate::db::{self, lock::Lock, Session};
+use crate::db::{self, Session};
 use crate::exit::Failure;
 use crate::preflight::db_init::{self, Mode, Phase};
 use crate::reaper::Reaper;
@@ -43,25 +43,9 @@ async fn work(args: &DbInitArgs, config: &Config, shutdown: &CancellationToken) 
     let result = if args.dry_run {
         apply_phases(&session, config, args, shutdown).await
     } else {
-        match Lock::acquire(
-            &session,
-            db::lock::key_for(&config.db_init.table),
-            config.database.lock_timeout.get(),
-            shutdown,
-        )
-        .await
-        {
-            Ok(lock) => {
-                let result = apply_phases(&session, config, args, shutdown).await;
-                match (&result, lock.release(&session).await) {
-                    (Ok(()), Err(e)) => tracing::error!("{e}"),
-                    (Err(_), Err(e)) => tracing::warn!("{e}"),
-                    _ => {}
-                }
-                result
-            }
-            Err(e) => Err(e.into()),
-        }
+        let key = db::lock::key_for(&config.db_init.table);
+        let work = apply_phases(&session, config, args, shutdown);
+        db::lock::holding(&session, key, config.database.lock_timeout.get(), shutdown, work).await
     };
     session.close().await;
     result

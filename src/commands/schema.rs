@@ -5,7 +5,7 @@
 use crate::cli::SchemaArgs;
 use crate::config::database::DbSettings;
 use crate::config::Config;
-use crate::db::{self, lock::Lock};
+use crate::db;
 use crate::exit::{self, Failure};
 use crate::preflight::directus::Directus;
 use crate::reaper::Reaper;
@@ -38,18 +38,8 @@ async fn work(
         step.dry_run().await.map(|go| if go { 0 } else { exit::DIRECTUS }).map_err(Failure::from)
     } else {
         let key = db::lock::key_for(&config.db_init.table);
-        match Lock::acquire(&session, key, config.database.lock_timeout.get(), shutdown).await {
-            Ok(lock) => {
-                let result = step.run().await.map(|()| 0).map_err(Failure::from);
-                match (&result, lock.release(&session).await) {
-                    (Ok(_), Err(e)) => tracing::error!("{e}"),
-                    (Err(_), Err(e)) => tracing::warn!("{e}"),
-                    _ => {}
-                }
-                result
-            }
-            Err(e) => Err(e.into()),
-        }
+        let work = async { step.run().await.map(|()| 0).map_err(Failure::from) };
+        db::lock::holding(&session, key, config.database.lock_timeout.get(), shutdown, work).await
     };
     session.close().await;
     result

@@ -99,13 +99,29 @@ impl Lock {
             }),
         }
     }
+}
 
-    /// Releases, logging (not returning) a failure: for paths that already have an error to report.
-    pub async fn release_logged(self, session: &Session) {
-        if let Err(e) = self.release(session).await {
+/// Runs `work` while holding the preflight lock `key` on `session`: acquired by polling (up to `limit`),
+/// released on every path. A failed release is logged, as an error when `work` succeeded and as a
+/// warning when it already failed (its own error is the one to report); closing the session releases
+/// the lock in any case.
+pub async fn holding<T, E: From<DbError>>(
+    session: &Session,
+    key: i64,
+    limit: Duration,
+    shutdown: &CancellationToken,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let lock = Lock::acquire(session, key, limit, shutdown).await?;
+    let result = work.await;
+    if let Err(e) = lock.release(session).await {
+        if result.is_ok() {
+            tracing::error!("{e}");
+        } else {
             tracing::warn!("{e}");
         }
     }
+    result
 }
 
 /// "held by pid 123 (trm-init, 10.0.0.4, running for 3s, state active)" — from pg_locks + pg_stat_activity.

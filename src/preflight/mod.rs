@@ -11,7 +11,7 @@ pub mod directus;
 
 use crate::config::database::DbSettings;
 use crate::config::Config;
-use crate::db::{self, lock::Lock, Session};
+use crate::db::{self, Session};
 use crate::exit::Failure;
 use crate::logging::PhaseTimer;
 use crate::reaper::Reaper;
@@ -57,37 +57,11 @@ pub async fn run(config: &Config, reaper: &Reaper, shutdown: CancellationToken) 
 async fn with_session(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
     let settings = DbSettings::from_env()?;
     let session = db::connect(&settings, config.database.wait_timeout.get(), &shutdown).await?;
-    let lock = match Lock::acquire(
-        &session,
-        db::lock::key_for(&config.db_init.table),
-        config.database.lock_timeout.get(),
-        &shutdown,
-    )
-    .await
-    {
-        Ok(lock) => lock,
-        Err(e) => {
-            session.close().await;
-            return Err(e.into());
-        }
-    };
-    let ctx = Context { config, reaper, shutdown, db: &session };
-    let result = run_steps(&ctx).await;
-    let released = lock.release(&session).await;
+    let key = db::lock::key_for(&config.db_init.table);
+    let ctx = Context { config, reaper, shutdown: shutdown.clone(), db: &session };
+    let result = db::lock::holding(&session, key, config.database.lock_timeout.get(), &shutdown, run_steps(&ctx)).await;
     session.close().await;
-    match (result, released) {
-        (Err(failure), released) => {
-            if let Err(e) = released {
-                tracing::warn!("{e}");
-            }
-            Err(failure)
-        }
-        (Ok(()), Err(e)) => {
-            tracing::error!("{e}");
-            Ok(())
-        }
-        (Ok(()), Ok(())) => Ok(()),
-    }
+    result
 }
 
 async fn run_steps(ctx: &Context<'_>) -> Result<(), Failure> {
