@@ -77,7 +77,26 @@ fn check_prints_the_effective_config_without_secrets() {
     assert_eq!(out.status.code(), Some(0), "{shown}");
     assert!(shown.contains("stop_grace = \"5s\""), "the env override is shown: {shown}");
     assert!(shown.contains("directus@db.example:5432/directus"), "{shown}");
+    assert!(shown.contains("# schema.snapshot: 11 collection(s)"), "the snapshot is read: {shown}");
     assert!(!shown.contains("pa55-w0rd-secret"), "the password leaked: {shown}");
+}
+
+#[test]
+fn check_reads_the_snapshot_and_names_a_broken_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broken = dir.path().join("schema.yaml");
+    std::fs::write(&broken, "collections: [ {collection: a\n").expect("write");
+    let env = [
+        ("TRM_INIT_PREFLIGHT__ENABLED", "true"),
+        ("DB_HOST", "h"),
+        ("DB_DATABASE", "d"),
+        ("DB_USER", "u"),
+        ("TRM_INIT_SCHEMA__SNAPSHOT", broken.to_str().expect("utf-8")),
+    ];
+    let out = trm_init(&["check"], &env);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{shown}");
+    assert!(shown.contains("schema.snapshot") && shown.contains(broken.to_str().expect("utf-8")), "{shown}");
 }
 
 #[test]

@@ -28,8 +28,17 @@ pub fn check(config: &Config) -> Result<u8, Failure> {
                 Err(list) => problems.extend(list.into_iter().map(|p| format!("{key}: {p}"))),
             }
         }
-        if config.schema.enabled && !config.schema.snapshot.is_file() {
-            problems.push(format!("schema.snapshot: {} is not a readable file", config.schema.snapshot.display()));
+        if config.schema.enabled {
+            match crate::preflight::directus::snapshot::Snapshot::read(&config.schema.snapshot) {
+                Ok(snapshot) => out.push_str(&format!(
+                    "# schema.snapshot: {} collection(s), {} field(s), {} relation(s) in {}\n",
+                    snapshot.declared.collections.len(),
+                    snapshot.declared.fields.len(),
+                    snapshot.declared.relations.len(),
+                    config.schema.snapshot.display()
+                )),
+                Err(e) => problems.push(format!("schema.snapshot: {}", exit::error_chain(&e))),
+            }
         }
     }
     print!("{out}");

@@ -246,15 +246,9 @@ impl Config {
                 return Err(invalid("db_init.required_extensions", format!("{ext:?}"), "not an extension name"));
             }
         }
-        match self.health.upstream.parse::<hyper::Uri>() {
-            Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => {}
-            _ => {
-                return Err(invalid(
-                    "health.upstream",
-                    format!("{:?}", self.health.upstream),
-                    "must be an http:// URL with a host, like http://127.0.0.1:8055/server/ping",
-                ))
-            }
+        // The same parser the health server uses: http://, and an IP address or localhost (no DNS).
+        if let Err(reason) = crate::health::target::Target::parse(&self.health.upstream) {
+            return Err(invalid("health.upstream", format!("{:?}", self.health.upstream), &reason));
         }
         if self.child.stop_grace.get().is_zero() {
             return Err(invalid("child.stop_grace", self.child.stop_grace.to_string(), "must be more than zero"));

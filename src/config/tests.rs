@@ -125,6 +125,16 @@ fn invalid_upstream_is_refused_with_origin() {
 }
 
 #[test]
+fn upstream_host_name_is_refused_because_the_probe_has_no_resolver() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TRM_INIT_HEALTH__UPSTREAM", "http://directus:8055/server/ping");
+        let err = load_in(jail, None).unwrap_err().to_string();
+        assert!(err.contains("health.upstream") && err.contains("IP address"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
 fn table_name_must_be_an_identifier() {
     Jail::expect_with(|jail| {
         jail.create_file("t.toml", "[db_init]\ntable = \"x; drop table y\"\n")?;
