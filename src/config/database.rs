@@ -5,7 +5,6 @@
 
 use super::secret::Secret;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -68,13 +67,22 @@ pub struct DbSettings {
 impl DbSettings {
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, DbConfigError> {
-        Self::from_lookup(&|k| std::env::var(k).ok())
+        let mut settings = Self::from_lookup(&|k| std::env::var(k).ok())?;
+        // Only the real environment can be listed: warn about DB_SSL__* names we do not use.
+        const KNOWN: [&str; 4] = ["DB_SSL__CA", "DB_SSL__CERT", "DB_SSL__KEY", "DB_SSL__REJECT_UNAUTHORIZED"];
+        for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("DB_SSL__")) {
+            if !KNOWN.contains(&name.strip_suffix("_FILE").unwrap_or(&name)) {
+                settings
+                    .warnings
+                    .push(format!("{name} is not understood by trm-init and is ignored for its own connection"));
+            }
+        }
+        Ok(settings)
     }
 
     /// Reads the settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, DbConfigError> {
         let env = Lookup(lookup);
-        let mut warnings = Vec::new();
         if let Some(client) = env.plain("DB_CLIENT") {
             if !matches!(client.as_str(), "pg" | "postgres" | "postgresql") {
                 return Err(DbConfigError::Invalid {
@@ -104,8 +112,8 @@ impl DbSettings {
             let password = env.get("DB_PASSWORD")?.map(Secret::new);
             DbTarget::Params { host, port, database, user, password }
         };
-        let ssl = read_ssl(&env, &mut warnings)?;
-        Ok(DbSettings { target, ssl, warnings })
+        let ssl = read_ssl(&env)?;
+        Ok(DbSettings { target, ssl, warnings: Vec::new() })
     }
 
     /// A one-line description for logs: where, as whom; never the password.
@@ -137,7 +145,7 @@ impl Lookup<'_> {
     }
 }
 
-fn read_ssl(env: &Lookup<'_>, warnings: &mut Vec<String>) -> Result<SslSettings, DbConfigError> {
+fn read_ssl(env: &Lookup<'_>) -> Result<SslSettings, DbConfigError> {
     let flag = |var: &str, default: bool| -> Result<bool, DbConfigError> {
         match env.plain(var) {
             None => Ok(default),
@@ -153,13 +161,6 @@ fn read_ssl(env: &Lookup<'_>, warnings: &mut Vec<String>) -> Result<SslSettings,
     let key = env.get("DB_SSL__KEY")?.map(Secret::new);
     let reject_set = env.plain("DB_SSL__REJECT_UNAUTHORIZED").is_some();
     let enabled = flag("DB_SSL", false)? || ca.is_some() || cert.is_some() || key.is_some() || reject_set;
-    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("DB_SSL__")) {
-        let known = ["DB_SSL__CA", "DB_SSL__CERT", "DB_SSL__KEY", "DB_SSL__REJECT_UNAUTHORIZED"];
-        let base = name.strip_suffix("_FILE").unwrap_or(&name);
-        if !known.contains(&base) {
-            warnings.push(format!("{name} is not understood by trm-init and is ignored for its own connection"));
-        }
-    }
     Ok(SslSettings { enabled, reject_unauthorized: flag("DB_SSL__REJECT_UNAUTHORIZED", true)?, ca, cert, key })
 }
 
@@ -204,11 +205,6 @@ fn redact_password_pairs(text: &str, sep: char) -> String {
         })
         .collect();
     format!("{head}{}", parts.join(&sep.to_string()))
-}
-
-/// Sorted `DB_*` names that are set, for `check` (values of secrets are never shown).
-pub fn db_variables_set() -> BTreeMap<String, &'static str> {
-    std::env::vars().filter(|(k, _)| k.starts_with("DB_")).map(|(k, _)| (k, "set")).collect()
 }
 
 #[cfg(test)]
