@@ -37,9 +37,13 @@ pub async fn check(session: &Session, required: &[String]) -> Result<(), Migrati
         let installed: Option<String> = row.get(1);
         let available: Option<String> = row.get(2);
         if installed.is_none() && available.is_none() {
+            let major = version.split('.').next().unwrap_or("?");
+            let package = match name.as_str() {
+                "postgis" => format!("postgresql-{major}-postgis-3"),
+                _ => format!("postgresql-{major}-{name}"),
+            };
             problems.push(format!(
-                "{name} is not available on this server (PostgreSQL {version}: no {name} in pg_available_extensions); install its package into the database server (e.g. the TimescaleDB image or postgresql-{major}-{name})",
-                major = version.split('.').next().unwrap_or("?")
+                "{name} is not available on this server (PostgreSQL {version}: no {name} in pg_available_extensions); install its package into the database server (e.g. the TimescaleDB image or {package})"
             ));
             continue;
         }
