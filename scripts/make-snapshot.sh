@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Produces snapshots/schema.yaml with the real Directus: a throwaway database, `bootstrap`, `start`,
-# the slice-1 collections created through the REST API (scripts/slice1-schema.mjs), then
+# the collections created through the REST API (scripts/slice1-schema.mjs, then the course and timing
+# ones: scripts/schema/course.mjs), then
 # `schema snapshot`. Then checks the file: applied to another fresh database it reads back identical.
 # Needs PostgreSQL (TRM_TEST_PG, or scripts/pg-up.sh is run) and Directus (scripts/install-directus.sh).
 # Usage: scripts/make-snapshot.sh [OUT]   (default snapshots/schema.yaml)
@@ -37,12 +38,15 @@ directus() { (cd "$dx" && node cli.js "$@"); }
 
 log "building on database $build_db"
 psql -X -q -d postgres -c "CREATE DATABASE $build_db"
+# PostGIS (db-init/004_postgis.sql) before Directus creates geometry columns.
+psql -X -q -d $build_db -v ON_ERROR_STOP=1 -f db-init/004_postgis.sql >/dev/null
 export DB_DATABASE=$build_db
 directus bootstrap >&2
 (cd "$dx" && exec node cli.js start) >&2 &
 server=$!
 for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$port/server/ping" >/dev/null 2>&1 && break; sleep 0.1; done
 DIRECTUS_URL=http://127.0.0.1:$port node scripts/slice1-schema.mjs >&2
+DIRECTUS_URL=http://127.0.0.1:$port node scripts/schema/course.mjs >&2
 kill "$server"; wait "$server" 2>/dev/null || true; server=
 mkdir -p "$(dirname "$out")"
 directus schema snapshot --yes "$out" >&2
@@ -50,6 +54,7 @@ log "wrote $out"
 
 log "checking: apply on a fresh database ($check_db) and read it back"
 psql -X -q -d postgres -c "CREATE DATABASE $check_db"
+psql -X -q -d $check_db -v ON_ERROR_STOP=1 -f db-init/004_postgis.sql >/dev/null
 export DB_DATABASE=$check_db
 directus bootstrap >&2
 directus schema apply --yes "$out" >&2
