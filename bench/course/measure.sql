@@ -147,6 +147,6 @@ BEGIN;
 ALTER TABLE entry_crossings DROP CONSTRAINT entry_crossings_entry_id_geofence_id_ts_unique;
 DROP INDEX entry_crossings_geofence_id_ts_idx;
 DROP INDEX entry_penalties_entry_id_stage_id_idx;
-DROP INDEX entry_penalties_stage_id_idx;
+DROP INDEX entry_penalties_stage_id_entry_id_idx;
 SELECT 'results_baseline|' || ms_median || '|' || rows_out FROM pg_temp.results_ms(:stage, :baseline_runs);
 ROLLBACK;

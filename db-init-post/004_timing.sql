@@ -28,7 +28,7 @@ BEGIN
   FOREACH w IN ARRAY want LOOP
     IF NOT EXISTS (SELECT FROM information_schema.columns
                     WHERE table_schema = 'public' AND table_name = split_part(w, '.', 1) AND column_name = split_part(w, '.', 2)) THEN
-      RAISE EXCEPTION '003_timing: column public.% does not exist', w
+      RAISE EXCEPTION '004_timing: column public.% does not exist', w
         USING HINT = 'db-init-post runs after the Directus schema apply: is the collection in snapshots/schema.yaml?';
     END IF;
   END LOOP;
@@ -54,9 +54,10 @@ END
 $$;
 
 -- ---- indexes for the results query and the operators' lists ---------------------------------------------
+-- All with two or more columns: Directus reports a single-column index as the field's `is_indexed`.
 CREATE INDEX IF NOT EXISTS entry_crossings_geofence_id_ts_idx ON entry_crossings (geofence_id, ts);
 CREATE INDEX IF NOT EXISTS entry_penalties_entry_id_stage_id_idx ON entry_penalties (entry_id, stage_id);
-CREATE INDEX IF NOT EXISTS entry_penalties_stage_id_idx ON entry_penalties (stage_id);
+CREATE INDEX IF NOT EXISTS entry_penalties_stage_id_entry_id_idx ON entry_penalties (stage_id, entry_id);
 CREATE INDEX IF NOT EXISTS stage_results_stage_id_total_idx ON stage_results (stage_id, total_seconds);
 CREATE INDEX IF NOT EXISTS entry_segment_starts_segment_id_idx ON entry_segment_starts (segment_id, target_at);
 CREATE INDEX IF NOT EXISTS penalty_formulas_owner_idx ON penalty_formulas (belongs_to_type, belongs_to_id, type);
@@ -255,11 +256,11 @@ BEGIN
   FOREACH w IN ARRAY ARRAY['entry_segment_starts_entry_id_segment_id_unique', 'entry_crossings_entry_id_geofence_id_ts_unique',
                            'entry_penalties_entry_id_penalty_key_unique', 'stage_results_entry_id_stage_id_unique'] LOOP
     IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = w AND contype = 'u') THEN
-      RAISE EXCEPTION '003_timing: UNIQUE % is missing', w;
+      RAISE EXCEPTION '004_timing: UNIQUE % is missing', w;
     END IF;
   END LOOP;
   IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = 'penalty_formulas_brackets_do_not_overlap' AND contype = 'x') THEN
-    RAISE EXCEPTION '003_timing: exclusion constraint penalty_formulas_brackets_do_not_overlap is missing';
+    RAISE EXCEPTION '004_timing: exclusion constraint penalty_formulas_brackets_do_not_overlap is missing';
   END IF;
 END
 $$;
