@@ -542,9 +542,10 @@ fn operators_list_crossings_and_penalties_override_a_penalty_and_publish_results
     let list = api_ok("GET", &format!("/items/entry_penalties?filter[entry_id][_eq]={entry}&sort=penalty_key"), None);
     let penalties = list["data"].as_array().expect("penalties");
     assert_eq!(penalties.len(), 2, "{list}");
-    assert_eq!(penalties[1]["review_state"], "computed");
-    assert_eq!(penalties[1]["inputs"], json!({"peak_kmh": 71}));
-    let speeding = id_of(&penalties[1]);
+    assert_eq!(penalties[0]["penalty_key"], "speeding:1");
+    assert_eq!(penalties[0]["review_state"], "computed");
+    assert_eq!(penalties[0]["inputs"], json!({"peak_kmh": 71}));
+    let speeding = id_of(&penalties[0]);
 
     // Override: seconds and a reason; the database stamps the time.
     let (status, answer) =

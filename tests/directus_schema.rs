@@ -33,7 +33,7 @@ fn snapshot_applies_on_a_fresh_database_reads_back_identical_and_is_then_skipped
         first.stderr
     );
     assert!(first.stderr.contains("Snapshot applied successfully"), "{}", first.stderr);
-    assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "11");
+    assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "21");
 
     let dir = tempfile::tempdir().unwrap();
     let readback = dir.path().join("readback.yaml");

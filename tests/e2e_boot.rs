@@ -23,7 +23,7 @@ fn cold_boot_on_an_empty_database_serves_the_api_and_term_stops_cleanly() {
     assert!(log.contains("Installing Directus system tables"), "bootstrap on an empty database:\n{log}");
     assert!(log.contains("Snapshot applied successfully"), "schema apply:\n{log}");
     assert!(log.contains("db-init post: ok"), "post migrations:\n{log}");
-    assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "11");
+    assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "21");
     assert_eq!(db.query("SELECT to_regclass('positions') IS NOT NULL"), "t", "db-init pre created positions");
     assert_eq!(
         db.query(
@@ -88,7 +88,7 @@ fn warm_boot_skips_migrations_and_the_schema_step_by_fingerprint() {
     let second = Boot::start(&env, ports);
     second.wait_healthy(BOOT);
     let log = second.log();
-    assert!(log.contains("0 applied, 3 skipped"), "db-init on a warm database:\n{log}");
+    assert!(log.contains("pre: 0 applied, 4 skipped"), "db-init on a warm database:\n{log}");
     assert!(log.contains("bootstrap and schema apply skipped"), "schema step skipped by fingerprint:\n{log}");
     assert!(!log.contains("[directus bootstrap]"), "bootstrap ran on a warm boot:\n{log}");
     let (code, log) = second.stop(STOP);
