@@ -214,3 +214,19 @@ fn relations_restrict_unless_the_child_means_nothing_without_its_parent() {
     }
     assert_eq!(s(&field(&doc, "entry_crossings", "device_id")["type"]), "uuid", "devices have UUID keys");
 }
+
+#[test]
+fn the_image_requires_postgis_and_the_compose_database_ships_it() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = std::fs::read_to_string(repo.join("config/trm-init.toml")).expect("config/trm-init.toml");
+    let line = config
+        .lines()
+        .find(|l| l.trim_start().starts_with("required_extensions"))
+        .expect("config/trm-init.toml sets db_init.required_extensions");
+    assert!(line.contains("\"postgis\"") && line.contains("\"timescaledb\""), "{line}");
+    // timescaledb-ha images ship PostGIS; the -all variant is the one the real project's CI pins.
+    let compose = std::fs::read_to_string(repo.join("compose.dev.yaml")).expect("compose.dev.yaml");
+    assert!(compose.contains("image: timescale/timescaledb-ha:pg16.6-ts2.17.2-all"), "the pinned database image");
+    let pre = std::fs::read_to_string(repo.join("db-init/004_postgis.sql")).expect("db-init/004_postgis.sql");
+    assert!(pre.contains("CREATE EXTENSION IF NOT EXISTS postgis;"), "db-init creates PostGIS before the schema");
+}
