@@ -176,11 +176,10 @@ fn id_of(v: &Value) -> i64 {
 
 #[test]
 fn boot_created_every_collection_and_rule() {
-    let collections = sql(
-        "SELECT string_agg(collection, ',' ORDER BY collection) FROM directus_collections WHERE collection IN
+    let collections =
+        sql("SELECT string_agg(collection, ',' ORDER BY collection) FROM directus_collections WHERE collection IN
            ('stages','segments','geofences','waypoints','speed_limit_zones','penalty_formulas','entry_segment_starts',
-            'entry_crossings','entry_penalties','stage_results')",
-    );
+            'entry_crossings','entry_penalties','stage_results')");
     assert_eq!(
         collections,
         "entry_crossings,entry_penalties,entry_segment_starts,geofences,penalty_formulas,segments,speed_limit_zones,\
@@ -282,7 +281,11 @@ fn processor_writes_crossings_penalties_and_results_and_a_recompute_keeps_review
     // One transaction: a failing results row leaves no penalty behind.
     let failed = psql_result(&shared().db.name, &write(&p("speeding:a", 60), "bogus"));
     assert!(failed.is_err(), "an invalid result status is refused");
-    assert_eq!(sql(&format!("SELECT count(*) FROM entry_penalties WHERE entry_id = {entry}")), "0", "nothing half-written");
+    assert_eq!(
+        sql(&format!("SELECT count(*) FROM entry_penalties WHERE entry_id = {entry}")),
+        "0",
+        "nothing half-written"
+    );
 
     sql(&write(&format!("{}, {}", p("speeding:a", 60), p("speeding:b", 60)), "provisional"));
     assert_eq!(sql(&format!("SELECT total_seconds FROM stage_results WHERE entry_id = {entry}")), "3720");
@@ -312,7 +315,9 @@ fn processor_writes_crossings_penalties_and_results_and_a_recompute_keeps_review
     // A processor bug cannot silently drop or rewrite a reviewed penalty.
     let e = sql_err(&format!("DELETE FROM entry_penalties WHERE entry_id = {entry}"));
     assert!(e.contains("reviewed_penalty_kept"), "{e}");
-    let e = sql_err(&format!("UPDATE entry_penalties SET seconds = 999 WHERE entry_id = {entry} AND penalty_key = 'speeding:a'"));
+    let e = sql_err(&format!(
+        "UPDATE entry_penalties SET seconds = 999 WHERE entry_id = {entry} AND penalty_key = 'speeding:a'"
+    ));
     assert!(e.contains("reviewed_penalty_frozen"), "{e}");
     let e = sql_err(&format!(
         "UPDATE entry_penalties SET review_state = 'overridden' WHERE entry_id = {entry} AND penalty_key = 'speeding:b'"
@@ -324,13 +329,18 @@ fn processor_writes_crossings_penalties_and_results_and_a_recompute_keeps_review
     assert_eq!(sql(&format!("SELECT published_at IS NOT NULL FROM stage_results WHERE entry_id = {entry}")), "t");
     let e = sql_err(&format!("UPDATE stage_results SET total_seconds = 1 WHERE entry_id = {entry}"));
     assert!(e.contains("official_results_frozen") && e.contains("provisional"), "{e}");
-    let e = sql_err(&format!("UPDATE stage_results SET status = 'provisional', total_seconds = 1 WHERE entry_id = {entry}"));
+    let e = sql_err(&format!(
+        "UPDATE stage_results SET status = 'provisional', total_seconds = 1 WHERE entry_id = {entry}"
+    ));
     assert!(e.contains("official_results_frozen"), "setting back and changing is two steps: {e}");
     let e = sql_err(&format!("DELETE FROM stage_results WHERE entry_id = {entry}"));
     assert!(e.contains("official_results_frozen"), "{e}");
     // The processor's upsert leaves an official row alone.
     sql(&write(&p("speeding:d", 60), "provisional"));
-    assert_eq!(sql(&format!("SELECT total_seconds || ' ' || status FROM stage_results WHERE entry_id = {entry}")), "3780 official");
+    assert_eq!(
+        sql(&format!("SELECT total_seconds || ' ' || status FROM stage_results WHERE entry_id = {entry}")),
+        "3780 official"
+    );
     sql(&format!("UPDATE stage_results SET status = 'provisional' WHERE entry_id = {entry}"));
     sql(&format!("UPDATE stage_results SET total_seconds = 3840 WHERE entry_id = {entry}"));
     assert_eq!(
@@ -346,7 +356,9 @@ fn the_database_refuses_bad_course_and_formula_rows_with_clear_errors() {
 
     // Geometry rules name the collection, the field and the rule.
     let bow_tie = "ST_GeomFromText('POLYGON((19 41, 20 42, 20 41, 19 42, 19 41))', 4326)";
-    let e = sql_err(&format!("INSERT INTO geofences (event_id, name, kind, geometry) VALUES ({event}, 'x', 'checkpoint', {bow_tie})"));
+    let e = sql_err(&format!(
+        "INSERT INTO geofences (event_id, name, kind, geometry) VALUES ({event}, 'x', 'checkpoint', {bow_tie})"
+    ));
     assert!(e.contains("geofences.geometry") && e.contains("polygon_valid") && e.contains("Self-intersection"), "{e}");
     let open_ring = r#"ST_SetSRID(ST_GeomFromGeoJSON('{"type":"Polygon","coordinates":[[[19,41],[20,41],[20,42],[19,42]]]}'), 4326)"#;
     let e = sql_err(&format!("INSERT INTO speed_limit_zones (segment_id, name, geometry, speed_limit_kmh) VALUES ({segment}, 'x', {open_ring}, 50)"));
@@ -386,8 +398,16 @@ fn the_database_refuses_bad_course_and_formula_rows_with_clear_errors() {
              VALUES ({event}, 'segment', {segment}, 'speeding', {lo}, {hi}, 'fixed', 60) RETURNING belongs_to_id || ',' || segment_id"
         )
     };
-    assert_eq!(sql(&insert("segment_id", "0", "10")), format!("{segment},{segment}"), "the typed column fills belongs_to_id");
-    assert_eq!(sql(&insert("belongs_to_id", "10", "20")), format!("{segment},{segment}"), "belongs_to_id fills the typed column");
+    assert_eq!(
+        sql(&insert("segment_id", "0", "10")),
+        format!("{segment},{segment}"),
+        "the typed column fills belongs_to_id"
+    );
+    assert_eq!(
+        sql(&insert("belongs_to_id", "10", "20")),
+        format!("{segment},{segment}"),
+        "belongs_to_id fills the typed column"
+    );
     let e = sql_err(&insert("segment_id", "15", "NULL"));
     assert!(e.contains("penalty_formulas_brackets_do_not_overlap") && e.contains("overlaps formula"), "{e}");
     sql(&insert("segment_id", "20", "NULL"));
@@ -427,9 +447,11 @@ fn a_course_created_from_geojson_reads_back_identical() {
         &api_ok(
             "POST",
             "/items/stages",
-            Some(&json!({"event_id": event, "name": "Tirana - Elbasan", "sort_order": 1, "starts_at": "2026-06-07T06:00:00",
+            Some(
+                &json!({"event_id": event, "name": "Tirana - Elbasan", "sort_order": 1, "starts_at": "2026-06-07T06:00:00",
                          "start_interval_seconds": 60, "start_order_strategy": "inverse_top_n_then_natural",
-                         "start_order_strategy_params": {"top_n": 15}})),
+                         "start_order_strategy_params": {"top_n": 15}}),
+            ),
         )["data"],
     );
     let segment = id_of(
@@ -452,15 +474,25 @@ fn a_course_created_from_geojson_reads_back_identical() {
     api_ok(
         "POST",
         "/items/speed_limit_zones",
-        Some(&json!({"segment_id": segment, "name": "Peqin", "geometry": square(19.86, 41.04, 19.87, 41.05), "speed_limit_kmh": 50})),
+        Some(
+            &json!({"segment_id": segment, "name": "Peqin", "geometry": square(19.86, 41.04, 19.87, 41.05), "speed_limit_kmh": 50}),
+        ),
     );
 
     // Read back: the same GeoJSON and values.
     let back = api_ok("GET", &format!("/items/geofences/{start}"), None);
     assert_eq!(back["data"]["geometry"], square(19.8123, 41.3275, 19.8163, 41.3315), "{back}");
-    let back = api_ok("GET", &format!("/items/geofences/{finish}?fields=manual_verification,retroactive,active,kind"), None);
-    assert_eq!(back["data"], json!({"manual_verification": true, "retroactive": true, "active": true, "kind": "finish"}));
-    let back = api_ok("GET", &format!("/items/waypoints?filter[segment_id][_eq]={segment}&sort=sort_order&fields=location,sort_order"), None);
+    let back =
+        api_ok("GET", &format!("/items/geofences/{finish}?fields=manual_verification,retroactive,active,kind"), None);
+    assert_eq!(
+        back["data"],
+        json!({"manual_verification": true, "retroactive": true, "active": true, "kind": "finish"})
+    );
+    let back = api_ok(
+        "GET",
+        &format!("/items/waypoints?filter[segment_id][_eq]={segment}&sort=sort_order&fields=location,sort_order"),
+        None,
+    );
     let got: Vec<Value> = back["data"].as_array().expect("waypoints").iter().map(|w| w["location"].clone()).collect();
     let want: Vec<Value> = points.iter().map(|p| p["location"].clone()).collect();
     assert_eq!(got, want);
@@ -484,15 +516,24 @@ fn a_course_created_from_geojson_reads_back_identical() {
 fn an_invalid_polygon_is_refused_with_a_clear_error() {
     let (event, _) = new_event("rest-invalid");
     let bow_tie = json!({"type": "Polygon", "coordinates": [[[19.0, 41.0], [20.0, 42.0], [20.0, 41.0], [19.0, 42.0], [19.0, 41.0]]]});
-    let (status, answer) =
-        api("POST", "/items/geofences", Some(&json!({"event_id": event, "name": "bow tie", "kind": "checkpoint", "geometry": bow_tie})));
+    let (status, answer) = api(
+        "POST",
+        "/items/geofences",
+        Some(&json!({"event_id": event, "name": "bow tie", "kind": "checkpoint", "geometry": bow_tie})),
+    );
     assert!(status >= 400, "a self-intersecting polygon is refused: {status} {answer}");
     let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("geofences.geometry") && message.contains("polygon_valid"), "the error names the collection and the rule: {answer}");
+    assert!(
+        message.contains("geofences.geometry") && message.contains("polygon_valid"),
+        "the error names the collection and the rule: {answer}"
+    );
 
     let open = json!({"type": "Polygon", "coordinates": [[[19.0, 41.0], [20.0, 41.0], [20.0, 42.0], [19.0, 42.0]]]});
-    let (status, answer) =
-        api("POST", "/items/geofences", Some(&json!({"event_id": event, "name": "open", "kind": "checkpoint", "geometry": open})));
+    let (status, answer) = api(
+        "POST",
+        "/items/geofences",
+        Some(&json!({"event_id": event, "name": "open", "kind": "checkpoint", "geometry": open})),
+    );
     assert!(status >= 400, "an unclosed ring is refused: {status} {answer}");
     let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("geofences") && message.contains("non-closed"), "{answer}");
@@ -534,7 +575,11 @@ fn operators_list_crossings_and_penalties_override_a_penalty_and_publish_results
          VALUES ({entry}, {stage}, 3600, 1200, 4800, 2, 2), ({other}, {stage}, 3500, 0, 3500, 1, 1);"
     ));
 
-    let list = api_ok("GET", &format!("/items/entry_crossings?filter[entry_id][_eq]={entry}&sort=ts&fields=kind,geofence_id,source"), None);
+    let list = api_ok(
+        "GET",
+        &format!("/items/entry_crossings?filter[entry_id][_eq]={entry}&sort=ts&fields=kind,geofence_id,source"),
+        None,
+    );
     assert_eq!(
         list["data"],
         json!([{"kind": "exit", "geofence_id": start, "source": "processor"}, {"kind": "entry", "geofence_id": finish, "source": "processor"}])
@@ -548,13 +593,18 @@ fn operators_list_crossings_and_penalties_override_a_penalty_and_publish_results
     let speeding = id_of(&penalties[0]);
 
     // Override: seconds and a reason; the database stamps the time.
-    let (status, answer) =
-        api("PATCH", &format!("/items/entry_penalties/{speeding}"), Some(&json!({"review_state": "overridden", "override_seconds": 60})));
+    let (status, answer) = api(
+        "PATCH",
+        &format!("/items/entry_penalties/{speeding}"),
+        Some(&json!({"review_state": "overridden", "override_seconds": 60})),
+    );
     assert!(status >= 400, "an override without a reason is refused: {status} {answer}");
     let done = api_ok(
         "PATCH",
         &format!("/items/entry_penalties/{speeding}"),
-        Some(&json!({"review_state": "overridden", "override_seconds": 60, "override_reason": "GPS drift in the village"})),
+        Some(
+            &json!({"review_state": "overridden", "override_seconds": 60, "override_reason": "GPS drift in the village"}),
+        ),
     );
     assert_eq!(done["data"]["review_state"], "overridden");
     assert!(done["data"]["overridden_at"].is_string(), "overridden_at is set: {done}");
@@ -566,7 +616,8 @@ fn operators_list_crossings_and_penalties_override_a_penalty_and_publish_results
         "/items/stage_results",
         Some(&json!({"query": {"filter": {"stage_id": {"_eq": stage}}}, "data": {"status": "official"}})),
     );
-    let results = api_ok("GET", &format!("/items/stage_results?filter[stage_id][_eq]={stage}&sort=position_overall"), None);
+    let results =
+        api_ok("GET", &format!("/items/stage_results?filter[stage_id][_eq]={stage}&sort=position_overall"), None);
     for r in results["data"].as_array().expect("results") {
         assert_eq!(r["status"], "official", "{results}");
         assert!(r["published_at"].is_string(), "published_at is set: {results}");

@@ -64,7 +64,15 @@ fn course_and_timing_collections_have_the_published_columns() {
         ),
         (
             "segments",
-            &["id", "stage_id", "sort_order", "type", "entry_geofence_id", "exit_geofence_id", "target_duration_seconds"],
+            &[
+                "id",
+                "stage_id",
+                "sort_order",
+                "type",
+                "entry_geofence_id",
+                "exit_geofence_id",
+                "target_duration_seconds",
+            ],
         ),
         ("geofences", &["id", "event_id", "name", "kind", "geometry", "manual_verification", "retroactive", "active"]),
         ("waypoints", &["id", "segment_id", "location", "tolerance_meters", "sort_order"]),
@@ -141,9 +149,11 @@ fn course_and_timing_collections_have_the_published_columns() {
 #[test]
 fn geometry_is_postgis_in_wgs84_on_the_map() {
     let doc = snapshot();
-    for (collection, name, kind) in
-        [("geofences", "geometry", "Polygon"), ("speed_limit_zones", "geometry", "Polygon"), ("waypoints", "location", "Point")]
-    {
+    for (collection, name, kind) in [
+        ("geofences", "geometry", "Polygon"),
+        ("speed_limit_zones", "geometry", "Polygon"),
+        ("waypoints", "location", "Point"),
+    ] {
         let f = field(&doc, collection, name);
         assert_eq!(s(&f["type"]), format!("geometry.{kind}"), "{collection}.{name}");
         assert_eq!(s(&f["meta"]["interface"]), "map", "{collection}.{name} is shown on the admin UI's map");
