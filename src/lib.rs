@@ -9,6 +9,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod logging;
 pub mod memory;
+pub mod metrics;
 pub mod preflight;
 pub mod process;
 pub mod reaper;

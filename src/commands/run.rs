@@ -14,6 +14,11 @@ pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     let reaper = Reaper::new();
     let shutdown = CancellationToken::new();
     let lifecycle = Lifecycle::new(Phase::Preflight);
+    if config.health.metrics {
+        crate::metrics::enable();
+        crate::metrics::watch_reaper(&reaper);
+    }
+    warn_about_replicas(&config);
     health::start(&config.health, &lifecycle, &shutdown)?;
     let argv = if args.command.is_empty() { config.child.command.clone() } else { args.command };
 
@@ -32,6 +37,15 @@ pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     let code = supervisor::supervise(&argv, &config.child, &mut signals, &reaper, &lifecycle).await?;
     shutdown.cancel();
     Ok(code)
+}
+
+/// With `child.replicas` > 1: one warning per setting of Directus's environment that several replicas
+/// would trip over (see `config::replicas`).
+fn warn_about_replicas(config: &Config) {
+    let replicas = config.child.replicas;
+    for problem in crate::config::replicas::problems(replicas, |name| std::env::var(name).ok()) {
+        tracing::warn!(replicas, "child.replicas = {replicas}: {problem}");
+    }
 }
 
 /// Orphans are re-parented to PID 1; when trm-init is not PID 1 it asks to receive them instead.

@@ -5,6 +5,7 @@
 
 pub mod database;
 pub mod duration;
+pub mod replicas;
 pub mod secret;
 
 use duration::Dur;
@@ -59,6 +60,13 @@ pub struct ChildConfig {
     /// TERM -> KILL after this long; below Docker's 10 s so trm-init reports the code.
     pub stop_grace: Dur,
     pub signal_target: SignalTarget,
+    /// On the stop signal: `/readyz` turns 503 at once and the child keeps serving this long before it
+    /// gets the signal, so load balancers stop sending it requests first. 0 (default): forward at once.
+    /// Budget: drain + Directus's `SERVER_SHUTDOWN_TIMEOUT` + margin < the engine's grace period.
+    pub drain: Dur,
+    /// How many replicas of this container the deployment runs (informational). Above 1, trm-init
+    /// warns at start when Directus's environment would misbehave with several replicas.
+    pub replicas: u32,
 }
 
 impl Default for ChildConfig {
@@ -67,6 +75,8 @@ impl Default for ChildConfig {
             command: vec!["node".into(), "/directus/cli.js".into(), "start".into()],
             stop_grace: Dur::secs(8),
             signal_target: SignalTarget::Child,
+            drain: Dur::secs(0),
+            replicas: 1,
         }
     }
 }
@@ -149,6 +159,8 @@ pub struct HealthConfig {
     pub upstream_timeout: Dur,
     /// Probes within this window share one upstream ping.
     pub cache_ttl: Dur,
+    /// true: `GET /metrics` answers in the Prometheus (OpenMetrics) text format.
+    pub metrics: bool,
 }
 
 impl Default for HealthConfig {
@@ -158,6 +170,7 @@ impl Default for HealthConfig {
             upstream: "http://127.0.0.1:8055/server/ping".into(),
             upstream_timeout: Dur::secs(2),
             cache_ttl: Dur::secs(1),
+            metrics: false,
         }
     }
 }
@@ -252,6 +265,9 @@ impl Config {
         }
         if self.child.stop_grace.get().is_zero() {
             return Err(invalid("child.stop_grace", self.child.stop_grace.to_string(), "must be more than zero"));
+        }
+        if self.child.replicas == 0 {
+            return Err(invalid("child.replicas", "0".into(), "must be at least 1"));
         }
         if let Err(e) = crate::logging::parse_filter(&self.log.level) {
             return Err(invalid(

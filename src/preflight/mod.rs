@@ -56,7 +56,10 @@ pub async fn run(config: &Config, reaper: &Reaper, shutdown: CancellationToken) 
 
 async fn with_session(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
     let settings = DbSettings::from_env()?;
-    let session = db::connect(&settings, config.database.wait_timeout.get(), &shutdown).await?;
+    let started = std::time::Instant::now();
+    let session = db::connect(&settings, config.database.wait_timeout.get(), &shutdown).await;
+    crate::metrics::phase("wait", if session.is_ok() { "ok" } else { "failed" }, started.elapsed());
+    let session = session?;
     let key = db::lock::key_for(&config.db_init.table);
     let ctx = Context { config, reaper, shutdown: shutdown.clone(), db: &session };
     let result = db::lock::holding(&session, key, config.database.lock_timeout.get(), &shutdown, run_steps(&ctx)).await;
@@ -90,6 +93,7 @@ async fn run_step(step: Step, ctx: &Context<'_>) -> Result<(), Failure> {
 }
 
 async fn db_init_step(ctx: &Context<'_>, phase: db_init::Phase) -> Result<(), Failure> {
-    db_init::run(ctx.db, ctx.config, phase, db_init::Mode::Apply, &ctx.shutdown).await?;
+    let summary = db_init::run(ctx.db, ctx.config, phase, db_init::Mode::Apply, &ctx.shutdown).await?;
+    crate::metrics::migrations_applied(phase.name(), summary.applied);
     Ok(())
 }
