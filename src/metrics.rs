@@ -98,7 +98,11 @@ impl Metrics {
             "How long each start-up phase took (wait, preflight and its steps, bootstrap, apply)",
             m.phase_seconds.clone(),
         );
-        r.register("migrations_applied", "db-init files applied by this start, per phase", m.migrations_applied.clone());
+        r.register(
+            "migrations_applied",
+            "db-init files applied by this start, per phase",
+            m.migrations_applied.clone(),
+        );
         r.register(
             "schema_step",
             "The Directus schema step's result (1 on the result that happened)",
