@@ -44,7 +44,9 @@ def worker():
             resp = conn.getresponse()
             body = resp.read()
             ok = resp.status == 200 and body.startswith(b'{"data"')
-            what = str(resp.status)
+            # Who answered a failure: HAProxy's own error pages are HTML, Directus answers JSON.
+            who = "load balancer" if body.lstrip().startswith(b"<html") else "Directus"
+            what = str(resp.status) + " from " + who
             if resp.getheader("connection", "").lower() == "close":
                 conn.close()
                 conn = None
