@@ -3,11 +3,9 @@
 //! Owns the main child from spawn to exit code, and the signal stream for the whole life of trm-init
 //! (`drive` lends it to preflight). It decides every exit path:
 //!   * the main child exits          -> stop its leftovers, exit with its code (128 + n for signal n);
-//!   * TERM/INT/QUIT to trm-init     -> with `child.drain` > 0: phase draining (`/readyz` 503) while the
-//!                                      child keeps serving for `drain`, then forward; a second stop
-//!                                      signal during the drain ends it at once and is the one forwarded;
-//!                                      without drain: forward at once. KILL `stop_grace` after
-//!                                      forwarding; exit with the child's code;
+//!   * TERM/INT/QUIT to trm-init     -> forward, KILL after `stop_grace`, exit with the child's code;
+//!     with `child.drain` > 0 the signal is held back first: phase draining (`/readyz` 503) while the
+//!     child keeps serving for `drain`; a second stop signal ends the drain at once and is forwarded;
 //!   * the child cannot be executed  -> 127 (not found) or 126 (not executable);
 //!   * a stop signal during preflight -> cancel preflight, never start the child, exit 128 + n.
 

@@ -90,7 +90,9 @@ fn kubernetes_manifests() -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "yaml") && path.file_name() != Some("kustomization.yaml".as_ref()) {
+            } else if path.extension().is_some_and(|e| e == "yaml")
+                && path.file_name() != Some("kustomization.yaml".as_ref())
+            {
                 out.push(path);
             }
         }
@@ -142,7 +144,8 @@ fn the_deployment_drains_within_its_grace_and_probes_the_right_endpoints() {
     assert!(shutdown < stop_grace, "Directus's shutdown {shutdown:?} must fit in stop_grace {stop_grace:?}");
 
     // Probes on trm-init's port: startup and readiness on /readyz, liveness on /livez.
-    let health_port = c["ports"].as_sequence().expect("ports").iter().find(|p| p["name"] == "health").expect("health port");
+    let health_port =
+        c["ports"].as_sequence().expect("ports").iter().find(|p| p["name"] == "health").expect("health port");
     assert_eq!(health_port["containerPort"], 8056);
     for (probe, path) in [("startupProbe", "/readyz"), ("readinessProbe", "/readyz"), ("livenessProbe", "/livez")] {
         assert_eq!(c[probe]["httpGet"]["path"], path, "{probe}");
@@ -158,7 +161,10 @@ fn the_deployment_drains_within_its_grace_and_probes_the_right_endpoints() {
     // Non-root, read-only root filesystem, the replica count trm-init is told.
     assert_eq!(pod["securityContext"]["runAsUser"], 1000);
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
-    assert_eq!(deployment["spec"]["replicas"].as_u64().map(|n| n.to_string()), Some(config["TRM_INIT_CHILD__REPLICAS"].clone()));
+    assert_eq!(
+        deployment["spec"]["replicas"].as_u64().map(|n| n.to_string()),
+        Some(config["TRM_INIT_CHILD__REPLICAS"].clone())
+    );
     assert_eq!(deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
 
     // trm-init's own multi-replica check has nothing to say about this environment.
@@ -239,7 +245,8 @@ fn the_swarm_stack_validates_and_rolls_start_first_with_rollback() {
     assert!(drain + stop_grace < grace, "drain {drain:?} + stop_grace {stop_grace:?} >= stop_grace_period {grace:?}");
     // The health check must not call a draining task unhealthy: retries x interval > drain.
     let hc = &svc["healthcheck"];
-    let unhealthy_after = dur(hc["interval"].as_str().expect("interval")) * hc["retries"].as_u64().expect("retries") as u32;
+    let unhealthy_after =
+        dur(hc["interval"].as_str().expect("interval")) * hc["retries"].as_u64().expect("retries") as u32;
     assert!(unhealthy_after > drain, "health check fails a draining task after {unhealthy_after:?}");
     assert_eq!(deploy["replicas"].as_u64().map(|n| n.to_string()), Some(env["TRM_INIT_CHILD__REPLICAS"].clone()));
 
