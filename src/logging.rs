@@ -3,7 +3,7 @@
 //! Owns the subscriber. The main child's stdout and stderr never pass through here: they are the
 //! child's own descriptors, untouched.
 
-use crate::config::{LogConfig, LogFormat};
+use crate::config::{Config, Invalid, LogConfig, LogFormat};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -20,6 +20,15 @@ pub fn parse_filter(level: &str) -> Result<Targets, String> {
         }
     }
     level.parse::<Targets>().map_err(|e| e.to_string())
+}
+
+/// `log.level` checked at load time by the parser `init` uses; a `config::Check`.
+pub(crate) fn check_config(config: &Config) -> Result<(), Invalid> {
+    parse_filter(&config.log.level).map(drop).map_err(|e| Invalid {
+        key: "log.level",
+        value: format!("{:?}", config.log.level),
+        reason: format!("not a log level or filter ({e})"),
+    })
 }
 
 /// Installs the global subscriber. `cfg.level` was validated with `parse_filter` when loaded.

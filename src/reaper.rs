@@ -71,7 +71,7 @@ impl Reaper {
         let mut reaped = 0;
         loop {
             let mut raw = 0;
-            // SAFETY: plain syscall with a valid out-pointer.
+            // SAFETY: `raw` is a valid, writable int for the status; WNOHANG never blocks.
             let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
             if pid > 0 {
                 reaped += 1;
@@ -104,8 +104,9 @@ impl Reaper {
     /// Whether any child (running or zombie) is left. Peeks without reaping (`WNOWAIT`).
     pub fn has_children(&self) -> bool {
         let _table = self.lock();
-        // SAFETY: zeroed siginfo is a valid out-buffer for waitid.
+        // SAFETY: siginfo_t is plain data, so all-zero bytes are a valid value.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable siginfo_t; WNOWAIT leaves any zombie for `reap`.
         let rc = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
         !(rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
     }

@@ -41,11 +41,10 @@ pub fn forwarded() -> Vec<i32> {
 /// Installs the handlers and returns the stream: SIGCHLD plus every forwarded signal.
 /// SIGTTIN and SIGTTOU are ignored (children get them back at default, see `process`).
 pub fn listen() -> io::Result<Signals> {
-    // SAFETY: setting SIG_IGN for job-control signals has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGTTIN, libc::SIG_IGN);
-        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
-    }
+    // SAFETY: SIG_IGN installs no handler code, so no handler-safety rules apply.
+    unsafe { libc::signal(libc::SIGTTIN, libc::SIG_IGN) };
+    // SAFETY: as above.
+    unsafe { libc::signal(libc::SIGTTOU, libc::SIG_IGN) };
     let mut wanted = forwarded();
     wanted.push(libc::SIGCHLD);
     Signals::new(wanted)

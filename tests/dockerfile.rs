@@ -239,7 +239,7 @@ fn baked_config() -> Config {
         env.iter().find(|(k, _)| k == "TRM_INIT_CONFIG").map(|(_, v)| v.clone()).expect("ENV TRM_INIT_CONFIG");
     let host = host_path_of(&image_path).unwrap_or_else(|| panic!("{image_path} is not inside a COPY destination"));
     assert!(host.is_file(), "TRM_INIT_CONFIG={image_path} comes from {}, which does not exist", host.display());
-    Config::load(Some(&host)).unwrap_or_else(|e| panic!("{}: {e}", host.display()))
+    trm_init::load_config(Some(&host)).unwrap_or_else(|e| panic!("{}: {e}", host.display()))
 }
 
 /// The repository file that ends up at `image_path` through the final stage's COPY of a folder.

@@ -6,7 +6,7 @@ use super::*;
 use figment::Jail;
 
 fn load_in(jail: &Jail, file: Option<&str>) -> Result<Config, ConfigError> {
-    Config::load(file.map(|f| jail.directory().join(f)).as_deref())
+    crate::load_config(file.map(|f| jail.directory().join(f)).as_deref())
 }
 
 #[test]

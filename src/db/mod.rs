@@ -11,7 +11,8 @@ mod target;
 mod tls;
 mod tls_stream;
 
-use crate::config::database::DbSettings;
+use crate::config::database::{DbConfigError, DbSettings};
+use crate::config::Config;
 use futures_util::future::poll_fn;
 use std::future::Future;
 use std::ops::Deref;
@@ -165,6 +166,41 @@ impl Session {
             tracing::debug!("connection task did not end in time; dropped");
         }
     }
+}
+
+/// Whether a session's work runs under the preflight lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Locking {
+    /// Take the preflight lock (`database.lock_timeout`) before the work, release it after: whatever
+    /// writes (preflight, `db-init`, `schema`).
+    Hold,
+    /// Read only (`status`, dry runs): no lock.
+    None,
+}
+
+/// The one protocol every database command follows: read the `DB_*` settings, connect (waiting up to
+/// `database.wait_timeout`), take the preflight lock if asked, run `work`, release the lock, close the
+/// session — on every path. The lock's key is derived from `db_init.table`.
+pub(crate) async fn with_session<T, E>(
+    config: &Config,
+    locking: Locking,
+    shutdown: &CancellationToken,
+    work: impl AsyncFnOnce(&Session) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DbError> + From<DbConfigError>,
+{
+    let settings = DbSettings::from_env()?;
+    let session = connect(&settings, config.database.wait_timeout.get(), shutdown).await?;
+    let result = match locking {
+        Locking::Hold => {
+            let key = lock::key_for(&config.db_init.table);
+            lock::holding(&session, key, config.database.lock_timeout.get(), shutdown, work(&session)).await
+        }
+        Locking::None => work(&session).await,
+    };
+    session.close().await;
+    result
 }
 
 /// Connects, waiting for the server until `wait` has passed: connection refused/reset, DNS failures,
