@@ -20,8 +20,10 @@ pub(super) async fn db_init(args: DbInitArgs, config: Config) -> Result<u8, Fail
             db_init::load(&config, *phase)?;
         }
         let locking = if args.dry_run { Locking::None } else { Locking::Hold };
-        db::with_session(&config, locking, &shutdown, async |session| apply_phases(session, &config, &args, &shutdown).await)
-            .await?;
+        db::with_session(&config, locking, &shutdown, async |session| {
+            apply_phases(session, &config, &args, &shutdown).await
+        })
+        .await?;
         Ok(0)
     })
     .await
