@@ -49,6 +49,8 @@ pub enum DbError {
     Cancelled,
     #[error("{what}: {message}")]
     Query { what: String, message: String },
+    #[error("{what}: column {column:?} has the unexpected type {found} ({message})")]
+    Row { what: String, column: String, found: String, message: String },
 }
 
 impl crate::exit::ExitCode for DbError {
@@ -59,6 +61,9 @@ impl crate::exit::ExitCode for DbError {
             DbError::Unavailable { .. } | DbError::LockTimeout { .. } => exit::UNAVAILABLE,
             DbError::Cancelled => exit::TERMINATED,
             DbError::Query { .. } => exit::UNAVAILABLE,
+            // The tables trm-init reads rows from are its own history tables (and catalogs): a row it
+            // cannot read means the history was altered by hand.
+            DbError::Row { .. } => exit::MIGRATION,
         }
     }
 }
@@ -68,6 +73,24 @@ impl DbError {
     pub fn query(what: impl Into<String>, err: &tokio_postgres::Error) -> Self {
         DbError::Query { what: what.into(), message: describe_error(err) }
     }
+}
+
+/// Reads column `idx` of `row` as `T` (never `Row::get`, which panics on a type mismatch): a value of
+/// another type is a `DbError::Row` naming `what` was read, the column and the type it has.
+pub(crate) fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    idx: usize,
+    what: &str,
+) -> Result<T, DbError> {
+    row.try_get(idx).map_err(|e| {
+        let col = row.columns().get(idx);
+        DbError::Row {
+            what: what.to_string(),
+            column: col.map_or_else(|| format!("#{idx}"), |c| c.name().to_string()),
+            found: col.map_or_else(|| "(no such column)".to_string(), |c| c.type_().name().to_string()),
+            message: describe_error(&e),
+        }
+    })
 }
 
 /// The text of a driver error: SQLSTATE, message, detail and hint for server errors, the cause chain

@@ -6,7 +6,7 @@
 //! read only while the preflight lock is held (CREATE TABLE IF NOT EXISTS races otherwise).
 
 use super::Phase;
-use crate::db::{DbError, Session};
+use crate::db::{self, DbError, Session};
 use std::collections::BTreeMap;
 
 /// Creates the table if missing and adds trm-init's columns (one round trip).
@@ -25,7 +25,7 @@ pub async fn exists(session: &Session, table: &str) -> Result<bool, DbError> {
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
         .await
         .map_err(|e| DbError::query(format!("looking for the history table {table}"), &e))?;
-    Ok(row.get(0))
+    db::column(&row, 0, &format!("looking for the history table {table}"))
 }
 
 /// Recorded checksums of `phase`, keyed by file name.
@@ -34,14 +34,16 @@ pub async fn read(session: &Session, table: &str, phase: Phase) -> Result<BTreeM
         .query(&format!("SELECT filename, checksum FROM {table}"), &[])
         .await
         .map_err(|e| DbError::query(format!("reading the history table {table}"), &e))?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            let name: String = r.get(0);
-            let sum: Option<String> = r.get(1);
-            phase.file_of(&name).map(|f| (f.to_string(), sum.unwrap_or_default()))
-        })
-        .collect())
+    let what = format!("reading the history table {table} (expected filename text, checksum text)");
+    let mut recorded = BTreeMap::new();
+    for row in &rows {
+        let name: String = db::column(row, 0, &what)?;
+        let sum: Option<String> = db::column(row, 1, &what)?;
+        if let Some(file) = phase.file_of(&name) {
+            recorded.insert(file.to_string(), sum.unwrap_or_default());
+        }
+    }
+    Ok(recorded)
 }
 
 /// The prepared INSERT of one history row (filename, checksum, phase, duration_ms, applied_by).

@@ -139,7 +139,7 @@ impl exit::ExitCode for MigrationError {
             | MigrationError::OutOfOrder { .. }
             | MigrationError::Failed(_) => exit::MIGRATION,
             // A history-table query that failed is part of the migration run.
-            MigrationError::Db(DbError::Query { .. }) => exit::MIGRATION,
+            MigrationError::Db(DbError::Query { .. } | DbError::Row { .. }) => exit::MIGRATION,
             MigrationError::Db(e) => e.exit_code(),
         }
     }
