@@ -3,6 +3,7 @@
 //! Owns parsing and validating those variables (and their `*_FILE` variants). It does not connect:
 //! `db` turns these settings into a connection.
 
+use super::conninfo;
 use super::secret::Secret;
 use serde::Serialize;
 use thiserror::Error;
@@ -120,7 +121,7 @@ impl DbSettings {
     pub fn describe(&self) -> String {
         match &self.target {
             DbTarget::Params { host, port, database, user, .. } => format!("{user}@{host}:{port}/{database}"),
-            DbTarget::ConnectionString(dsn) => redact_dsn(dsn.expose()),
+            DbTarget::ConnectionString(dsn) => conninfo::redact(dsn.expose()),
         }
     }
 }
@@ -165,46 +166,7 @@ fn read_ssl(env: &Lookup<'_>) -> Result<SslSettings, DbConfigError> {
 }
 
 fn serialize_redacted_dsn<S: serde::Serializer>(dsn: &Secret, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&redact_dsn(dsn.expose()))
-}
-
-/// The connection string with its password replaced, for display: URL userinfo and `password=`.
-pub fn redact_dsn(dsn: &str) -> String {
-    use super::secret::REDACTED;
-    if let Some(scheme_end) = dsn.find("://") {
-        let rest = &dsn[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let mut out = dsn[..scheme_end + 3].to_string();
-        match rest[..authority_end].rfind('@') {
-            Some(at) => {
-                let userinfo = &rest[..at];
-                match userinfo.find(':') {
-                    Some(colon) => out.push_str(&format!("{}:{REDACTED}", &userinfo[..colon])),
-                    None => out.push_str(userinfo),
-                }
-                out.push_str(&rest[at..]);
-            }
-            None => out.push_str(rest),
-        }
-        return redact_password_pairs(&out, '&');
-    }
-    redact_password_pairs(dsn, ' ')
-}
-
-fn redact_password_pairs(text: &str, sep: char) -> String {
-    let (head, query) = match (sep, text.find('?')) {
-        ('&', Some(q)) => (&text[..=q], &text[q + 1..]),
-        ('&', None) => return text.to_string(),
-        _ => ("", text),
-    };
-    let parts: Vec<String> = query
-        .split(sep)
-        .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if k.trim().eq_ignore_ascii_case("password") => format!("{k}={}", super::secret::REDACTED),
-            _ => pair.to_string(),
-        })
-        .collect();
-    format!("{head}{}", parts.join(&sep.to_string()))
+    s.serialize_str(&conninfo::redact(dsn.expose()))
 }
 
 #[cfg(test)]
@@ -267,12 +229,6 @@ mod tests {
 
     #[test]
     fn connection_string_password_is_redacted() {
-        assert_eq!(
-            redact_dsn("postgres://u:pw@h:5432/d?sslmode=require"),
-            "postgres://u:<redacted>@h:5432/d?sslmode=require"
-        );
-        assert_eq!(redact_dsn("postgres://h/d?user=u&password=pw"), "postgres://h/d?user=u&password=<redacted>");
-        assert_eq!(redact_dsn("host=h password=pw user=u"), "host=h password=<redacted> user=u");
         let s = settings(&[("DB_CONNECTION_STRING", "postgresql://u:topsecret@h/d")]).unwrap();
         let json = serde_json::to_string(&s).unwrap();
         assert!(!json.contains("topsecret") && json.contains("<redacted>"), "{json}");

@@ -6,6 +6,7 @@
 //! module whose own parser validates a key (`logging` for `log.level`, `health` for `health.upstream`)
 //! passes a `Check` to `Config::load`, so this module depends on none of them.
 
+pub(crate) mod conninfo;
 pub(crate) mod database;
 pub(crate) mod duration;
 pub(crate) mod secret;
