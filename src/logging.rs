@@ -12,7 +12,7 @@ const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
 
 /// Parses a level (`info`) or per-target filter (`warn,trm_init=debug`). Every directive must name a
 /// level, so a typo such as `inf` is refused instead of read as a target name.
-pub fn parse_filter(level: &str) -> Result<Targets, String> {
+pub(crate) fn parse_filter(level: &str) -> Result<Targets, String> {
     for directive in level.split(',').map(str::trim) {
         let lvl = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
         if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) {
@@ -32,7 +32,7 @@ pub(crate) fn check_config(config: &Config) -> Result<(), Invalid> {
 }
 
 /// Installs the global subscriber. `cfg.level` was validated with `parse_filter` when loaded.
-pub fn init(cfg: &LogConfig) {
+pub(crate) fn init(cfg: &LogConfig) {
     let filter = parse_filter(&cfg.level).unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
     let result = match cfg.format {
@@ -48,19 +48,19 @@ pub fn init(cfg: &LogConfig) {
 }
 
 /// Logs the start of a phase and, when dropped through `end`, its end with the duration.
-pub struct PhaseTimer {
+pub(crate) struct PhaseTimer {
     name: &'static str,
     started: std::time::Instant,
 }
 
 impl PhaseTimer {
-    pub fn start(name: &'static str) -> Self {
+    pub(crate) fn start(name: &'static str) -> Self {
         tracing::info!(phase = name, "{name}: started");
         PhaseTimer { name, started: std::time::Instant::now() }
     }
 
     /// Logs the end with `outcome` ("ok", "failed", "skipped", ...).
-    pub fn end(self, outcome: &str) {
+    pub(crate) fn end(self, outcome: &str) {
         let ms = self.started.elapsed().as_millis() as u64;
         tracing::info!(phase = self.name, outcome, duration_ms = ms, "{}: {outcome} in {ms} ms", self.name);
     }

@@ -9,7 +9,7 @@
 use std::fs;
 
 /// Trims the resident set; returns how many kB of mappings were released (for the debug log).
-pub fn trim_after_startup() -> u64 {
+pub(crate) fn trim_after_startup() -> u64 {
     // SAFETY: malloc_trim takes an integer and only returns free heap memory to the kernel.
     unsafe { libc::malloc_trim(0) };
     let Ok(exe) = fs::read_link("/proc/self/exe") else { return 0 };

@@ -139,7 +139,7 @@ pub enum Stopped {
 
 /// Waits for `child`; on `shutdown` or after `limit` it TERMs the child's group, then KILLs it after
 /// `grace`. Used for preflight processes (the reaper must be driven meanwhile, see `supervisor::drive`).
-pub async fn wait_or_stop(
+pub(crate) async fn wait_or_stop(
     child: &mut Child,
     shutdown: &CancellationToken,
     limit: Duration,
@@ -171,7 +171,7 @@ pub fn signal_group(pid: i32, sig: i32) {
 
 /// Pids whose parent is this process, read from /proc (orphans re-parented to us included). Empty when
 /// /proc belongs to another PID namespace (then its pids mean nothing here).
-pub fn our_children() -> Vec<i32> {
+pub(crate) fn our_children() -> Vec<i32> {
     let me = std::process::id() as i32;
     let proc_is_ours = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str()?.parse::<i32>().ok()) == Some(me);
     if !proc_is_ours {

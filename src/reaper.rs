@@ -29,8 +29,8 @@ pub struct Child {
     pub pid: i32,
     status: oneshot::Receiver<ExitStatus>,
     /// Piped stdio, when the command asked for it.
-    pub stdout: Option<std::process::ChildStdout>,
-    pub stderr: Option<std::process::ChildStderr>,
+    pub(crate) stdout: Option<std::process::ChildStdout>,
+    pub(crate) stderr: Option<std::process::ChildStderr>,
 }
 
 impl Child {
@@ -55,7 +55,7 @@ impl Reaper {
     }
 
     /// Spawns `cmd` (see `process::command` for how the child is prepared) and registers its pid.
-    pub fn spawn(&self, cmd: &mut Command) -> io::Result<Child> {
+    pub(crate) fn spawn(&self, cmd: &mut Command) -> io::Result<Child> {
         let mut table = self.lock();
         let mut child = cmd.spawn()?;
         let pid = child.id() as i32;
@@ -102,7 +102,7 @@ impl Reaper {
     }
 
     /// Whether any child (running or zombie) is left. Peeks without reaping (`WNOWAIT`).
-    pub fn has_children(&self) -> bool {
+    pub(crate) fn has_children(&self) -> bool {
         let _table = self.lock();
         // SAFETY: siginfo_t is plain data, so all-zero bytes are a valid value.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };

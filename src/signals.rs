@@ -26,12 +26,12 @@ const NOT_FORWARDED: &[i32] = &[
 ];
 
 /// Signals that ask trm-init to stop: forwarded, then KILL after the grace period.
-pub fn is_stop_signal(sig: i32) -> bool {
+pub(crate) fn is_stop_signal(sig: i32) -> bool {
     matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT)
 }
 
 /// Every signal that is forwarded to the main child.
-pub fn forwarded() -> Vec<i32> {
+pub(crate) fn forwarded() -> Vec<i32> {
     (1..=libc::SIGRTMAX())
         // 32 and 33 sit below SIGRTMIN: glibc keeps them for its threads.
         .filter(|s| !NOT_FORWARDED.contains(s) && (*s < 32 || *s >= libc::SIGRTMIN()))
@@ -51,6 +51,6 @@ pub fn listen() -> io::Result<Signals> {
 }
 
 /// "SIGTERM" for 15.
-pub fn name(sig: i32) -> String {
+pub(crate) fn name(sig: i32) -> String {
     nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| format!("SIG{sig}"))
 }

@@ -52,7 +52,7 @@ pub async fn drive<T>(
 }
 
 /// Spawns the main child and supervises it to the end; returns trm-init's exit code.
-pub async fn supervise(
+pub(crate) async fn supervise(
     argv: &[String],
     cfg: &ChildConfig,
     signals: &mut Signals,

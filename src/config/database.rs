@@ -9,7 +9,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
-pub enum DbConfigError {
+pub(crate) enum DbConfigError {
     #[error("environment variable {var} is not set; {hint}")]
     Missing { var: &'static str, hint: &'static str },
     #[error("environment variable {var}={value:?} is invalid: {reason}")]
@@ -27,7 +27,7 @@ impl crate::exit::ExitCode for DbConfigError {
 /// Where to connect and how to authenticate.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum DbTarget {
+pub(crate) enum DbTarget {
     Params {
         host: String,
         port: u16,
@@ -41,33 +41,33 @@ pub enum DbTarget {
 
 /// TLS settings from `DB_SSL` and `DB_SSL__*` (the names Directus passes on to node-postgres).
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct SslSettings {
+pub(crate) struct SslSettings {
     /// `DB_SSL=true` or any `DB_SSL__*` variable.
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// `DB_SSL__REJECT_UNAUTHORIZED` (default true): verify the server's certificate and name.
-    pub reject_unauthorized: bool,
+    pub(crate) reject_unauthorized: bool,
     /// PEM text of the CA bundle (`DB_SSL__CA` or `DB_SSL__CA_FILE`); the Mozilla roots otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ca: Option<String>,
+    pub(crate) ca: Option<String>,
     /// Client certificate and key, PEM (`DB_SSL__CERT[_FILE]`, `DB_SSL__KEY[_FILE]`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cert: Option<String>,
+    pub(crate) cert: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<Secret>,
+    pub(crate) key: Option<Secret>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct DbSettings {
-    pub target: DbTarget,
-    pub ssl: SslSettings,
+pub(crate) struct DbSettings {
+    pub(crate) target: DbTarget,
+    pub(crate) ssl: SslSettings,
     /// Variables that were set but are not understood (told once as warnings, never fatal).
     #[serde(skip)]
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl DbSettings {
     /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, DbConfigError> {
+    pub(crate) fn from_env() -> Result<Self, DbConfigError> {
         let mut settings = Self::from_lookup(&|k| std::env::var(k).ok())?;
         // Only the real environment can be listed: warn about DB_SSL__* names we do not use.
         const KNOWN: [&str; 4] = ["DB_SSL__CA", "DB_SSL__CERT", "DB_SSL__KEY", "DB_SSL__REJECT_UNAUTHORIZED"];
@@ -82,7 +82,7 @@ impl DbSettings {
     }
 
     /// Reads the settings through `lookup` (the environment, or a map in tests).
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, DbConfigError> {
+    pub(crate) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, DbConfigError> {
         let env = Lookup(lookup);
         if let Some(client) = env.plain("DB_CLIENT") {
             if !matches!(client.as_str(), "pg" | "postgres" | "postgresql") {
@@ -118,7 +118,7 @@ impl DbSettings {
     }
 
     /// A one-line description for logs: where, as whom; never the password.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.target {
             DbTarget::Params { host, port, database, user, .. } => format!("{user}@{host}:{port}/{database}"),
             DbTarget::ConnectionString(dsn) => conninfo::redact(dsn.expose()),

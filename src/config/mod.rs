@@ -8,7 +8,7 @@
 
 pub(crate) mod conninfo;
 pub(crate) mod database;
-pub(crate) mod duration;
+pub mod duration;
 pub(crate) mod secret;
 
 use duration::Dur;

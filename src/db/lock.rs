@@ -27,12 +27,12 @@ pub fn key_for(table: &str) -> i64 {
 
 /// A held lock. Call `release`; if it is dropped instead, closing the session releases it.
 #[must_use = "release the lock with Lock::release"]
-pub struct Lock {
+pub(crate) struct Lock {
     key: i64,
 }
 
 impl Lock {
-    pub async fn acquire(
+    pub(crate) async fn acquire(
         session: &Session,
         key: i64,
         limit: Duration,
@@ -78,7 +78,7 @@ impl Lock {
 
     /// Releases the lock and checks that the server had it for this session. Never cancelled by a stop
     /// signal (it must run on that path too), but bounded.
-    pub async fn release(self, session: &Session) -> Result<(), DbError> {
+    pub(crate) async fn release(self, session: &Session) -> Result<(), DbError> {
         let key = self.key;
         match timeout(CLEANUP_LIMIT, session.query_one("SELECT pg_advisory_unlock($1)", &[&key])).await {
             Ok(Ok(row)) => match super::column::<bool>(&row, 0, "releasing the preflight lock")? {
@@ -107,7 +107,7 @@ impl Lock {
 /// released on every path. A failed release is logged, as an error when `work` succeeded and as a
 /// warning when it already failed (its own error is the one to report); closing the session releases
 /// the lock in any case.
-pub async fn holding<T, E: From<DbError>>(
+pub(crate) async fn holding<T, E: From<DbError>>(
     session: &Session,
     key: i64,
     limit: Duration,

@@ -19,7 +19,7 @@ const TLS_KEYS: &[&str] = &["sslmode", "sslrootcert", "sslcert", "sslkey", "sslp
 
 /// Where and how to connect: the tokio-postgres config (host names not yet resolved) and the TLS
 /// connector.
-pub struct Target {
+pub(crate) struct Target {
     base: tokio_postgres::Config,
     tls: MakeRustlsConnect,
     describe: String,
@@ -28,7 +28,7 @@ pub struct Target {
 impl Target {
     /// Builds the target from the `DB_*` settings: connection parameters, TLS mode and material, and
     /// trm-init's session settings (application name, timeouts, keepalives).
-    pub fn new(settings: &DbSettings) -> Result<Target, DbError> {
+    pub(crate) fn new(settings: &DbSettings) -> Result<Target, DbError> {
         let (mut config, params) = base_config(&settings.target)?;
         let (mode, verify) = tls_mode(params.mode.as_deref(), &settings.ssl)?;
         let input = TlsInput {
@@ -50,16 +50,16 @@ impl Target {
         Ok(Target { base: config, tls, describe })
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.describe.clone()
     }
 
-    pub fn tls(&self) -> MakeRustlsConnect {
+    pub(crate) fn tls(&self) -> MakeRustlsConnect {
         self.tls.clone()
     }
 
     /// The config with every TCP host name resolved to an address (`hostaddr`); `host` stays for TLS.
-    pub async fn resolved_config(&self) -> Result<tokio_postgres::Config, String> {
+    pub(crate) async fn resolved_config(&self) -> Result<tokio_postgres::Config, String> {
         let mut config = self.base.clone();
         if !config.get_hostaddrs().is_empty() {
             return Ok(config);

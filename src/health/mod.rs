@@ -12,12 +12,12 @@
 //! * `quiet`: gives back the memory a burst of traffic faulted in;
 //! * `target`: `http://IP:port/path` without DNS.
 
-pub mod client;
-pub mod connections;
-pub mod endpoints;
-pub mod quiet;
-pub mod server;
-pub mod target;
+pub(crate) mod client;
+pub(crate) mod connections;
+pub(crate) mod endpoints;
+pub(crate) mod quiet;
+pub(crate) mod server;
+pub(crate) mod target;
 pub mod upstream;
 
 use crate::config::{Config, HealthConfig, Invalid};

@@ -26,16 +26,16 @@ pub struct Context<'a> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     DbInitPre,
     Directus,
     DbInitPost,
 }
 
-pub const ORDER: [Step; 3] = [Step::DbInitPre, Step::Directus, Step::DbInitPost];
+pub(crate) const ORDER: [Step; 3] = [Step::DbInitPre, Step::Directus, Step::DbInitPost];
 
 impl Step {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Step::DbInitPre => "db-init pre",
             Step::Directus => "directus schema",

@@ -11,7 +11,7 @@ use crate::db::{self, DbError, Session};
 /// Extensions whose shared library must be in `shared_preload_libraries`.
 const NEEDS_PRELOAD: &[&str] = &["timescaledb", "pg_cron", "citus", "pg_partman_bgw"];
 
-pub async fn check(session: &Session, required: &[String]) -> Result<(), MigrationError> {
+pub(crate) async fn check(session: &Session, required: &[String]) -> Result<(), MigrationError> {
     if required.is_empty() {
         return Ok(());
     }

@@ -10,7 +10,7 @@ use crate::db::{self, DbError, Session};
 use std::collections::BTreeMap;
 
 /// Creates the table if missing and adds trm-init's columns (one round trip).
-pub async fn ensure(session: &Session, table: &str) -> Result<(), DbError> {
+pub(crate) async fn ensure(session: &Session, table: &str) -> Result<(), DbError> {
     let sql = format!(
         "SET client_min_messages = warning;\n\
          CREATE TABLE IF NOT EXISTS {table} (filename text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), checksum text NOT NULL);\n\
@@ -20,7 +20,7 @@ pub async fn ensure(session: &Session, table: &str) -> Result<(), DbError> {
     session.batch_execute(&sql).await.map_err(|e| DbError::query(format!("creating the history table {table}"), &e))
 }
 
-pub async fn exists(session: &Session, table: &str) -> Result<bool, DbError> {
+pub(crate) async fn exists(session: &Session, table: &str) -> Result<bool, DbError> {
     let row = session
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
         .await
@@ -29,7 +29,7 @@ pub async fn exists(session: &Session, table: &str) -> Result<bool, DbError> {
 }
 
 /// Recorded checksums of `phase`, keyed by file name.
-pub async fn read(session: &Session, table: &str, phase: Phase) -> Result<BTreeMap<String, String>, DbError> {
+pub(crate) async fn read(session: &Session, table: &str, phase: Phase) -> Result<BTreeMap<String, String>, DbError> {
     let rows = session
         .query(&format!("SELECT filename, checksum FROM {table}"), &[])
         .await
@@ -47,7 +47,7 @@ pub async fn read(session: &Session, table: &str, phase: Phase) -> Result<BTreeM
 }
 
 /// The prepared INSERT of one history row (filename, checksum, phase, duration_ms, applied_by).
-pub async fn prepare_insert(session: &Session, table: &str) -> Result<tokio_postgres::Statement, DbError> {
+pub(crate) async fn prepare_insert(session: &Session, table: &str) -> Result<tokio_postgres::Statement, DbError> {
     session
         .prepare(&insert_sql(table))
         .await
@@ -59,6 +59,6 @@ fn insert_sql(table: &str) -> String {
 }
 
 /// What `applied_by` says: this program and version.
-pub fn applied_by() -> String {
+pub(crate) fn applied_by() -> String {
     format!("trm-init {}", env!("CARGO_PKG_VERSION"))
 }
