@@ -1,6 +1,6 @@
 //! The command line: help that explains, global options anywhere, usage errors as 64, and `check`
 //! printing the effective configuration with secrets redacted.
-mod common;
+use trm_test_support as common;
 
 use common::{bin, repo_dir};
 use std::process::{Command, Output};

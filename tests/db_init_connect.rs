@@ -2,7 +2,7 @@
 //! The late server is a throwaway cluster (initdb + pg_ctl as the postgres user) on its own port, so
 //! the shared cluster on 5432 is never stopped.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::path::PathBuf;
@@ -26,10 +26,6 @@ fn pg_bin(tool: &str) -> PathBuf {
 
 fn as_postgres(cmdline: &str) -> std::process::Output {
     Command::new("su").args(["postgres", "-s", "/bin/sh", "-c", cmdline]).output().expect("su postgres")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A cluster directory that is stopped and removed on drop.

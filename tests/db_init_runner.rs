@@ -2,7 +2,7 @@
 //! runner's rows, CRLF copies, edited / broken / out-of-order / missing files, no-transaction files,
 //! required extensions, the post-schema folder, and `check` on bad folder contents.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::time::Duration;

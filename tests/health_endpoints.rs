@@ -1,11 +1,10 @@
 //! The health endpoints seen from outside: phases and reasons while a fake upstream is down, slow,
 //! failing, not answering pong, then up; the HTTP edges (404, 405, 400, oversized); coalescing.
 
-mod common;
-mod health_common;
+use trm_test_support as common;
 
 use common::eventually;
-use health_common::{probe, request, FakeUpstream, Mode, Trm};
+use common::{probe, request, FakeUpstream, Mode, Trm};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use trm_init::config::HealthConfig;
@@ -27,7 +26,7 @@ fn wait_for(port: u16, path: &str, status: u16, check: impl Fn(&serde_json::Valu
 
 #[test]
 fn readiness_follows_the_upstream_from_refused_to_pong_and_back() {
-    let upstream_port = health_common::free_port();
+    let upstream_port = common::free_port();
     let url = format!("http://127.0.0.1:{upstream_port}/server/ping");
     let trm = Trm::start(&url, &["sleep", "60"], &[]);
 
@@ -124,7 +123,7 @@ fn preflight_phase_is_alive_but_not_ready() {
 #[test]
 fn preflight_waiting_for_the_database_is_alive_but_not_ready() {
     let fake = FakeUpstream::start(Mode::Pong { delay: Duration::ZERO });
-    let db_port = health_common::free_port().to_string();
+    let db_port = common::free_port().to_string();
     let env = [
         ("DB_CLIENT", "pg"),
         ("DB_HOST", "127.0.0.1"),

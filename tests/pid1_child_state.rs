@@ -1,6 +1,6 @@
 //! The child starts clean: empty signal mask, default dispositions, no inherited descriptors, trm-init's
 //! working directory, its own process group; and trm-init is a subreaper when it is not PID 1.
-mod common;
+use trm_test_support as common;
 
 use common::{bin, wait_child, Pid1};
 use std::os::unix::process::CommandExt;
