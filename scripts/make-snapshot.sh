@@ -5,17 +5,15 @@
 # Needs PostgreSQL (TRM_TEST_PG, or scripts/pg-up.sh is run) and Directus (scripts/install-directus.sh).
 # Usage: scripts/make-snapshot.sh [OUT]   (default snapshots/schema.yaml)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
+source "$(dirname "$0")/lib.sh"
+cd "$TRM_REPO"
+repo=$TRM_REPO
 out=$(readlink -f "${1:-snapshots/schema.yaml}")
 log() { echo "[make-snapshot] $*" >&2; }
 
-[[ -n ${TRM_TEST_PG:-} ]] || eval "$(scripts/pg-up.sh)"
+trm_pg
 dx=$(scripts/install-directus.sh)
-export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
-declare -A pg
-for kv in $TRM_TEST_PG; do pg[${kv%%=*}]=${kv#*=}; done
-export PGHOST=${pg[host]} PGPORT=${pg[port]} PGUSER=${pg[user]} PGPASSWORD=${pg[password]:-}
+trm_node
 
 port=${SNAPSHOT_PORT:-18155}
 build_db=snapshot_build_$$
