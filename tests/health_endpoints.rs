@@ -160,6 +160,25 @@ fn listen_address_in_use_is_a_configuration_error_naming_health_listen() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{stderr}");
     assert!(stderr.contains(&format!("health.listen = {addr}")), "{stderr}");
+    // The error names the keys that move the server and that turn it off.
+    assert!(stderr.contains("TRM_INIT_HEALTH__LISTEN") && stderr.contains("health.enabled = false"), "{stderr}");
+}
+
+/// `health.enabled = false`: no health server at all, so a taken health port is no obstacle (two
+/// trm-inits in one network namespace), and `trm-init health` says there is nothing to probe.
+#[test]
+fn health_disabled_starts_no_server_and_ignores_a_taken_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let env = [("TRM_INIT_HEALTH__ENABLED", "false"), ("TRM_INIT_HEALTH__LISTEN", addr.as_str())];
+    let out = common::trm_init(&["run", "--no-preflight", "--", "sh", "-c", "exit 7"], &env, WAIT);
+    assert_eq!(out.code(), 7, "the child's code, no bind error: {}", out.stderr);
+    assert!(out.stderr.contains("health.enabled = false: no health server"), "{}", out.stderr);
+    assert!(!out.stderr.contains("health server listening"), "{}", out.stderr);
+
+    let (code, text) = common::health_cmd(&[], &env);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("health.enabled = false"), "{text}");
 }
 
 #[test]

@@ -16,6 +16,10 @@ pub(super) async fn health(args: HealthArgs, config: &Config) -> Result<u8, Fail
                 return Ok(UNHEALTHY);
             }
         },
+        None if !config.health.enabled => {
+            println!("unhealthy: health.enabled = false: there is no health server to probe (give --url)");
+            return Ok(UNHEALTHY);
+        }
         None => Target::local(config.health.listen, "/healthz"),
     };
     let probe = client::probe(&target, args.timeout.get()).await;

@@ -28,11 +28,17 @@ impl crate::exit::ExitCode for DbConfigError {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum DbTarget {
+    /// The five variables Directus reads.
     Params {
+        /// `DB_HOST`: a name, an address, or a Unix socket folder (`/run/postgresql`).
         host: String,
+        /// `DB_PORT` (default 5432).
         port: u16,
+        /// `DB_DATABASE`.
         database: String,
+        /// `DB_USER`.
         user: String,
+        /// `DB_PASSWORD` or `DB_PASSWORD_FILE`.
         password: Option<Secret>,
     },
     /// `DB_CONNECTION_STRING` (a URL or `key=value` pairs); may hold a password, so it is a secret.
@@ -49,16 +55,20 @@ pub(crate) struct SslSettings {
     /// PEM text of the CA bundle (`DB_SSL__CA` or `DB_SSL__CA_FILE`); the Mozilla roots otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) ca: Option<String>,
-    /// Client certificate and key, PEM (`DB_SSL__CERT[_FILE]`, `DB_SSL__KEY[_FILE]`).
+    /// Client certificate, PEM (`DB_SSL__CERT[_FILE]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) cert: Option<String>,
+    /// Client key, PEM (`DB_SSL__KEY[_FILE]`); a secret.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) key: Option<Secret>,
 }
 
+/// The whole database connection as Directus's `DB_*` variables describe it.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct DbSettings {
+    /// Where to connect and as whom.
     pub(crate) target: DbTarget,
+    /// TLS.
     pub(crate) ssl: SslSettings,
     /// Variables that were set but are not understood (told once as warnings, never fatal).
     #[serde(skip)]
