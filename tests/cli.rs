@@ -2,16 +2,11 @@
 //! printing the effective configuration with secrets redacted.
 use trm_test_support as common;
 
-use common::{bin, repo_dir};
-use std::process::{Command, Output};
+use common::repo_dir;
+use std::process::Output;
 
 fn trm_init(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin());
-    cmd.args(args).env_remove("TRM_INIT_CONFIG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run trm-init")
+    common::trm_init_command(args, env).output().expect("run trm-init")
 }
 
 fn text(out: &Output) -> String {

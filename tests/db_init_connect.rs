@@ -51,10 +51,8 @@ fn server_not_up_yet_is_waited_for_then_migrations_apply() {
     let cluster = Cluster { dir: dir.clone() };
 
     let post = migration_dir(&[]);
-    let mut cmd = Command::new(bin());
-    cmd.args(["db-init", "--phase", "pre"])
-        .env_remove("TRM_INIT_CONFIG")
-        .env("DB_HOST", "127.0.0.1")
+    let mut cmd = trm_init_command(&["db-init", "--phase", "pre"], &[] as &[(&str, &str)]);
+    cmd.env("DB_HOST", "127.0.0.1")
         .env("DB_PORT", port.to_string())
         .env("DB_USER", "postgres")
         .env("DB_PASSWORD", "unused-with-trust")

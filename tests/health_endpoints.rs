@@ -151,10 +151,7 @@ fn preflight_waiting_for_the_database_is_alive_but_not_ready() {
 fn listen_address_in_use_is_a_configuration_error_naming_health_listen() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = std::process::Command::new(common::bin())
-        .args(["run", "--no-preflight", "--", "true"])
-        .env_remove("TRM_INIT_CONFIG")
-        .env("TRM_INIT_HEALTH__LISTEN", &addr)
+    let out = common::trm_init_command(&["run", "--no-preflight", "--", "true"], &[("TRM_INIT_HEALTH__LISTEN", &addr)])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

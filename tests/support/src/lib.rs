@@ -47,7 +47,10 @@ pub fn require_root() {
 /// The one launcher: `trm-init ARGS` (not PID 1) with `env`, no config file, stdin closed, output
 /// piped, and its health server on a free loopback port unless `env` says otherwise (tests run in
 /// parallel in one network namespace).
-pub fn trm_init_command<K: AsRef<str>, V: AsRef<str>>(args: &[&str], env: &[(K, V)]) -> Command {
+pub fn trm_init_command<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
+    args: &[&str],
+    env: &[(K, V)],
+) -> Command {
     let mut cmd = Command::new(bin());
     cmd.args(args).env_remove("TRM_INIT_CONFIG").env("TRM_INIT_HEALTH__LISTEN", "127.0.0.1:0");
     for (k, v) in env {
@@ -58,7 +61,11 @@ pub fn trm_init_command<K: AsRef<str>, V: AsRef<str>>(args: &[&str], env: &[(K, 
 }
 
 /// Runs `trm-init ARGS` with `env` to its end (bounded by `limit`).
-pub fn trm_init<K: AsRef<str>, V: AsRef<str>>(args: &[&str], env: &[(K, V)], limit: Duration) -> Outcome {
+pub fn trm_init<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
+    args: &[&str],
+    env: &[(K, V)],
+    limit: Duration,
+) -> Outcome {
     run_to_end(trm_init_command(args, env), limit)
 }
 
