@@ -4,7 +4,7 @@
 //! and the settings agree with each other and with trm-init: grace periods cover drain + stop_grace,
 //! probes point at the right endpoints, trm-init accepts the configuration and its multi-replica check
 //! finds nothing to warn about. Tools: `eval "$(scripts/deploy-tools.sh)"` (scripts/test.sh does it).
-mod common;
+use trm_test_support as common;
 
 use serde_yaml_ng::Value;
 use std::path::{Path, PathBuf};

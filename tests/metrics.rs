@@ -1,11 +1,10 @@
 //! `GET /metrics` (health.metrics = true) after a real preflight against PostgreSQL, scraped and parsed
 //! by a real Prometheus text parser: the OpenMetrics parser of the Python `prometheus_client` package
 //! (Debian's python3-prometheus-client, installed by scripts/test.sh).
-mod common;
-mod health_common;
+use trm_test_support as common;
 
 use common::{eventually, migration_dir, Pid1, TestDb};
-use health_common::{free_port, get, probe, FakeUpstream, Mode};
+use common::{free_port, get, probe, FakeUpstream, Mode};
 use std::process::Command;
 use std::time::Duration;
 

@@ -1,11 +1,10 @@
 //! `child.drain` with trm-init as PID 1: on the stop signal `/readyz` turns 503 at once while the child
 //! (a test double that records the signals it gets) keeps running; the child gets the signal only when
 //! the drain is over, or at once when a second stop signal cuts the drain short.
-mod common;
-mod health_common;
+use trm_test_support as common;
 
 use common::{eventually, Pid1};
-use health_common::{free_port, probe, FakeUpstream, Mode};
+use common::{free_port, probe, FakeUpstream, Mode};
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! `child.replicas` above 1: trm-init warns at start, one line per setting of Directus's environment
 //! that several replicas would trip over; with everything shared it says nothing, and it starts anyway.
-mod common;
+use trm_test_support as common;
 
 use common::Pid1;
 use std::time::Duration;
