@@ -8,7 +8,7 @@
 //!   with a clear error, a geofence used by a segment not deletable, operators listing crossings and
 //!   penalties, overriding a penalty and publishing a stage's results.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use serde_json::{json, Value};
