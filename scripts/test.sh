@@ -16,6 +16,7 @@ command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v ps >/dev/null || need_pkgs+=(procps)
 command -v file >/dev/null || need_pkgs+=(file)
 command -v script >/dev/null || need_pkgs+=(bsdutils)
+[[ -x /usr/bin/chromium ]] || need_pkgs+=(chromium)   # tests/dogfood.rs drives the admin UI headless
 if ((${#need_pkgs[@]})); then
   log "installing ${need_pkgs[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >&2
@@ -26,6 +27,13 @@ dx_dir=$(scripts/install-directus.sh)
 export TRM_TEST_DIRECTUS_DIR=$dx_dir
 export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
 log "node $(node --version), Directus in $TRM_TEST_DIRECTUS_DIR"
+
+# Node packages of the seed loader and the browser test (exact versions from their lockfiles), then the
+# seed's own checks: its types (tsc over the JSDoc) and unit tests.
+for dir in seed tests/browser; do
+  (cd "$dir" && npm ci --no-audit --no-fund >&2)
+done
+(cd seed && npm run --silent typecheck >&2 && npm test >&2)
 
 cargo build --release --bin trm-init >&2
 export TRM_TEST_RELEASE_BIN=$PWD/target/x86_64-unknown-linux-gnu/release/trm-init

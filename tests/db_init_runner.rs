@@ -209,7 +209,7 @@ fn post_folder_adds_composite_uniques_once_and_names_a_missing_table() {
          CREATE TABLE entry_crew (id serial, entry_id int, user_id uuid); \
          CREATE TABLE entry_devices (id serial, entry_id int, device_id uuid); \
          CREATE TABLE directus_presets (id serial, bookmark text, \"user\" uuid, role uuid, collection text, \
-                                        layout text, layout_query json, icon text); \
+                                        layout text, layout_query json, layout_options json, icon text); \
          ALTER TABLE classes ADD CONSTRAINT classes_event_id_code_unique UNIQUE (event_id, code);",
     );
     let out = run(&db, pre.path(), &post, &["--phase", "all"], &[]);

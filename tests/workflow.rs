@@ -70,7 +70,10 @@ fn triggers_are_pushes_to_main_touching_the_image_and_manual_dispatch() {
         let words: Vec<&str> = line.split_whitespace().filter(|w| !w.starts_with("--")).collect();
         for source in &words[1..words.len() - 1] {
             let source = source.trim_end_matches('/');
-            let covered = paths.iter().any(|p| p == source || p.strip_suffix("/**") == Some(source));
+            let covered = paths.iter().any(|p| {
+                p == source
+                    || p.strip_suffix("/**").is_some_and(|dir| source == dir || source.starts_with(&format!("{dir}/")))
+            });
             assert!(covered, "the Dockerfile copies {source} but push.paths does not list it: {paths:?}");
         }
     }
