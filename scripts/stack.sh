@@ -113,6 +113,9 @@ export TELEMETRY=${TELEMETRY:-false}
 export STORAGE_LOCATIONS=local STORAGE_LOCAL_ROOT=$stack/uploads EXTENSIONS_PATH=$stack/extensions
 mkdir -p "$stack/uploads" "$stack/extensions"
 export TRM_INIT_CONFIG=$repo/config/dev.toml
+# config/dev.toml names .stack/directus; follow STACK_DIR when it is elsewhere.
+export TRM_INIT_SCHEMA__DIRECTUS="[\"node\", \"$stack/directus/cli.js\"]"
+export TRM_INIT_CHILD__COMMAND="[\"env\", \"-C\", \"$stack/directus\", \"node\", \"cli.js\", \"start\"]"
 export TRM_INIT_HEALTH__LISTEN=${TRM_INIT_HEALTH__LISTEN:-127.0.0.1:8056}
 export TRM_INIT_HEALTH__UPSTREAM=${TRM_INIT_HEALTH__UPSTREAM:-http://127.0.0.1:$PORT/server/ping}
 
