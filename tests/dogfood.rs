@@ -8,7 +8,7 @@
 //!    in the entries collection; the screenshot goes to target/screenshots/ (and to docs/ with
 //!    TRM_UPDATE_SCREENSHOT=1).
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use serde_json::Value;

@@ -120,7 +120,14 @@ fn the_exact_preflight_command_runs_the_built_image() {
          -e ADMIN_EMAIL=ci@example.com -e ADMIN_PASSWORD=ci-dry-run \
          \"$IMAGE:$GITHUB_SHA\" preflight"
     );
-    // `IMAGE preflight` is `trm-init preflight` because trm-init is the image's entrypoint.
+    // `IMAGE preflight` is `trm-init preflight` because trm-init is the image's entrypoint, and this
+    // trm-init has that subcommand.
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_trm-init"))
+        .args(["preflight", "--help"])
+        .env_remove("TRM_INIT_CONFIG")
+        .output()
+        .expect("trm-init runs");
+    assert!(help.status.success(), "trm-init preflight --help: {}", String::from_utf8_lossy(&help.stderr));
     let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).expect("Dockerfile");
     assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/trm-init\"]"), "the image's entrypoint is trm-init");
     let build = steps[step_running("docker build")]["run"].as_str().unwrap_or("").to_string();
