@@ -17,12 +17,15 @@ command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v ps >/dev/null || need_pkgs+=(procps)
 command -v file >/dev/null || need_pkgs+=(file)
 command -v script >/dev/null || need_pkgs+=(bsdutils)
+# tests/metrics.rs parses /metrics with the Prometheus client's OpenMetrics parser (Debian's python3).
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need_pkgs+=(python3-prometheus-client)
 if ((${#need_pkgs[@]})); then
   log "installing ${need_pkgs[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >&2
 fi
 
 eval "$(scripts/pg-up.sh)"
+eval "$(scripts/deploy-tools.sh)"
 dx_dir=$(scripts/install-directus.sh)
 export TRM_TEST_DIRECTUS_DIR=$dx_dir
 trm_node
