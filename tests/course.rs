@@ -191,7 +191,7 @@ fn boot_created_every_collection_and_rule() {
         "geofences.geometry:POLYGON:4326 speed_limit_zones.geometry:POLYGON:4326 waypoints.location:POINT:4326"
     );
     assert_eq!(
-        sql("SELECT count(*) FROM migrations_applied WHERE filename IN ('004_postgis.sql', 'post/003_course.sql', 'post/004_timing.sql')"),
+        sql("SELECT count(*) FROM migrations_applied WHERE filename IN ('004_postgis.sql', 'post/004_course.sql', 'post/005_timing.sql')"),
         "3"
     );
     // The admin UI's map: geometry fields use the map interface.

@@ -230,5 +230,5 @@ fn display_templates_and_sorting() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("db-init-post/002_default_views.sql"),
     )
     .expect("db-init-post/002_default_views.sql");
-    assert!(post.contains(r#"('organizations', '{"tabular":{"fields":["name","slug"],"sort":["name"]}}')"#));
+    assert!(post.contains(r#"('organizations', '{"tabular":{"fields":["name","slug"],"sort":["name"]}}'"#));
 }

@@ -1,6 +1,6 @@
 // Phase 2: the course definition (stages, segments, geofences, waypoints, speed-limit zones), on
 // PostGIS in WGS 84. Names as published (plan NAMES.md "Phase 2"); the design and its reasons are in
-// snapshots/README.md. Composite uniques, GiST indexes and geometry rules: db-init-post/003_course.sql.
+// snapshots/README.md. Composite uniques, GiST indexes and geometry rules: db-init-post/004_course.sql.
 import { intId, str, timestamp, choice, m2o } from './lib.mjs';
 import { num, bool, json, geometry } from './course-fields.mjs';
 

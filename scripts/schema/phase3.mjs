@@ -1,7 +1,7 @@
 // Phase 3: timing and penalties. The processor writes crossings, penalties and results with plain SQL;
 // operators review, override and publish through Directus. Names as published (plan NAMES.md
 // "Phase 3"); the design and its reasons: snapshots/README.md. What the database enforces:
-// db-init-post/004_timing.sql.
+// db-init-post/005_timing.sql.
 import { intId, str, text, timestamp, choice, m2o } from './lib.mjs';
 import { num, bool, json, decimal, stamp } from './course-fields.mjs';
 

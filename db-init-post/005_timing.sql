@@ -28,7 +28,7 @@ BEGIN
   FOREACH w IN ARRAY want LOOP
     IF NOT EXISTS (SELECT FROM information_schema.columns
                     WHERE table_schema = 'public' AND table_name = split_part(w, '.', 1) AND column_name = split_part(w, '.', 2)) THEN
-      RAISE EXCEPTION '004_timing: column public.% does not exist', w
+      RAISE EXCEPTION '005_timing: column public.% does not exist', w
         USING HINT = 'db-init-post runs after the Directus schema apply: is the collection in snapshots/schema.yaml?';
     END IF;
   END LOOP;
@@ -256,11 +256,11 @@ BEGIN
   FOREACH w IN ARRAY ARRAY['entry_segment_starts_entry_id_segment_id_unique', 'entry_crossings_entry_id_geofence_id_ts_unique',
                            'entry_penalties_entry_id_penalty_key_unique', 'stage_results_entry_id_stage_id_unique'] LOOP
     IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = w AND contype = 'u') THEN
-      RAISE EXCEPTION '004_timing: UNIQUE % is missing', w;
+      RAISE EXCEPTION '005_timing: UNIQUE % is missing', w;
     END IF;
   END LOOP;
   IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = 'penalty_formulas_brackets_do_not_overlap' AND contype = 'x') THEN
-    RAISE EXCEPTION '004_timing: exclusion constraint penalty_formulas_brackets_do_not_overlap is missing';
+    RAISE EXCEPTION '005_timing: exclusion constraint penalty_formulas_brackets_do_not_overlap is missing';
   END IF;
 END
 $$;

@@ -22,7 +22,7 @@ BEGIN
   FOREACH w IN ARRAY want LOOP
     IF NOT EXISTS (SELECT FROM information_schema.columns
                     WHERE table_schema = 'public' AND table_name = split_part(w, '.', 1) AND column_name = split_part(w, '.', 2)) THEN
-      RAISE EXCEPTION '003_course: column public.% does not exist', w
+      RAISE EXCEPTION '004_course: column public.% does not exist', w
         USING HINT = 'db-init-post runs after the Directus schema apply: is the collection in snapshots/schema.yaml?';
     END IF;
   END LOOP;
@@ -31,7 +31,7 @@ BEGIN
                                  ('waypoints', 'location', 'POINT')) AS v(t, c, ty)
              WHERE NOT EXISTS (SELECT FROM geometry_columns g WHERE g.f_table_schema = 'public' AND g.f_table_name = v.t
                                  AND g.f_geometry_column = v.c AND g.srid = 4326 AND g.type = v.ty)) THEN
-    RAISE EXCEPTION '003_course: geofences.geometry / speed_limit_zones.geometry must be geometry(Polygon, 4326) and waypoints.location geometry(Point, 4326)'
+    RAISE EXCEPTION '004_course: geofences.geometry / speed_limit_zones.geometry must be geometry(Polygon, 4326) and waypoints.location geometry(Point, 4326)'
       USING HINT = 'the snapshot declares them as geometry.Polygon / geometry.Point fields; PostGIS must be installed before the schema apply (db-init/004_postgis.sql)';
   END IF;
 END
@@ -197,12 +197,12 @@ BEGIN
   FOREACH w IN ARRAY ARRAY['stages_event_id_sort_order_unique', 'segments_stage_id_sort_order_unique',
                            'waypoints_segment_id_sort_order_unique'] LOOP
     IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = w AND contype = 'u') THEN
-      RAISE EXCEPTION '003_course: UNIQUE % is missing', w;
+      RAISE EXCEPTION '004_course: UNIQUE % is missing', w;
     END IF;
   END LOOP;
   FOREACH w IN ARRAY ARRAY['geofences_geometry_gist', 'speed_limit_zones_geometry_gist', 'waypoints_location_gist'] LOOP
     IF NOT EXISTS (SELECT FROM pg_indexes WHERE indexname = w AND indexdef LIKE '%USING gist%') THEN
-      RAISE EXCEPTION '003_course: GiST index % is missing', w;
+      RAISE EXCEPTION '004_course: GiST index % is missing', w;
     END IF;
   END LOOP;
 END
