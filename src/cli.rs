@@ -101,6 +101,19 @@ pub enum Command {
     /// Validate config, folders and snapshot and print the effective config (secrets redacted);
     /// touches no database.
     Check,
+    /// Directus roles, policies and permissions as code (access.file).
+    #[command(subcommand)]
+    Access(AccessCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Print the database's access rows in the access file's format.
+    Export,
+    /// Apply the access file alone, under the preflight lock (what preflight's access step does).
+    Apply,
+    /// Print docs/permissions.md (the policy x collection x action matrix) generated from the access file.
+    Matrix,
 }
 
 #[derive(Debug, Args, Default)]

@@ -1,5 +1,6 @@
 //! One module per subcommand. Each returns an exit code or a `Failure`; `main` reports failures.
 
+mod access;
 mod check;
 mod db_init;
 mod health;
@@ -20,5 +21,6 @@ pub async fn dispatch(cli: Cli, config: Config) -> Result<u8, Failure> {
         Some(Command::Status) => status::status(config).await,
         Some(Command::Health(args)) => health::health(args, &config).await,
         Some(Command::Schema(args)) => schema::schema(args, config).await,
+        Some(Command::Access(cmd)) => access::access(cmd, config).await,
     }
 }
