@@ -252,9 +252,7 @@ impl Resp {
         let name = args.first().copied().unwrap_or_default();
         match timeout(LIMIT, self.read()).await {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(e)) if e.kind() == io::ErrorKind::Other => {
-                Err(io::Error::other(format!("{name}: {e}")))
-            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Other => Err(io::Error::other(format!("{name}: {e}"))),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("{name}: no answer"))),
         }

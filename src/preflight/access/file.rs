@@ -160,9 +160,9 @@ pub struct Policy {
     pub description: Option<String>,
     #[serde(default)]
     pub app_access: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub admin_access: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub enforce_tfa: bool,
     /// IP addresses or ranges the policy is limited to (none: anywhere).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -228,6 +228,10 @@ pub struct Permission {
     pub fields: Value,
 }
 
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
 fn all_fields() -> Value {
     Value::String("*".into())
 }
@@ -280,7 +284,8 @@ impl AccessFile {
     pub fn read(path: &Path) -> Result<(AccessFile, String), FileError> {
         let bytes = std::fs::read(path).map_err(|source| FileError::Missing { path: path.to_path_buf(), source })?;
         let text = crate::preflight::directus::snapshot::normalise(&String::from_utf8_lossy(&bytes));
-        let file = AccessFile::parse(&text).map_err(|reason| FileError::Invalid { path: path.to_path_buf(), reason })?;
+        let file =
+            AccessFile::parse(&text).map_err(|reason| FileError::Invalid { path: path.to_path_buf(), reason })?;
         Ok((file, text))
     }
 
@@ -311,7 +316,8 @@ impl AccessFile {
                 }
             }
             for p in &role.policies {
-                self.policy_ref(p).ok_or_else(|| format!("role {:?}: no policy named {p:?} in this file", role.name))?;
+                self.policy_ref(p)
+                    .ok_or_else(|| format!("role {:?}: no policy named {p:?} in this file", role.name))?;
             }
         }
         let mut policy_names = BTreeSet::new();
@@ -339,7 +345,9 @@ impl AccessFile {
                         Value::Null => {}
                         Value::String(s) if s == "*" => {}
                         Value::Array(items) if items.iter().all(|i| i.as_str().is_some_and(|s| !s.contains(','))) => {}
-                        other => return Err(format!("{at}: fields must be \"*\", null or a list of names, not {other}")),
+                        other => {
+                            return Err(format!("{at}: fields must be \"*\", null or a list of names, not {other}"))
+                        }
                     }
                     for (key, v) in [("filter", &p.filter), ("validation", &p.validation), ("presets", &p.presets)] {
                         if let Some(v) = v {
@@ -440,7 +448,9 @@ impl AccessFile {
             .iter()
             .map(|p| {
                 let mine: Vec<&PermissionRow> = rows.permissions.iter().filter(|r| r.policy == p.id).collect();
-                let org_roles = mine.iter().find_map(|r| r.permissions.as_ref().and_then(|f| split_org(f, membership)))
+                let org_roles = mine
+                    .iter()
+                    .find_map(|r| r.permissions.as_ref().and_then(|f| split_org(f, membership)))
                     .map(|(_, roles, _)| roles);
                 let mut permissions: BTreeMap<String, BTreeMap<Action, Permission>> = BTreeMap::new();
                 for r in mine {
@@ -558,7 +568,9 @@ policies:
         let orgs = rows.permissions.iter().find(|r| r.collection == "organizations").unwrap();
         assert_eq!(
             orgs.permissions,
-            Some(json!({"organization_users": {"_some": {"user_id": {"_eq": "$CURRENT_USER"}, "role": {"_in": ["marshal"]}}}}))
+            Some(
+                json!({"organization_users": {"_some": {"user_id": {"_eq": "$CURRENT_USER"}, "role": {"_in": ["marshal"]}}}})
+            )
         );
         assert_eq!(rows.access.len(), 1);
         assert_eq!(rows.access[0].id, access_id(&rows.roles[0].id, &rows.policies[0].id));

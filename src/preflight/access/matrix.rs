@@ -32,7 +32,13 @@ pub fn markdown(file: &AccessFile, source: &str) -> String {
             p.name,
             if roles.is_empty() { "—".into() } else { roles.join(", ") },
             p.org_roles.as_ref().map(|r| r.join(", ")).unwrap_or_else(|| "—".into()),
-            if p.admin_access { "admin" } else if p.app_access { "yes" } else { "no" },
+            if p.admin_access {
+                "admin"
+            } else if p.app_access {
+                "yes"
+            } else {
+                "no"
+            },
         ));
     }
     let collections: BTreeSet<&str> =

@@ -81,7 +81,9 @@ pub async fn run(ctx: &super::Context<'_>) -> Result<(), Failure> {
         return Ok(());
     }
     if !ctx.config.schema.enabled {
-        tracing::info!("schema.enabled = false: trm-init does not manage Directus here, so the access file is not applied either");
+        tracing::info!(
+            "schema.enabled = false: trm-init does not manage Directus here, so the access file is not applied either"
+        );
         return Ok(());
     }
     apply(ctx.config, ctx.db).await.map(|_| ()).map_err(Failure::from)
@@ -175,7 +177,10 @@ pub async fn apply(config: &Config, db: &Client) -> Result<Outcome, AccessError>
 }
 
 async fn write(db: &Client, wanted: &Rows) -> Result<Outcome, AccessError> {
-    let w = |e: tokio_postgres::Error| AccessError::Database { what: "writing the access rows", message: describe_error(&e) };
+    let w = |e: tokio_postgres::Error| AccessError::Database {
+        what: "writing the access rows",
+        message: describe_error(&e),
+    };
     let mut out = Outcome::default();
     rows::create_own_tables(db).await.map_err(db_err("creating trm-init's access tables"))?;
     let managed = rows::managed(db).await.map_err(db_err("reading trm-init's access record"))?;
@@ -217,7 +222,8 @@ async fn write(db: &Client, wanted: &Rows) -> Result<Outcome, AccessError> {
                 }
                 for (extra, row) in have {
                     rows::delete_permission(db, extra).await.map_err(&w)?;
-                    out.deleted.push(format!("duplicate permission {}", row.describe(&name_of(&policy_name, &row.policy))));
+                    out.deleted
+                        .push(format!("duplicate permission {}", row.describe(&name_of(&policy_name, &row.policy))));
                 }
             }
         }
@@ -259,7 +265,10 @@ async fn write(db: &Client, wanted: &Rows) -> Result<Outcome, AccessError> {
     for id in mine("role").difference(&want_roles) {
         if existing.roles.iter().any(|r| &r.id == id) {
             let users = rows::delete_role(db, id).await.map_err(&w)?;
-            out.deleted.push(format!("role {:?} ({id}); {users} user(s) had it and now have no role", name_of(&role_name, id)));
+            out.deleted.push(format!(
+                "role {:?} ({id}); {users} user(s) had it and now have no role",
+                name_of(&role_name, id)
+            ));
         }
     }
     rows::record_managed(db, "role", &want_roles.into_iter().collect::<Vec<_>>()).await.map_err(&w)?;

@@ -31,7 +31,10 @@ fn json(text: Option<String>) -> Option<Value> {
 /// Every role, policy, role-policy link and policy permission in the database.
 pub async fn read_all(db: &Client) -> Result<Rows, Pg> {
     let mut rows = Rows::default();
-    for r in db.query("SELECT id::text, name, icon, description, parent::text FROM directus_roles ORDER BY name, id", &[]).await? {
+    for r in db
+        .query("SELECT id::text, name, icon, description, parent::text FROM directus_roles ORDER BY name, id", &[])
+        .await?
+    {
         let icon: Option<String> = r.try_get(2)?;
         rows.roles.push(Role {
             id: r.try_get(0)?,
@@ -73,7 +76,12 @@ pub async fn read_all(db: &Client) -> Result<Rows, Pg> {
         )
         .await?
     {
-        rows.access.push(AccessRow { id: r.try_get(0)?, role: r.try_get(1)?, policy: r.try_get(2)?, sort: r.try_get(3)? });
+        rows.access.push(AccessRow {
+            id: r.try_get(0)?,
+            role: r.try_get(1)?,
+            policy: r.try_get(2)?,
+            sort: r.try_get(3)?,
+        });
     }
     rows.permissions = read_permissions(db, None).await?.into_iter().map(|(_, p)| p).collect();
     Ok(rows)
@@ -192,7 +200,15 @@ pub async fn insert_permission(db: &Client, p: &PermissionRow) -> Result<u64, Pg
     db.execute(
         "INSERT INTO directus_permissions (policy, collection, action, permissions, validation, presets, fields)
          VALUES ($1::text::uuid, $2, $3, $4::text::json, $5::text::json, $6::text::json, $7)",
-        &[&p.policy, &p.collection, &p.action.name(), &text(&p.permissions), &text(&p.validation), &text(&p.presets), &p.fields],
+        &[
+            &p.policy,
+            &p.collection,
+            &p.action.name(),
+            &text(&p.permissions),
+            &text(&p.validation),
+            &text(&p.presets),
+            &p.fields,
+        ],
     )
     .await
 }

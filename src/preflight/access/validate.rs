@@ -37,7 +37,10 @@ impl Schema {
             // A field row for a collection without a table (a folder collection) still counts.
             schema.fields.entry(collection).or_default().insert(r.try_get(1)?);
         }
-        for r in db.query("SELECT many_collection, many_field, one_collection, one_field FROM directus_relations", &[]).await? {
+        for r in db
+            .query("SELECT many_collection, many_field, one_collection, one_field FROM directus_relations", &[])
+            .await?
+        {
             let many: String = r.try_get(0)?;
             let many_field: String = r.try_get(1)?;
             let one: Option<String> = r.try_get(2)?;
