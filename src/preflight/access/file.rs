@@ -11,7 +11,9 @@
 //! `{event_id: {organization_id: {<alias>: {_some: {<user>: {_eq: $CURRENT_USER}, <role>: {_in: [marshal]}}}}}}`
 //! where `<alias>` is the O2M alias on `organizations` listing its `organization_users` rows (the
 //! file's `membership` section names it): "the row belongs to an organisation in which the current
-//! user holds one of these roles". `org: "."` is the organisation itself (on `organizations`).
+//! user holds one of these roles". `org: "."` is the organisation itself (on `organizations`); a path
+//! segment ending in `[]` is a one-to-many alias (`organization_vehicles[].organization_id`: any of the
+//! vehicle's registrations belongs to such an organisation).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -89,9 +91,14 @@ impl Membership {
         let mut value = self.at_org(roles);
         if path != "." {
             for key in path.split('.').rev() {
-                let mut m = Map::new();
-                m.insert(key.to_string(), value);
-                value = Value::Object(m);
+                // `name[]`: a one-to-many hop (any of the related rows).
+                if let Some(o2m) = key.strip_suffix("[]") {
+                    let mut some = Map::new();
+                    some.insert("_some".into(), value);
+                    value = json!({ o2m: Value::Object(some) });
+                } else {
+                    value = json!({ key: value });
+                }
             }
         }
         value
@@ -116,8 +123,16 @@ impl Membership {
             if key.starts_with('_') {
                 return None;
             }
-            path.push(key.clone());
-            at = inner;
+            match inner.as_object().filter(|o| o.len() == 1).and_then(|o| o.get("_some")) {
+                Some(some) => {
+                    path.push(format!("{key}[]"));
+                    at = some;
+                }
+                None => {
+                    path.push(key.clone());
+                    at = inner;
+                }
+            }
         }
     }
 
@@ -337,7 +352,11 @@ impl AccessFile {
                         if policy.org_roles.as_ref().is_none_or(|r| r.is_empty()) {
                             return Err(format!("{at}: `org: {path}` needs `org_roles` on the policy"));
                         }
-                        if path != "." && path.split('.').any(|k| k.is_empty() || k.starts_with('_')) {
+                        let bad = |k: &str| {
+                            let k = k.strip_suffix("[]").unwrap_or(k);
+                            k.is_empty() || k.starts_with('_') || k.contains(['[', ']'])
+                        };
+                        if path != "." && path.split('.').any(bad) {
                             return Err(format!("{at}: `org: {path}` is not a relational path (a.b.c, or \".\")"));
                         }
                     }
@@ -549,6 +568,8 @@ policies:
         update: {org: event_id.organization_id, fields: [notes], filter: {status: {_neq: withdrawn}}}
       devices:
         read: {fields: null}
+      vehicles:
+        read: {org: "organization_vehicles[].organization_id"}
 "#;
 
     #[test]
@@ -571,6 +592,12 @@ policies:
             Some(
                 json!({"organization_users": {"_some": {"user_id": {"_eq": "$CURRENT_USER"}, "role": {"_in": ["marshal"]}}}})
             )
+        );
+        let vehicles = rows.permissions.iter().find(|r| r.collection == "vehicles").unwrap();
+        assert_eq!(
+            vehicles.permissions,
+            Some(json!({"organization_vehicles": {"_some": {"organization_id": {"organization_users": {"_some": {
+                "user_id": {"_eq": "$CURRENT_USER"}, "role": {"_in": ["marshal"]}}}}}}}))
         );
         assert_eq!(rows.access.len(), 1);
         assert_eq!(rows.access[0].id, access_id(&rows.roles[0].id, &rows.policies[0].id));
