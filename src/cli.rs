@@ -12,8 +12,8 @@ const LONG_ABOUT: &str = "\
 trm-init is the init process (PID 1) of the TRM Directus container.
 
 `trm-init run` (the default) waits for PostgreSQL, applies db-init/*.sql, runs Directus bootstrap,
-applies the Directus schema snapshot (refusing one that would delete data), applies db-init-post/*.sql,
-then starts and supervises the main child (node /directus/cli.js start): it forwards signals, reaps
+applies the Directus schema snapshot (refusing one that would delete data), applies db-init-post/*.sql
+and the access file (roles, policies, permissions), then starts and supervises the main child (node /directus/cli.js start): it forwards signals, reaps
 every zombie, KILLs the child if it ignores TERM for child.stop_grace, and exits with its status.
 A health server answers /livez, /readyz and /healthz on health.listen (loopback by default).
 
@@ -22,8 +22,8 @@ variables (e.g. TRM_INIT_CHILD__STOP_GRACE=5s). The database comes from Directus
 
 Exit codes: the child's code; 128+n when it died of signal n (143 when TERMed during preflight);
 126/127 the command could not be executed / was not found; 64 usage error; 65 a migration failed or
-changed after it was applied; 69 database or lock not reached in time; 70 Directus bootstrap or schema
-apply failed, or the snapshot would delete data; 78 invalid configuration.";
+changed after it was applied; 69 database, lock or Redis not reached in time; 70 Directus bootstrap or
+schema apply failed, the snapshot would delete data, or the access file is refused; 78 invalid configuration.";
 
 #[derive(Debug, Parser)]
 #[command(name = "trm-init", version, about = ABOUT, long_about = LONG_ABOUT)]

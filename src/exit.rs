@@ -13,9 +13,10 @@ pub const NOT_FOUND: u8 = 127;
 pub const USAGE: u8 = 64;
 /// A migration failed or a migration file changed after it was applied.
 pub const MIGRATION: u8 = 65;
-/// The database (or the preflight lock) could not be had in time.
+/// The database (or the preflight lock) could not be had in time; Redis could not be told of new permissions.
 pub const UNAVAILABLE: u8 = 69;
-/// Directus bootstrap or schema apply failed, or the snapshot would delete data.
+/// Directus bootstrap or schema apply failed, the snapshot would delete data, or the access file is
+/// missing, invalid or names what the schema lacks.
 pub const DIRECTUS: u8 = 70;
 /// Invalid configuration.
 pub const CONFIG: u8 = 78;

@@ -233,7 +233,9 @@ impl Suite {
     }
     fn class(&self, event: &str) -> String {
         let n = self.next();
-        self.sql(&format!("INSERT INTO classes (event_id, code, name) VALUES ({event}, 'C-{n}', 'Cars {n}') RETURNING id"))
+        self.sql(&format!(
+            "INSERT INTO classes (event_id, code, name) VALUES ({event}, 'C-{n}', 'Cars {n}') RETURNING id"
+        ))
     }
     fn entry(&self, event: &str, class: &str) -> String {
         let n = self.next();
@@ -434,14 +436,27 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
 
         for (collection, who) in READ {
             let want = who.contains(letter);
-            let (s, body) = http(suite.port, "GET", &format!("{}/{}?fields=id", path(collection), read_row(collection, &a)), Some(&token), None);
+            let (s, body) = http(
+                suite.port,
+                "GET",
+                &format!("{}/{}?fields=id", path(collection), read_row(collection, &a)),
+                Some(&token),
+                None,
+            );
             tally.expect(role, format!("read {collection} of own organisation"), want, s, &body);
-            let (s, body) = http(suite.port, "GET", &format!("{}/{}?fields=id", path(collection), read_row(collection, &b)), Some(&token), None);
+            let (s, body) = http(
+                suite.port,
+                "GET",
+                &format!("{}/{}?fields=id", path(collection), read_row(collection, &b)),
+                Some(&token),
+                None,
+            );
             tally.expect(role, format!("read {collection} of the other organisation"), false, s, &body);
         }
         // Listing never shows the other organisation's rows.
         for (collection, _) in READ {
-            let (s, body) = http(suite.port, "GET", &format!("{}?fields=id&limit=-1", path(collection)), Some(&token), None);
+            let (s, body) =
+                http(suite.port, "GET", &format!("{}?fields=id&limit=-1", path(collection)), Some(&token), None);
             if s == 200 && lists(&body, &read_row(collection, &b)) {
                 tally.failures.push(format!("{role}: the list of {collection} shows the other organisation's row"));
             }
@@ -450,20 +465,39 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
         // Own account and own membership: every member; own account also the user in no organisation.
         let (s, body) = http(suite.port, "GET", &format!("/users/{me}?fields=id"), Some(&token), None);
         tally.expect(role, "read own account".into(), true, s, &body);
-        let (s, body) = http(suite.port, "PATCH", &format!("/users/{me}"), Some(&token), Some("{\"phone\":\"+355 69 000 0000\"}"));
+        let (s, body) =
+            http(suite.port, "PATCH", &format!("/users/{me}"), Some(&token), Some("{\"phone\":\"+355 69 000 0000\"}"));
         tally.expect(role, "update own account".into(), true, s, &body);
-        let (s, body) = http(suite.port, "PATCH", &format!("/users/{me}"), Some(&token), Some(&format!("{{\"role\":\"{MEMBER_ROLE}\"}}")));
+        let (s, body) = http(
+            suite.port,
+            "PATCH",
+            &format!("/users/{me}"),
+            Some(&token),
+            Some(&format!("{{\"role\":\"{MEMBER_ROLE}\"}}")),
+        );
         tally.expect(role, "change own Directus role".into(), false, s, &body);
         if letter != 'N' {
             let mine = suite.sql(&format!(
                 "SELECT id FROM organization_users WHERE organization_id = '{}' AND user_id = '{me}'",
                 a.id
             ));
-            let (s, body) = http(suite.port, "GET", &format!("/items/organization_users/{mine}?fields=id,role"), Some(&token), None);
+            let (s, body) = http(
+                suite.port,
+                "GET",
+                &format!("/items/organization_users/{mine}?fields=id,role"),
+                Some(&token),
+                None,
+            );
             tally.expect(role, "read own membership".into(), true, s, &body);
         }
         if letter == 'P' {
-            let (s, body) = http(suite.port, "GET", &format!("/items/entry_crew/{}?fields=id", a.crew_of_participant), Some(&token), None);
+            let (s, body) = http(
+                suite.port,
+                "GET",
+                &format!("/items/entry_crew/{}?fields=id", a.crew_of_participant),
+                Some(&token),
+                None,
+            );
             tally.expect(role, "read own crew row".into(), true, s, &body);
         }
 
@@ -486,13 +520,25 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
                 "entries/class_id" => format!("{{\"class_id\":{}}}", a.class),
                 other => update_payload(&suite, other).to_string(),
             };
-            let (s, text) = http(suite.port, "PATCH", &format!("{}/{}", path(collection), read_row(collection, &a)), Some(&token), Some(&payload));
+            let (s, text) = http(
+                suite.port,
+                "PATCH",
+                &format!("{}/{}", path(collection), read_row(collection, &a)),
+                Some(&token),
+                Some(&payload),
+            );
             tally.expect(role, format!("update {cell} of own organisation"), want, s, &text);
             let payload_b = match *cell {
                 "entries/class_id" => format!("{{\"class_id\":{}}}", b.class),
                 other => update_payload(&suite, other).to_string(),
             };
-            let (s, text) = http(suite.port, "PATCH", &format!("{}/{}", path(collection), read_row(collection, &b)), Some(&token), Some(&payload_b));
+            let (s, text) = http(
+                suite.port,
+                "PATCH",
+                &format!("{}/{}", path(collection), read_row(collection, &b)),
+                Some(&token),
+                Some(&payload_b),
+            );
             tally.expect(role, format!("update {cell} of the other organisation"), false, s, &text);
         }
 
@@ -507,7 +553,13 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
         }
 
         // The marshal writes notes during the event only.
-        let (s, text) = http(suite.port, "PATCH", &format!("/items/entries/{}", a.past_entry), Some(&token), Some("{\"notes\":\"late\"}"));
+        let (s, text) = http(
+            suite.port,
+            "PATCH",
+            &format!("/items/entries/{}", a.past_entry),
+            Some(&token),
+            Some("{\"notes\":\"late\"}"),
+        );
         tally.expect(role, "update notes of an entry of a past event".into(), letter == 'A' || letter == 'D', s, &text);
     }
 
@@ -516,11 +568,41 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
     suite.sql(&format!("INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{}', '{dual}', 'race-director'), ('{}', '{dual}', 'viewer')", a.id, b.id));
     let token = login(suite.port, "dual@example.com");
     for (what, method, url, body, want) in [
-        ("dual: update entry notes in the club they direct", "PATCH", format!("/items/entries/{}", a.entry), Some("{\"notes\":\"ok\"}"), true),
-        ("dual: update entry notes in the club they only watch", "PATCH", format!("/items/entries/{}", b.entry), Some("{\"notes\":\"no\"}"), false),
-        ("dual: read entries of the club they watch", "GET", format!("/items/entries/{}?fields=id", b.entry), None, true),
-        ("dual: read entry devices of the club they direct", "GET", format!("/items/entry_devices/{}?fields=id", a.entry_device), None, true),
-        ("dual: read entry devices of the club they watch", "GET", format!("/items/entry_devices/{}?fields=id", b.entry_device), None, false),
+        (
+            "dual: update entry notes in the club they direct",
+            "PATCH",
+            format!("/items/entries/{}", a.entry),
+            Some("{\"notes\":\"ok\"}"),
+            true,
+        ),
+        (
+            "dual: update entry notes in the club they only watch",
+            "PATCH",
+            format!("/items/entries/{}", b.entry),
+            Some("{\"notes\":\"no\"}"),
+            false,
+        ),
+        (
+            "dual: read entries of the club they watch",
+            "GET",
+            format!("/items/entries/{}?fields=id", b.entry),
+            None,
+            true,
+        ),
+        (
+            "dual: read entry devices of the club they direct",
+            "GET",
+            format!("/items/entry_devices/{}?fields=id", a.entry_device),
+            None,
+            true,
+        ),
+        (
+            "dual: read entry devices of the club they watch",
+            "GET",
+            format!("/items/entry_devices/{}?fields=id", b.entry_device),
+            None,
+            false,
+        ),
     ] {
         let (s, text) = http(suite.port, method, &url, Some(&token), body);
         tally.expect("dual", what.to_string(), want, s, &text);
@@ -536,7 +618,8 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
         "SELECT id FROM organization_users WHERE organization_id = '{}' AND user_id = '{}'",
         a.id, a.users[&'V']
     ));
-    let (s, text) = http(suite.port, "DELETE", &format!("/items/organization_users/{membership}"), Some(&admin_a), None);
+    let (s, text) =
+        http(suite.port, "DELETE", &format!("/items/organization_users/{membership}"), Some(&admin_a), None);
     assert_eq!(s, 204, "the org-admin removes the viewer: {text}");
     let (s, text) = http(suite.port, "GET", &url, Some(&viewer_a), None);
     tally.checked += 1;
