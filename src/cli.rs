@@ -13,8 +13,8 @@ trm-init is the init process (PID 1) of the TRM Directus container.
 
 `trm-init run` (the default) waits for PostgreSQL, applies db-init/*.sql, runs Directus bootstrap,
 applies the Directus schema snapshot (refusing one that would delete data), applies db-init-post/*.sql
-and the access file (roles, policies, permissions), then starts and supervises the main child (node /directus/cli.js start): it forwards signals, reaps
-every zombie, KILLs the child if it ignores TERM for child.stop_grace, and exits with its status.
+and the access file (roles, policies, permissions), then starts and supervises the main child
+(node /directus/cli.js start): it forwards signals, reaps every zombie, KILLs the child if it ignores TERM for child.stop_grace, and exits with its status.
 A health server answers /livez, /readyz and /healthz on health.listen (loopback by default).
 
 Configuration: built-in defaults < TOML file (--config or TRM_INIT_CONFIG) < TRM_INIT_<SECTION>__<KEY>
