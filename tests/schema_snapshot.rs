@@ -85,7 +85,8 @@ fn collections_and_columns_are_the_published_names() {
             ],
         ),
         ("classes", &["id", "event_id", "code", "name", "description", "sort_order", "vehicle_kind"]),
-        ("entries", &["id", "event_id", "class_id", "vehicle_id", "race_number", "status"]),
+        // notes: Phase 4 (scripts/schema/phase4.mjs), where marshals write during the event.
+        ("entries", &["id", "event_id", "class_id", "vehicle_id", "race_number", "status", "notes"]),
         ("entry_crew", &["id", "entry_id", "user_id", "role"]),
         ("entry_devices", &["id", "entry_id", "device_id", "assigned_user_id"]),
     ];
@@ -102,7 +103,12 @@ fn collections_and_columns_are_the_published_names() {
     let aliases = |c: &str| -> Vec<String> {
         fields(&doc, c).into_iter().filter(|(_, f)| s(&f["type"]) == "alias").map(|(n, _)| n).collect()
     };
-    assert_eq!(aliases("events"), ["classes"], "events lists its classes");
+    assert_eq!(aliases("events"), ["classes", "entries"], "events lists its classes (and, Phase 4, entries)");
+    // Phase 4: the one-to-many aliases the permissions walk (snapshots/access.yaml).
+    assert_eq!(aliases("organizations"), ["events", "organization_users"], "organizations list members and events");
+    assert_eq!(aliases("vehicles"), ["organization_vehicles"]);
+    assert_eq!(aliases("devices"), ["organization_devices"]);
+    assert!(fields(&doc, "directus_users").contains_key("organization_users"), "a user lists their memberships");
     assert_eq!(aliases("entries"), ["crew", "devices"], "an entry lists its crew and devices (fields=*.*)");
     let users = fields(&doc, "directus_users");
     for extra in ["phone", "birth_date", "nationality"] {
@@ -212,6 +218,16 @@ fn relations_restrict_deletes_except_the_worn_device() {
     assert_eq!(s(&relation(&doc, "entry_crew", "entry_id")["meta"]["one_field"]), "crew");
     assert_eq!(s(&relation(&doc, "entry_devices", "entry_id")["meta"]["one_field"]), "devices");
     assert_eq!(s(&relation(&doc, "classes", "event_id")["meta"]["one_field"]), "classes");
+    for (c, f, alias) in [
+        ("organization_users", "organization_id", "organization_users"),
+        ("organization_users", "user_id", "organization_users"),
+        ("events", "organization_id", "events"),
+        ("entries", "event_id", "entries"),
+        ("organization_vehicles", "vehicle_id", "organization_vehicles"),
+        ("organization_devices", "device_id", "organization_devices"),
+    ] {
+        assert_eq!(s(&relation(&doc, c, f)["meta"]["one_field"]), alias, "{c}.{f} listed as {alias} (Phase 4)");
+    }
 }
 
 #[test]

@@ -16,7 +16,8 @@ pub fn markdown(file: &AccessFile, source: &str) -> String {
     out.push_str(
         "Cells: `—` no access; `all` every row; `org` the rows of organisations where the user holds the \
          policy's organisation role (`org_roles`, checked through `organization_users` in *that* \
-         organisation); `org+` the same with a further condition; `cond` another condition (listed under \
+         organisation); `org+` the same with a further condition; `cond` another condition; `validated` / \
+         `presets`: a create or update checked against / filled from the payload rules (all listed under \
          the tables); `(a, b)` only those fields.\n\n",
     );
     out.push_str("| policy | Directus roles | organisation roles | app access |\n|---|---|---|---|\n");
@@ -61,9 +62,9 @@ pub fn markdown(file: &AccessFile, source: &str) -> String {
                 let cell = match p.permissions.get(*c).and_then(|a| a.get(&action)) {
                     None => "—".to_string(),
                     Some(perm) => {
-                        let (text, note) = cell(perm);
-                        if let Some(note) = note {
-                            notes.push(format!("- {} / {c} / {action}: `{note}`", p.name));
+                        let (text, cell_notes) = cell(perm);
+                        for note in cell_notes {
+                            notes.push(format!("- {} / {c} / {action}: {note}", p.name));
                         }
                         text
                     }
@@ -83,14 +84,29 @@ pub fn markdown(file: &AccessFile, source: &str) -> String {
     out
 }
 
-fn cell(p: &Permission) -> (String, Option<String>) {
+fn cell(p: &Permission) -> (String, Vec<String>) {
     let filter = p.filter.as_ref().filter(|f| !f.is_null() && f.as_object().is_none_or(|o| !o.is_empty()));
-    let (mut text, note) = match (&p.org, filter) {
-        (Some(_), None) => ("org".to_string(), None),
-        (Some(path), Some(f)) => ("org+".to_string(), Some(format!("org: {path}; {f}"))),
-        (None, Some(f)) => ("cond".to_string(), Some(f.to_string())),
-        (None, None) => ("all".to_string(), None),
+    let mut notes = Vec::new();
+    let mut text = match (&p.org, filter) {
+        (Some(_), None) => "org".to_string(),
+        (Some(path), Some(f)) => {
+            notes.push(format!("rows: `org: {path}` and `{f}`"));
+            "org+".to_string()
+        }
+        (None, Some(f)) => {
+            notes.push(format!("rows: `{f}`"));
+            "cond".to_string()
+        }
+        (None, None) => "all".to_string(),
     };
+    if let Some(v) = p.validation.as_ref().filter(|v| v.as_object().is_some_and(|o| !o.is_empty())) {
+        notes.push(format!("validation: `{v}`"));
+        text.push_str(", validated");
+    }
+    if let Some(v) = p.presets.as_ref().filter(|v| v.as_object().is_some_and(|o| !o.is_empty())) {
+        notes.push(format!("presets: `{v}`"));
+        text.push_str(", presets");
+    }
     match &p.fields {
         Value::Array(items) => {
             let names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
@@ -99,5 +115,5 @@ fn cell(p: &Permission) -> (String, Option<String>) {
         Value::Null => text.push_str(" (no fields)"),
         _ => {}
     }
-    (text, note)
+    (text, notes)
 }
