@@ -64,7 +64,22 @@ fn collections_and_columns_are_the_published_names() {
     // Columns (alias fields such as entries.crew are listed apart: they have no column).
     let want: [(&str, &[&str]); 11] = [
         ("organizations", &["id", "name", "slug"]),
-        ("organization_users", &["id", "organization_id", "user_id", "role"]),
+        // The role columns: Phase 4 (scripts/schema/phase4.mjs), kept by a trigger (db-init-post/003).
+        (
+            "organization_users",
+            &[
+                "id",
+                "organization_id",
+                "user_id",
+                "role",
+                "org_admin_user_id",
+                "race_director_user_id",
+                "marshal_user_id",
+                "timekeeper_user_id",
+                "participant_user_id",
+                "viewer_user_id",
+            ],
+        ),
         ("vehicles", &["id", "make", "model", "year", "cc", "vin", "plate"]),
         ("organization_vehicles", &["id", "organization_id", "vehicle_id", "registered_at"]),
         ("devices", &["id", "imei", "model"]),
@@ -208,7 +223,22 @@ fn relations_restrict_deletes_except_the_worn_device() {
     ];
     let phase1: std::collections::BTreeSet<&str> = m2o.iter().map(|(c, _, _)| *c).collect();
     let in_phase1 = seq(&doc, "relations").iter().filter(|r| phase1.contains(s(&r["collection"]))).count();
-    assert_eq!(in_phase1, m2o.len(), "no other relation from the Phase 1 collections");
+    // Phase 4 adds the six role columns of organization_users (SET NULL: derived copies of user_id).
+    let role_columns = [
+        ("org_admin_user_id", "org_admin_of"),
+        ("race_director_user_id", "race_director_of"),
+        ("marshal_user_id", "marshal_of"),
+        ("timekeeper_user_id", "timekeeper_of"),
+        ("participant_user_id", "participant_of"),
+        ("viewer_user_id", "viewer_of"),
+    ];
+    assert_eq!(in_phase1, m2o.len() + role_columns.len(), "no other relation from the Phase 1 collections");
+    for (f, alias) in role_columns {
+        let r = relation(&doc, "organization_users", f);
+        assert_eq!(s(&r["related_collection"]), "directus_users", "organization_users.{f}");
+        assert_eq!(s(&r["schema"]["on_delete"]), "SET NULL", "organization_users.{f} ON DELETE");
+        assert_eq!(s(&r["meta"]["one_field"]), alias, "organization_users.{f} listed on directus_users");
+    }
     for (c, f, related) in m2o {
         let r = relation(&doc, c, f);
         assert_eq!(s(&r["related_collection"]), related, "{c}.{f}");

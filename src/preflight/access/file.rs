@@ -8,15 +8,15 @@
 //!
 //! The `org:` shorthand: `org: event_id.organization_id` on a permission of a policy with
 //! `org_roles: [marshal]` is the filter
-//! `{event_id: {organization_id: {<alias>: {_some: {<user>: {_eq: $CURRENT_USER}, <role>: {_in: [marshal]}}}}}}`
-//! where `<alias>` is the O2M alias on `organizations` listing its `organization_users` rows (the
-//! file's `membership` section names it): "the row belongs to an organisation in which the current
-//! user holds one of these roles". `org: "."` is the organisation itself (on `organizations`); a path
+//! `{event_id: {organization_id: {_in: [$CURRENT_USER.marshal_of.organization_id]}}}`: "the row belongs
+//! to an organisation in which the current user holds one of these roles" (`marshal_of` lists the
+//! user's memberships as marshal; the file's `membership` section maps roles to those aliases).
+//! `org: "."` is the organisation itself (on `organizations`: `id`); a path
 //! segment ending in `[]` is a one-to-many alias (`organization_vehicles[].organization_id`: any of the
 //! vehicle's registrations belongs to such an organisation).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -51,21 +51,32 @@ pub struct AccessFile {
     pub policies: Vec<Policy>,
 }
 
-/// How `org:` reaches the user's memberships.
+/// How `org:` reaches the user's memberships: for each organisation role, the one-to-many alias on
+/// `directus_users` that lists the user's memberships in that role (`org_admin_of`, ...), so that
+/// `$CURRENT_USER.<alias>.organization_id` is the set of organisations where the user holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Membership {
-    /// The O2M alias on `organizations` that lists its `organization_users` rows.
-    pub alias: String,
-    /// The membership's user field (M2O to directus_users).
-    pub user: String,
-    /// The membership's role field.
-    pub role: String,
+    /// organisation role -> alias on directus_users
+    pub roles: BTreeMap<String, String>,
+    /// The organisation field of a membership row.
+    pub organization: String,
 }
 
 impl Default for Membership {
     fn default() -> Self {
-        Membership { alias: "organization_users".into(), user: "user_id".into(), role: "role".into() }
+        let roles = [
+            ("org-admin", "org_admin_of"),
+            ("race-director", "race_director_of"),
+            ("marshal", "marshal_of"),
+            ("timekeeper", "timekeeper_of"),
+            ("participant", "participant_of"),
+            ("viewer", "viewer_of"),
+        ]
+        .into_iter()
+        .map(|(r, a)| (r.to_string(), a.to_string()))
+        .collect();
+        Membership { roles, organization: "organization_id".into() }
     }
 }
 
@@ -74,31 +85,22 @@ impl Membership {
         *self == Membership::default()
     }
 
-    /// The filter "the current user holds one of `roles` in this organisation", at the organisation.
-    fn at_org(&self, roles: &[String]) -> Value {
-        let mut inner = Map::new();
-        inner.insert(self.user.clone(), json!({"_eq": "$CURRENT_USER"}));
-        inner.insert(self.role.clone(), json!({"_in": roles}));
-        let mut some = Map::new();
-        some.insert("_some".into(), Value::Object(inner));
-        let mut outer = Map::new();
-        outer.insert(self.alias.clone(), Value::Object(some));
-        Value::Object(outer)
+    fn variable(&self, role: &str) -> Option<String> {
+        self.roles.get(role).map(|alias| format!("$CURRENT_USER.{alias}.{}", self.organization))
     }
 
-    /// `at_org` nested under the relational path (`"."` is the organisation itself).
+    /// The filter "the organisation reached by `path` is one where the current user holds one of
+    /// `roles`" (`"."`: the row is the organisation).
     pub fn filter(&self, path: &str, roles: &[String]) -> Value {
-        let mut value = self.at_org(roles);
-        if path != "." {
-            for key in path.split('.').rev() {
-                // `name[]`: a one-to-many hop (any of the related rows).
-                if let Some(o2m) = key.strip_suffix("[]") {
-                    let mut some = Map::new();
-                    some.insert("_some".into(), value);
-                    value = json!({ o2m: Value::Object(some) });
-                } else {
-                    value = json!({ key: value });
-                }
+        let vars: Vec<String> = roles.iter().filter_map(|r| self.variable(r)).collect();
+        let mut value = json!({ "_in": vars });
+        let path = if path == "." { "id" } else { path };
+        for key in path.split('.').rev() {
+            // `name[]`: a one-to-many hop (any of the related rows).
+            if let Some(o2m) = key.strip_suffix("[]") {
+                value = json!({ o2m: { "_some": value } });
+            } else {
+                value = json!({ key: value });
             }
         }
         value
@@ -109,16 +111,15 @@ impl Membership {
         let mut path = Vec::new();
         let mut at = value;
         loop {
-            let obj = at.as_object()?;
-            if obj.len() != 1 {
-                return None;
-            }
+            let obj = at.as_object().filter(|o| o.len() == 1)?;
             let (key, inner) = obj.iter().next()?;
-            if key == &self.alias {
-                if let Some(roles) = self.match_some(inner) {
-                    let path = if path.is_empty() { ".".to_string() } else { path.join(".") };
-                    return Some((path, roles));
+            if key == "_in" {
+                let roles = self.match_vars(inner)?;
+                if path.is_empty() {
+                    return None;
                 }
+                let path = if path == ["id"] { ".".to_string() } else { path.join(".") };
+                return Some((path, roles));
             }
             if key.starts_with('_') {
                 return None;
@@ -136,13 +137,15 @@ impl Membership {
         }
     }
 
-    fn match_some(&self, value: &Value) -> Option<Vec<String>> {
-        let some = value.as_object().filter(|o| o.len() == 1)?.get("_some")?.as_object()?;
-        if some.len() != 2 || some.get(&self.user)? != &json!({"_eq": "$CURRENT_USER"}) {
-            return None;
-        }
-        let roles = some.get(&self.role)?.as_object().filter(|o| o.len() == 1)?.get("_in")?.as_array()?;
-        roles.iter().map(|r| r.as_str().map(str::to_string)).collect()
+    fn match_vars(&self, value: &Value) -> Option<Vec<String>> {
+        let items = value.as_array().filter(|a| !a.is_empty())?;
+        items
+            .iter()
+            .map(|v| {
+                let v = v.as_str()?;
+                self.roles.keys().find(|r| self.variable(r).as_deref() == Some(v)).cloned()
+            })
+            .collect()
     }
 }
 
@@ -351,6 +354,11 @@ impl AccessFile {
                     if let Some(path) = &p.org {
                         if policy.org_roles.as_ref().is_none_or(|r| r.is_empty()) {
                             return Err(format!("{at}: `org: {path}` needs `org_roles` on the policy"));
+                        }
+                        for role in policy.org_roles.iter().flatten() {
+                            if !self.membership.roles.contains_key(role) {
+                                return Err(format!("{what}: org role {role:?} has no alias in `membership.roles`"));
+                            }
                         }
                         let bad = |k: &str| {
                             let k = k.strip_suffix("[]").unwrap_or(k);
@@ -580,24 +588,19 @@ policies:
         assert_eq!(
             update.permissions,
             Some(json!({"_and": [
-                {"event_id": {"organization_id": {"organization_users": {"_some": {
-                    "user_id": {"_eq": "$CURRENT_USER"}, "role": {"_in": ["marshal"]}}}}}},
+                {"event_id": {"organization_id": {"_in": ["$CURRENT_USER.marshal_of.organization_id"]}}},
                 {"status": {"_neq": "withdrawn"}}
             ]}))
         );
         assert_eq!(update.fields.as_deref(), Some("notes"));
         let orgs = rows.permissions.iter().find(|r| r.collection == "organizations").unwrap();
-        assert_eq!(
-            orgs.permissions,
-            Some(
-                json!({"organization_users": {"_some": {"user_id": {"_eq": "$CURRENT_USER"}, "role": {"_in": ["marshal"]}}}})
-            )
-        );
+        assert_eq!(orgs.permissions, Some(json!({"id": {"_in": ["$CURRENT_USER.marshal_of.organization_id"]}})));
         let vehicles = rows.permissions.iter().find(|r| r.collection == "vehicles").unwrap();
         assert_eq!(
             vehicles.permissions,
-            Some(json!({"organization_vehicles": {"_some": {"organization_id": {"organization_users": {"_some": {
-                "user_id": {"_eq": "$CURRENT_USER"}, "role": {"_in": ["marshal"]}}}}}}}))
+            Some(
+                json!({"organization_vehicles": {"_some": {"organization_id": {"_in": ["$CURRENT_USER.marshal_of.organization_id"]}}}})
+            )
         );
         assert_eq!(rows.access.len(), 1);
         assert_eq!(rows.access[0].id, access_id(&rows.roles[0].id, &rows.policies[0].id));
