@@ -40,16 +40,17 @@ const ROLES: [(char, &str); 7] = [
 // - race-director: entries and what they carry; reads people, vehicles and devices;
 // - marshal: reads entries, vehicles, devices; writes entry notes during the event only;
 // - timekeeper: reads every entry (start targets and penalties are Phase 3);
-// - participant: registers entries (and themselves as crew), reads the start list, vehicles;
+// - participant: registers entries (and themselves as crew), reads the start list, vehicles; changes
+//   to a registration go through the organisers;
 // - viewer: reads events, classes, entries, crews, vehicles.
 const READ: &[(&str, &str)] = &[
     ("organizations", "ADMTPV"),
     ("organization_users", "AD"), // another member's membership; everyone reads their own (below)
     ("directus_users", "AD"),     // another member's account; everyone reads their own (below)
     ("vehicles", "ADMTPV"),
-    ("organization_vehicles", "AD"),
+    ("organization_vehicles", "ADMTPV"), // reading a vehicle goes through its registration
     ("devices", "ADM"),
-    ("organization_devices", "AD"),
+    ("organization_devices", "ADM"),
     ("events", "ADMTPV"),
     ("classes", "ADMTPV"),
     ("entries", "ADMTPV"),
@@ -60,9 +61,9 @@ const CREATE: &[(&str, &str)] = &[
     ("organizations", ""),
     ("organization_users", "A"),
     ("directus_users", ""),
-    ("vehicles", "AP"),
+    ("vehicles", "ADMTPVN"), // belongs to no organisation until registered: any TRM member (README, limits)
     ("organization_vehicles", "AP"),
-    ("devices", "A"),
+    ("devices", "ADMTPVN"), // likewise
     ("organization_devices", "A"),
     ("events", "A"),
     ("classes", "A"),
@@ -80,8 +81,8 @@ const UPDATE: &[(&str, &str)] = &[
     ("organization_devices", "A"),
     ("events", "A"),
     ("classes", "A"),
-    ("entries/notes", "ADM"),    // during the event
-    ("entries/class_id", "ADP"), // a participant: their own entry, while registered
+    ("entries/notes", "ADM"), // during the event
+    ("entries/class_id", "AD"),
     ("entry_crew", "AD"),
     ("entry_devices", "AD"),
 ];
