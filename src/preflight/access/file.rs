@@ -349,6 +349,9 @@ impl AccessFile {
                 return Err(format!("two policies are named {:?}", policy.name));
             }
             for (collection, actions) in &policy.permissions {
+                if actions.is_empty() {
+                    return Err(format!("{what}, {collection}: no action given (create, read, update, delete, share)"));
+                }
                 for (action, p) in actions {
                     let at = format!("{what}, {collection}.{action}");
                     if let Some(path) = &p.org {
@@ -621,6 +624,8 @@ policies:
         assert!(AccessFile::parse(&bad).unwrap_err().contains("is not a UUID"));
         let bad = SMALL.replace("read: {fields: null}", "erase: {}");
         assert!(AccessFile::parse(&bad).is_err());
+        let bad = SMALL.replace("      devices:\n        read: {fields: null}\n", "      devices:\n");
+        assert!(AccessFile::parse(&bad).unwrap_err().contains("devices: no action given"), "{bad}");
     }
 
     #[test]
