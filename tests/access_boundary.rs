@@ -11,7 +11,7 @@
 //! `entry_segment_starts.target_at` and penalties (Phase 3), a participant's own results and others'
 //! penalties (Phase 3), the marshal's flagging of positions (Phase 5 endpoint).
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! docs/permissions.md is generated from snapshots/access.yaml (`trm-init access matrix`): this test
 //! fails when the committed table and the file differ, and says how to regenerate it.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::time::Duration;

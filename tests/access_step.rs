@@ -3,7 +3,7 @@
 //! lacks, never touches hand-made rows, deletes (and logs) what it managed and the file dropped — and a
 //! Directus already running serves the new permissions at once.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::process::{Command, Stdio};
