@@ -321,6 +321,9 @@ fn baked_config_paths_are_the_folders_the_image_holds() {
     check("db_init.post_dir", &config.db_init.post_dir, true);
     if config.schema.enabled {
         check("schema.snapshot", &config.schema.snapshot, false);
+        if config.access.enabled {
+            check("access.file", &config.access_file(), false);
+        }
     }
     let workdir = load().final_stage().workdir().unwrap_or_default();
     assert!(
