@@ -64,7 +64,7 @@ fn collections_and_columns_are_the_published_names() {
     // Columns (alias fields such as entries.crew are listed apart: they have no column).
     let want: [(&str, &[&str]); 11] = [
         ("organizations", &["id", "name", "slug"]),
-        // The role columns: Phase 4 (scripts/schema/phase4.mjs), kept by a trigger (db-init-post/003).
+        // The role columns: Phase 4 (scripts/schema/phase4.mjs), kept by a trigger (db-init-post/006).
         (
             "organization_users",
             &[

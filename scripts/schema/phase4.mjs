@@ -13,7 +13,7 @@ import { m2o, o2m, text } from './lib.mjs';
 // Directus 11.17.4 cannot filter through a many-to-one and then a one-to-many (`event_id.organization_id.
 // organization_users._some` is refused: "_some can only be used with top level relational alias
 // field"), and a `_some` with two conditions (user AND role) compiles to nothing. So a membership also
-// names its user in the column of its role (kept by a trigger, db-init-post/003), and each of those
+// names its user in the column of its role (kept by a trigger, db-init-post/006), and each of those
 // columns is listed on directus_users: `$CURRENT_USER.org_admin_of.organization_id` is the set of
 // organisations where the current user is org-admin, usable in any filter and in create validations.
 export const ROLE_COLUMNS = [
