@@ -64,7 +64,8 @@ fn warm_boot_skips_migrations_and_the_schema_step_by_fingerprint() {
     let second = Boot::start(&env, ports);
     second.wait_healthy(BOOT);
     let log = second.log();
-    assert!(log.contains("0 applied, 3 skipped"), "db-init on a warm database:\n{log}");
+    let skipped = format!("0 applied, {} skipped", repo_migrations("db-init").len());
+    assert!(log.contains(&skipped), "db-init on a warm database:\n{log}");
     assert!(log.contains("bootstrap and schema apply skipped"), "schema step skipped by fingerprint:\n{log}");
     assert!(!log.contains("[directus bootstrap]"), "bootstrap ran on a warm boot:\n{log}");
     let (code, log) = second.stop(STOP);

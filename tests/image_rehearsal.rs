@@ -128,6 +128,15 @@ fn image_boots_as_pid1_gets_healthy_and_stops_like_docker_stop() {
         .unwrap_or_else(|| panic!("no Directus child under trm-init; {}", container.logs()));
     assert_eq!(uid_of(directus_child), Some(image.uid), "Directus runs as the image's USER");
 
+    // The extensions the image ships are node's and Directus loaded them: the endpoint answers itself
+    // (an unknown route would be Directus's 404).
+    let bundle = image.upper.join("extensions/trm-extensions/dist/api.js");
+    let owner = std::fs::metadata(&bundle).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    assert_eq!(owner.ok(), Some(1000), "{} is owned by node (uid 1000)", bundle.display());
+    let (status, body) = common::http(directus_port, "POST", "/faulty-positions", None, Some("{}"));
+    assert_eq!(status, 401, "POST /faulty-positions: {body}; {}", container.logs());
+    assert!(body.contains("log in to flag positions"), "the extension's own answer: {body}");
+
     let stopping = Instant::now();
     let code = container.docker_stop();
     eprintln!("docker stop: exit code {code} after {:?}", stopping.elapsed());
@@ -311,15 +320,22 @@ impl Image {
             None => (0, 0),
         };
         for source in &copy.sources {
-            let host = if copy.from.is_some() {
-                assert!(
-                    source.ends_with(BUILD_OUTPUT),
-                    "line {}: COPY --from copies {source}, not cargo's output",
-                    copy.line
-                );
-                trm_init_binary()
-            } else {
-                repo().join(source)
+            let host = match copy.from.as_deref() {
+                // The extensions stage's /out/: the bundle built from extensions/ for this test run,
+                // laid out the same way (trm-extensions/package.json + dist/).
+                Some("extensions") => {
+                    assert_eq!(source, "/out/", "line {}: COPY --from=extensions copies {source}", copy.line);
+                    common::extensions_path()
+                }
+                Some(_) => {
+                    assert!(
+                        source.ends_with(BUILD_OUTPUT),
+                        "line {}: COPY --from copies {source}, not cargo's output",
+                        copy.line
+                    );
+                    trm_init_binary()
+                }
+                None => repo().join(source),
             };
             assert!(host.exists(), "line {}: COPY source {} does not exist", copy.line, host.display());
             let dest = self.staging_path(&copy.target_of(source, host.is_dir()));

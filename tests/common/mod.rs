@@ -347,6 +347,17 @@ pub fn repo_dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
+/// The `.sql` files of one of the repository's migration folders, in apply order.
+pub fn repo_migrations(name: &str) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(repo_dir(name))
+        .expect("the repository's migration folder")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// A temporary migration folder holding `files` (name, content).
 pub fn migration_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -448,6 +459,8 @@ pub fn directus_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
         ("PUBLIC_URL", format!("http://127.0.0.1:{port}")),
         ("HTTPS_PROXY", "http://127.0.0.1:9".into()),
         ("NO_PROXY", "127.0.0.1,localhost".into()),
+        // The project's extensions, built from extensions/, as the image ships them.
+        ("EXTENSIONS_PATH", extensions_path().to_string_lossy().into_owned()),
         ("TRM_INIT_SCHEMA__DIRECTUS", format!("[\"node\", \"{cli}\"]")),
         ("TRM_INIT_SCHEMA__SNAPSHOT", repo_snapshot().to_string_lossy().into_owned()),
         // In Directus's folder, as in the image (WORKDIR /directus); `env` execs node.
@@ -610,5 +623,180 @@ impl Boot {
         let Boot { pid1, log, .. } = self;
         let outcome = pid1.wait(limit);
         (outcome.code(), std::fs::read_to_string(log.path()).unwrap_or_default())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The Directus extensions (extensions/), built once and loaded by every Directus a test boots
+
+const EXTENSIONS_HOW: &str = "the extension build needs Node 22 and npm, and the packages of \
+                              extensions/package-lock.json in the npm cache: scripts/test.sh runs \
+                              `npm ci` in extensions/ once, after which tests build offline";
+
+/// The folder Directus loads extensions from (EXTENSIONS_PATH): `trm-extensions/` holding the built
+/// bundle's package.json and dist/, as the image's /directus/extensions. Builds extensions/ with
+/// `npm ci --offline` and `npm run build` when its sources changed since the last build (a stamp of
+/// their content); concurrent test processes take turns through a lock file.
+pub fn extensions_path() -> PathBuf {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    match BUILT.get_or_init(build_extensions) {
+        Ok(path) => path.clone(),
+        Err(why) => panic!("building extensions/ failed: {why}\n{EXTENSIONS_HOW}"),
+    }
+}
+
+fn build_extensions() -> Result<PathBuf, String> {
+    use std::hash::{Hash, Hasher};
+    let src = repo_dir("extensions");
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("extensions-build");
+    let stage = base.join("path");
+    std::fs::create_dir_all(&stage).map_err(|e| format!("create {}: {e}", stage.display()))?;
+    let lock = std::fs::File::create(base.join(".lock")).map_err(|e| format!("lock file: {e}"))?;
+    // SAFETY: flock on a file we opened; released when `lock` is dropped (closed).
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+
+    let mut inputs = vec![src.join("package.json"), src.join("package-lock.json"), src.join("tsconfig.json")];
+    let mut stack = vec![src.join("src")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).map_err(|e| format!("read {}: {e}", dir.display()))?.flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                inputs.push(e.path());
+            }
+        }
+    }
+    inputs.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for file in &inputs {
+        file.hash(&mut hasher);
+        std::fs::read(file).map_err(|e| format!("read {}: {e}", file.display()))?.hash(&mut hasher);
+    }
+    let stamp = format!("{:016x}", hasher.finish());
+    let out = stage.join("trm-extensions");
+    if std::fs::read_to_string(base.join(".stamp")).ok().as_deref() == Some(stamp.as_str())
+        && out.join("dist/api.js").exists()
+    {
+        return Ok(stage);
+    }
+    let npm = |args: &[&str]| -> Result<(), String> {
+        let o =
+            Command::new("npm").args(args).current_dir(&src).output().map_err(|e| format!("npm cannot run ({e})"))?;
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(format!("npm {args:?}: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+        }
+    };
+    npm(&["ci", "--offline", "--no-audit", "--no-fund"])?;
+    npm(&["run", "build"])?;
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(out.join("dist")).map_err(|e| format!("create {}: {e}", out.display()))?;
+    std::fs::copy(src.join("package.json"), out.join("package.json")).map_err(|e| format!("copy package.json: {e}"))?;
+    for f in std::fs::read_dir(src.join("dist")).map_err(|e| format!("read dist: {e}"))?.flatten() {
+        std::fs::copy(f.path(), out.join("dist").join(f.file_name())).map_err(|e| format!("copy dist: {e}"))?;
+    }
+    std::fs::write(base.join(".stamp"), stamp).map_err(|e| format!("write stamp: {e}"))?;
+    Ok(stage)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Redis (Debian's redis-server), one per test on a free port
+
+const REDIS_HOW: &str = "install Debian's redis-server (apt-get install redis-server); scripts/test.sh does this";
+
+/// A throwaway redis-server on a free loopback port, without persistence. Stop and start it again on
+/// the same port to simulate an outage.
+pub struct RedisServer {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let mut redis = RedisServer { port: free_port(), dir: tempfile::tempdir().expect("tempdir"), child: None };
+        redis.resume();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// (Re)starts the server on its port and waits until it answers PING.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "redis-server already runs");
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("redis-server cannot run ({e}); {REDIS_HOW}"));
+        self.child = Some(child);
+        let up = eventually(Duration::from_secs(10), || self.try_cli(&["PING"]).as_deref() == Some("PONG"));
+        assert!(up, "redis-server did not answer PING on port {} within 10 s", self.port);
+    }
+
+    /// Stops the server (SIGTERM, then waits): the port refuses connections until `resume`.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: kill with the pid of a child we started.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            wait_child(&mut child, Duration::from_secs(10));
+        }
+    }
+
+    fn try_cli(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "--raw"])
+            .args(args)
+            .output()
+            .ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    }
+
+    /// `redis-cli --raw ARGS`; panics when it fails.
+    pub fn cli(&self, args: &[&str]) -> String {
+        self.try_cli(args).unwrap_or_else(|| panic!("redis-cli {args:?} failed on port {}; {REDIS_HOW}", self.port))
+    }
+
+    /// The entries of `stream`: (entry id, fields), oldest first. Field values must not contain newlines.
+    pub fn stream(&self, stream: &str) -> Vec<(String, HashMap<String, String>)> {
+        let raw = self.cli(&["XRANGE", stream, "-", "+"]);
+        let lines: Vec<&str> = raw.lines().collect();
+        let mut out = Vec::new();
+        let mut i = 0;
+        // --raw prints an entry as its id, then field and value lines alternating; an id has the form
+        // <ms>-<seq>, which no field name of ours has.
+        while i < lines.len() {
+            let id = lines[i].to_string();
+            i += 1;
+            let mut fields = HashMap::new();
+            while i < lines.len() && !is_stream_id(lines[i]) {
+                fields.insert(lines[i].to_string(), lines.get(i + 1).copied().unwrap_or_default().to_string());
+                i += 2;
+            }
+            out.push((id, fields));
+        }
+        out
+    }
+}
+
+fn is_stream_id(s: &str) -> bool {
+    s.split_once('-').is_some_and(|(a, b)| {
+        !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+    })
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
