@@ -16,6 +16,9 @@ command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v ps >/dev/null || need_pkgs+=(procps)
 command -v file >/dev/null || need_pkgs+=(file)
 command -v script >/dev/null || need_pkgs+=(bsdutils)
+command -v npm >/dev/null || need_pkgs+=(npm)
+command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+command -v redis-cli >/dev/null || need_pkgs+=(redis-tools)
 if ((${#need_pkgs[@]})); then
   log "installing ${need_pkgs[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >&2
@@ -26,6 +29,10 @@ dx_dir=$(scripts/install-directus.sh)
 export TRM_TEST_DIRECTUS_DIR=$dx_dir
 export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
 log "node $(node --version), Directus in $TRM_TEST_DIRECTUS_DIR"
+
+# The extensions' packages (extensions/package-lock.json) into the npm cache, once and online; the tests
+# then build extensions/ with `npm ci --offline` (tests/common: extensions_path).
+(cd extensions && npm ci --no-audit --no-fund --prefer-offline >&2)
 
 cargo build --release --bin trm-init >&2
 export TRM_TEST_RELEASE_BIN=$PWD/target/x86_64-unknown-linux-gnu/release/trm-init

@@ -705,8 +705,8 @@ fn build_extensions() -> Result<PathBuf, String> {
 
 const REDIS_HOW: &str = "install Debian's redis-server (apt-get install redis-server); scripts/test.sh does this";
 
-/// A throwaway redis-server on a free loopback port, without persistence. Stop and start it again on
-/// the same port to simulate an outage.
+/// A throwaway redis-server on a free loopback port, persisting to an append-only file in its own temporary
+/// folder. Stop and start it again on the same port to simulate an outage.
 pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
@@ -728,7 +728,8 @@ impl RedisServer {
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "redis-server already runs");
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            // Append-only file in its own folder: like a production Redis, the stream survives a restart.
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
             .arg("--dir")
             .arg(self.dir.path())
             .stdin(Stdio::null())
