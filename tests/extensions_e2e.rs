@@ -27,6 +27,9 @@ fn boot(db: &TestDb, redis: &RedisServer) -> Boot {
     let mut env = boot_env(db, ports);
     env.push(("REDIS".into(), redis.url()));
     env.push(("RECOMPUTE_STREAM".into(), STREAM.into()));
+    // Directus sheds load with 503 when its event loop lags, which this shared 2-core machine causes;
+    // these tests are about the extensions, not that limiter.
+    env.push(("PRESSURE_LIMITER_ENABLED".into(), "false".into()));
     let boot = Boot::start(&env, ports);
     boot.wait_healthy(BOOT);
     assert!(boot.log().contains("Loaded extensions: trm-extensions"), "the bundle was not loaded:\n{}", boot.log());
