@@ -257,14 +257,16 @@ fn opening_a_stage_materializes_its_start_list_and_reopening_keeps_overrides() {
     assert_eq!(list(&liaison), "55@1@07:00 7@2@07:02 12@3@07:04 301@4@07:06 302@5@07:08");
     assert_eq!(list(&special), "55@1@07:30 7@2@07:32 12@3@07:34 301@4@07:36 302@5@07:38");
 
-    // A timekeeper reseeds #12's special stage; results change; the stage is closed and reopened.
+    // A timekeeper reseeds #12's special stage; #301 gets the fastest SS1 result; the stage is closed and
+    // reopened.
     db.query(&format!(
         "UPDATE entry_segment_starts SET target_at = '2026-06-08T09:00:00Z', manual_override = true
           WHERE entry_id = {} AND segment_id = {special}",
         entry[&12]
     ));
     db.query(&format!(
-        "UPDATE stage_results SET elapsed_seconds = 500 WHERE entry_id = {} AND stage_id = {s1}",
+        "INSERT INTO stage_results (entry_id, stage_id, elapsed_seconds, penalty_seconds, total_seconds, status)
+         VALUES ({}, {s1}, 500, 0, 500, 'provisional')",
         entry[&301]
     ));
     set_status("closed");
