@@ -88,7 +88,7 @@ fn deletions_computed_from_the_database_agree_with_directus_dry_run() {
         drop_if(&mut doc, "collections", &|v| v["collection"].as_str() == Some("devices"));
         drop_if(&mut doc, "fields", &|v| v["collection"].as_str() == Some("devices"));
         drop_if(&mut doc, "fields", &|v| is(v, "directus_users", "phone"));
-        drop_if(&mut doc, "relations", &|v| is(v, "entry_devices", "assigned_user"));
+        drop_if(&mut doc, "relations", &|v| is(v, "entry_devices", "assigned_user_id"));
         std::fs::write(&path, serde_yaml_ng::to_string(&doc).unwrap()).unwrap();
 
         let snapshot = Snapshot::read(&path).unwrap();
@@ -103,7 +103,7 @@ fn deletions_computed_from_the_database_agree_with_directus_dry_run() {
         );
         assert_eq!(ours.collections, BTreeSet::from(["devices".to_string()]));
         assert!(ours.fields.contains("directus_users.phone"), "{ours}");
-        assert!(ours.relations.contains("entry_devices.assigned_user"), "{ours}");
+        assert!(ours.relations.contains("entry_devices.assigned_user_id"), "{ours}");
 
         // The unchanged snapshot deletes nothing, by both readings.
         let full = Snapshot::read(&repo_snapshot()).unwrap();
