@@ -1,7 +1,8 @@
 //! `snapshots/schema.yaml` holds the Phase 1 model as published (plan NAMES.md, CONTEXT.md "Phase 1 as
 //! published"): the processor reads these tables with plain SQL under these names, so a rename here is
-//! a break there. Also: the raw tables (positions, migrations_applied, trm_init_schema_state, are never
-//! recompute_outbox) are never in it. Read from the file; no database needed (tests/e2e_boot.rs checks a booted Directus).
+//! a break there. Also: the raw tables (positions, migrations_applied, trm_init_schema_state,
+//! recompute_outbox) are never in it. Read from the file; no database needed (tests/e2e_boot.rs checks a
+//! booted Directus).
 
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
