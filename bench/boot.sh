@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Boot to first healthy answer (Directus's GET /server/ping = 200), in one run, interleaved:
-#   trm-init (release build, full preflight)  vs  ../shared/baselines/seed-entrypoint.sh  vs  bare `cli.js start`
+#   trm-init (release build, full preflight)  vs  bench/baselines/seed-entrypoint.sh  vs  bare `cli.js start`
 # on a warm database (Directus installed, snapshot applied, migrations recorded) and on an empty one
 # (a fresh database per run; a bare start cannot boot there, so it is not measured).
 # Every command runs with the same environment, from Directus's folder (as in the image). Directus's
 # update check goes through an unreachable proxy for all three, so the npm registry's latency is not
 # measured. Prints a Markdown table for docs/benchmarks.md.
-# Usage: bench/boot.sh [RUNS]   (default 5)   Env: BASELINES (default /work/shared/baselines)
+# Usage: bench/boot.sh [RUNS]   (default 5)   Env: BASELINES (default bench/baselines)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 runs=${1:-5}
-baselines=${BASELINES:-/work/shared/baselines}
+baselines=${BASELINES:-$repo/bench/baselines}
 log() { echo "[bench] $*" >&2; }
 
 [[ -n ${TRM_TEST_PG:-} ]] || eval "$(scripts/pg-up.sh)"

@@ -3,7 +3,8 @@
 # Debian's packages, Node 22 + Directus 11.17.4 from the npm registry, cached in ~/.cache/trm-init),
 # then `cargo test`. Extra arguments go to cargo test (e.g. a test name filter).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
+cd "$TRM_REPO"
 log() { echo "[test] $*" >&2; }
 
 need_pkgs=()
@@ -27,7 +28,7 @@ fi
 eval "$(scripts/pg-up.sh)"
 dx_dir=$(scripts/install-directus.sh)
 export TRM_TEST_DIRECTUS_DIR=$dx_dir
-export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
+trm_node
 log "node $(node --version), Directus in $TRM_TEST_DIRECTUS_DIR"
 
 # The extensions' packages (extensions/package-lock.json) into the npm cache, once and online; the tests
@@ -35,5 +36,5 @@ log "node $(node --version), Directus in $TRM_TEST_DIRECTUS_DIR"
 (cd extensions && npm ci --no-audit --no-fund --prefer-offline >&2)
 
 cargo build --release --bin trm-init >&2
-export TRM_TEST_RELEASE_BIN=$PWD/target/x86_64-unknown-linux-gnu/release/trm-init
+export TRM_TEST_RELEASE_BIN=$TRM_RELEASE_BIN
 cargo test --no-fail-fast "$@" 2>&1

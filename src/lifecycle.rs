@@ -17,7 +17,7 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Phase::Preflight => "preflight",
             Phase::Starting => "starting",
@@ -28,9 +28,9 @@ impl Phase {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub struct PhaseState {
-    pub phase: Phase,
-    pub since: Instant,
+pub(crate) struct PhaseState {
+    pub(crate) phase: Phase,
+    pub(crate) since: Instant,
 }
 
 /// Cheap to clone; every clone sees and sets the same phase.
@@ -44,7 +44,7 @@ impl Lifecycle {
         Lifecycle { tx: watch::Sender::new(PhaseState { phase, since: Instant::now() }) }
     }
 
-    pub fn set(&self, phase: Phase) {
+    pub(crate) fn set(&self, phase: Phase) {
         self.tx.send_if_modified(|state| {
             let changed = state.phase != phase;
             if changed {
@@ -56,7 +56,7 @@ impl Lifecycle {
 
     /// Moves `from` -> `to` only if the phase is still `from` (e.g. starting -> running, never
     /// stopping -> running).
-    pub fn advance(&self, from: Phase, to: Phase) {
+    pub(crate) fn advance(&self, from: Phase, to: Phase) {
         self.tx.send_if_modified(|state| {
             let changed = state.phase == from;
             if changed {
@@ -66,11 +66,7 @@ impl Lifecycle {
         });
     }
 
-    pub fn current(&self) -> PhaseState {
+    pub(crate) fn current(&self) -> PhaseState {
         *self.tx.borrow()
-    }
-
-    pub fn subscribe(&self) -> watch::Receiver<PhaseState> {
-        self.tx.subscribe()
     }
 }

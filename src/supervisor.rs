@@ -52,7 +52,7 @@ pub async fn drive<T>(
 }
 
 /// Spawns the main child and supervises it to the end; returns trm-init's exit code.
-pub async fn supervise(
+pub(crate) async fn supervise(
     argv: &[String],
     cfg: &ChildConfig,
     signals: &mut Signals,
@@ -83,7 +83,7 @@ pub async fn supervise(
                     continue;
                 }
                 tracing::info!(signal = %signals::name(sig), target, "forwarding signal");
-                // SAFETY: kill with a pid we own; ESRCH (already gone) is harmless.
+                // SAFETY: kill takes integers only; ESRCH (already gone) is harmless.
                 unsafe { libc::kill(target, sig) };
                 if signals::is_stop_signal(sig) && kill_at.is_none() {
                     lifecycle.set(Phase::Stopping);
@@ -138,15 +138,15 @@ async fn stop_leftovers(child_pid: i32, grace: Duration, signals: &mut Signals, 
 }
 
 fn signal_leftovers(child_pid: i32, as_pid1: bool, sig: i32) {
-    // SAFETY: kill with explicit pids, or -1 as PID 1 (every process of our namespace but us).
-    unsafe {
-        if as_pid1 {
-            libc::kill(-1, sig);
-        } else {
-            libc::kill(-child_pid, sig);
-            for pid in process::our_children() {
-                libc::kill(pid, sig);
-            }
+    if as_pid1 {
+        // SAFETY: kill takes integers only; -1 as PID 1 is every process of our namespace but us.
+        unsafe { libc::kill(-1, sig) };
+    } else {
+        // SAFETY: kill takes integers only; ESRCH (the group is gone) is harmless.
+        unsafe { libc::kill(-child_pid, sig) };
+        for pid in process::our_children() {
+            // SAFETY: as above, for one pid.
+            unsafe { libc::kill(pid, sig) };
         }
     }
 }

@@ -3,7 +3,7 @@
 //! One test in its own binary: it drives a reaper (waitpid(-1)) inside the test process, which would
 //! steal the exit statuses of other tests' processes.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::collections::BTreeSet;

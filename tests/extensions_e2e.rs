@@ -6,7 +6,7 @@
 //! - Opening a stage materializes its start list; reopening recomputes without duplicates and keeps the
 //!   rows a timekeeper overrode; a stage whose strategy cannot be applied is refused.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use serde_json::Value;

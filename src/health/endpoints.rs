@@ -17,15 +17,15 @@ use tokio_util::sync::CancellationToken;
 
 /// What the endpoints read.
 #[derive(Clone)]
-pub struct Endpoints {
-    pub lifecycle: Lifecycle,
-    pub shutdown: CancellationToken,
-    pub pinger: Pinger,
-    pub quiet: Quiet,
+pub(crate) struct Endpoints {
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) pinger: Pinger,
+    pub(crate) quiet: Quiet,
 }
 
 impl Endpoints {
-    pub async fn answer<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+    pub(crate) async fn answer<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
         self.quiet.touch();
         let path = req.uri().path();
         if !matches!(path, "/livez" | "/readyz" | "/healthz") {
