@@ -20,19 +20,22 @@ command -v script >/dev/null || need_pkgs+=(bsdutils)
 command -v npm >/dev/null || need_pkgs+=(npm)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v redis-cli >/dev/null || need_pkgs+=(redis-tools)
+# tests/metrics.rs parses /metrics with the Prometheus client's OpenMetrics parser (Debian's python3).
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need_pkgs+=(python3-prometheus-client)
 if ((${#need_pkgs[@]})); then
   log "installing ${need_pkgs[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >&2
 fi
 
 eval "$(scripts/pg-up.sh)"
+eval "$(scripts/deploy-tools.sh)"
 dx_dir=$(scripts/install-directus.sh)
 export TRM_TEST_DIRECTUS_DIR=$dx_dir
 trm_node
 log "node $(node --version), Directus in $TRM_TEST_DIRECTUS_DIR"
 
 # The extensions' packages (extensions/package-lock.json) into the npm cache, once and online; the tests
-# then build extensions/ with `npm ci --offline` (tests/common: extensions_path).
+# then build extensions/ with `npm ci --offline` (tests/support: extensions_path).
 (cd extensions && npm ci --no-audit --no-fund --prefer-offline >&2)
 
 cargo build --release --bin trm-init >&2

@@ -14,6 +14,7 @@ mod init;
 pub mod lifecycle;
 mod logging;
 mod memory;
+mod metrics;
 pub mod preflight;
 pub mod process;
 pub mod reaper;

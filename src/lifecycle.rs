@@ -1,7 +1,7 @@
 //! The phase trm-init is in, shared with the health server.
 //!
 //! Owns the `Phase` value and when it began. The supervisor moves it through preflight -> starting ->
-//! stopping; the health server reads it and may mark `running` once the upstream answered.
+//! (draining ->) stopping; the health server reads it and may mark `running` once the upstream answered.
 
 use serde::Serialize;
 use std::time::Instant;
@@ -13,6 +13,8 @@ pub enum Phase {
     Preflight,
     Starting,
     Running,
+    /// A stop signal arrived and `child.drain` is passing: the child still serves, `/readyz` is 503.
+    Draining,
     Stopping,
 }
 
@@ -22,6 +24,7 @@ impl Phase {
             Phase::Preflight => "preflight",
             Phase::Starting => "starting",
             Phase::Running => "running",
+            Phase::Draining => "draining",
             Phase::Stopping => "stopping",
         }
     }

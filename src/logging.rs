@@ -61,7 +61,9 @@ impl PhaseTimer {
 
     /// Logs the end with `outcome` ("ok", "failed", "skipped", ...).
     pub(crate) fn end(self, outcome: &str) {
-        let ms = self.started.elapsed().as_millis() as u64;
+        let took = self.started.elapsed();
+        crate::metrics::phase(self.name, outcome, took);
+        let ms = took.as_millis() as u64;
         tracing::info!(phase = self.name, outcome, duration_ms = ms, "{}: {outcome} in {ms} ms", self.name);
     }
 }

@@ -20,6 +20,11 @@ pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     }
     let mut init = Init::start(Orphans::Adopt)?;
     let lifecycle = Lifecycle::new(Phase::Preflight);
+    if config.health.metrics {
+        crate::metrics::enable();
+        crate::metrics::watch_reaper(&init.reaper);
+    }
+    warn_about_replicas(&config);
     if config.health.enabled {
         health::start(&config.health, &lifecycle, &init.shutdown)?;
     } else {
@@ -37,4 +42,13 @@ pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
         tracing::info!("preflight disabled: starting the main child directly");
     }
     init.supervise(&argv, &config.child, &lifecycle).await
+}
+
+/// With `child.replicas` > 1: one warning per setting of Directus's environment that several replicas
+/// would trip over (see `config::replicas`).
+fn warn_about_replicas(config: &Config) {
+    let replicas = config.child.replicas;
+    for problem in crate::config::replicas::problems(replicas, |name| std::env::var(name).ok()) {
+        tracing::warn!(replicas, "child.replicas = {replicas}: {problem}");
+    }
 }

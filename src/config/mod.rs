@@ -9,6 +9,7 @@
 pub(crate) mod conninfo;
 pub(crate) mod database;
 pub mod duration;
+pub mod replicas;
 pub(crate) mod secret;
 
 use duration::Dur;
@@ -77,6 +78,13 @@ pub struct ChildConfig {
     pub stop_grace: Dur,
     /// `signal_target` (default `"child"`): `"child"` or `"group"`.
     pub signal_target: SignalTarget,
+    /// `drain` (default `"0s"`): on the stop signal `/readyz` turns 503 at once and the child keeps
+    /// serving this long before it gets the signal, so load balancers stop sending it requests first. 0 (default): forward at once.
+    /// Budget: drain + Directus's `SERVER_SHUTDOWN_TIMEOUT` + margin < the engine's grace period.
+    pub drain: Dur,
+    /// `replicas` (default 1): how many replicas of this container the deployment runs (informational). Above 1, trm-init
+    /// warns at start when Directus's environment would misbehave with several replicas.
+    pub replicas: u32,
 }
 
 impl Default for ChildConfig {
@@ -85,6 +93,8 @@ impl Default for ChildConfig {
             command: vec!["node".into(), "/directus/cli.js".into(), "start".into()],
             stop_grace: Dur::secs(8),
             signal_target: SignalTarget::Child,
+            drain: Dur::secs(0),
+            replicas: 1,
         }
     }
 }
@@ -185,6 +195,8 @@ pub struct HealthConfig {
     pub upstream_timeout: Dur,
     /// `cache_ttl` (default `"1s"`): probes within this window share one upstream ping.
     pub cache_ttl: Dur,
+    /// `metrics` (default false): true makes `GET /metrics` answer in the Prometheus (OpenMetrics) text format.
+    pub metrics: bool,
 }
 
 impl Default for HealthConfig {
@@ -195,6 +207,7 @@ impl Default for HealthConfig {
             upstream: "http://127.0.0.1:8055/server/ping".into(),
             upstream_timeout: Dur::secs(2),
             cache_ttl: Dur::secs(1),
+            metrics: false,
         }
     }
 }
@@ -303,6 +316,9 @@ impl Config {
         }
         if self.child.stop_grace.get().is_zero() {
             return invalid("child.stop_grace", self.child.stop_grace.to_string(), "must be more than zero");
+        }
+        if self.child.replicas == 0 {
+            return invalid("child.replicas", "0".into(), "must be at least 1");
         }
         Ok(())
     }

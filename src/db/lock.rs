@@ -114,7 +114,9 @@ pub(crate) async fn holding<T, E: From<DbError>>(
     shutdown: &CancellationToken,
     work: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
+    let started = std::time::Instant::now();
     let lock = Lock::acquire(session, key, limit, shutdown).await?;
+    crate::metrics::lock_waited(started.elapsed());
     let result = work.await;
     if let Err(e) = lock.release(session).await {
         if result.is_ok() {

@@ -210,7 +210,10 @@ where
     E: From<DbError> + From<DbConfigError>,
 {
     let settings = DbSettings::from_env()?;
-    let session = connect(&settings, config.database.wait_timeout.get(), shutdown).await?;
+    let started = std::time::Instant::now();
+    let session = connect(&settings, config.database.wait_timeout.get(), shutdown).await;
+    crate::metrics::phase("wait", if session.is_ok() { "ok" } else { "failed" }, started.elapsed());
+    let session = session?;
     let result = match locking {
         Locking::Hold => {
             let key = lock::key_for(&config.db_init.table);

@@ -159,7 +159,9 @@ impl Pinger {
 
     async fn ping_and_publish(self, tx: watch::Sender<Option<Answer>>) {
         self.inner.quiet.touch();
+        let started = Instant::now();
         let answer = ping(&self.inner.target, self.inner.timeout).await;
+        crate::metrics::ping(&answer.key(), started.elapsed());
         tracing::debug!(upstream = %self.inner.target, answer = %answer.key(), "upstream ping");
         if answer.is_pong() {
             let before = self.inner.lifecycle.current();

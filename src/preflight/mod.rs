@@ -86,6 +86,7 @@ async fn run_step(step: Step, ctx: &Context<'_>) -> Result<(), Failure> {
 }
 
 async fn db_init_step(ctx: &Context<'_>, phase: db_init::Phase) -> Result<(), Failure> {
-    db_init::run(ctx.db, ctx.config, phase, db_init::Mode::Apply, &ctx.shutdown).await?;
+    let summary = db_init::run(ctx.db, ctx.config, phase, db_init::Mode::Apply, &ctx.shutdown).await?;
+    crate::metrics::migrations_applied(phase.name(), summary.applied);
     Ok(())
 }

@@ -93,6 +93,7 @@ impl<'a> Directus<'a> {
     pub async fn run(&self) -> Result<(), DirectusError> {
         if !self.config.enabled {
             tracing::info!("schema.enabled = false: Directus bootstrap and schema apply are skipped");
+            crate::metrics::schema_result("disabled");
             return Ok(());
         }
         let path = self.snapshot_path();
@@ -119,6 +120,7 @@ impl<'a> Directus<'a> {
                                  bootstrap and schema apply skipped",
                                 r.applied_at
                             );
+                            crate::metrics::schema_result("skipped");
                             return Ok(());
                         }
                         Some(r) => tracing::info!(
@@ -135,18 +137,25 @@ impl<'a> Directus<'a> {
         }
 
         let cli = self.cli();
-        cli.run(&["bootstrap"]).await?;
+        let started = std::time::Instant::now();
+        let bootstrap = cli.run(&["bootstrap"]).await;
+        crate::metrics::phase("bootstrap", if bootstrap.is_ok() { "ok" } else { "failed" }, started.elapsed());
+        bootstrap?;
 
         let deletions = self.deletions(&snapshot).await?;
         if !deletions.is_empty() {
             if !self.config.allow_destructive {
+                crate::metrics::schema_result("refused");
                 return Err(DirectusError::Destructive { path, deletions });
             }
             tracing::warn!(%deletions, "schema.allow_destructive = true: the apply deletes these, with their data");
         }
 
         let path_text = path.to_string_lossy();
-        cli.run(&["schema", "apply", "--yes", &path_text]).await?;
+        let started = std::time::Instant::now();
+        let apply = cli.run(&["schema", "apply", "--yes", &path_text]).await;
+        crate::metrics::phase("apply", if apply.is_ok() { "ok" } else { "failed" }, started.elapsed());
+        apply?;
 
         if let Some(version) = &version {
             let state = fingerprint::database_state(self.db).await.map_err(db_err("reading the Directus schema"))?;
@@ -154,6 +163,7 @@ impl<'a> Directus<'a> {
             fingerprint::store(self.db, &now, version).await.map_err(db_err("recording the schema fingerprint"))?;
             tracing::info!(fingerprint = &now[..12], "schema applied; fingerprint recorded");
         }
+        crate::metrics::schema_result("applied");
         Ok(())
     }
 
@@ -202,7 +212,13 @@ impl<'a> Directus<'a> {
 
 /// Preflight's entry point: the step on preflight's locked session.
 pub async fn run(ctx: &super::Context<'_>) -> Result<(), Failure> {
-    Directus::new(ctx.config, ctx.reaper, &ctx.shutdown, ctx.db).run().await.map_err(Failure::from)
+    let result = Directus::new(ctx.config, ctx.reaper, &ctx.shutdown, ctx.db).run().await;
+    if let Err(e) = &result {
+        if !matches!(e, DirectusError::Destructive { .. }) {
+            crate::metrics::schema_result("failed");
+        }
+    }
+    result.map_err(Failure::from)
 }
 
 /// One line for `trm-init status`: the recorded fingerprint and whether it still matches.
