@@ -73,23 +73,24 @@ test('previous_stage_clean_result without an input stage: race-number order', ()
 test('inverse_top_n_then_natural: top N reversed, then the rest in result order, then no result', () => {
 	// Ranking by total: 2 (100), 3 (200), 1 (300), 5 (400); 4 has none.
 	const results = [r(1, S1, 1, 300), r(2, S1, 1, 100), r(3, S1, 1, 200), r(5, S1, 1, 400)];
-	assert.deepEqual(run({ strategy: 'inverse_top_n_then_natural', params: { n: 3 }, results }).order, [1, 3, 2, 5, 4]);
+	assert.deepEqual(run({ strategy: 'inverse_top_n_then_natural', params: { top_n: 3 }, results }).order, [1, 3, 2, 5, 4]);
 });
 
 test('inverse_top_n_then_natural: N larger than the ranked entries reverses them all', () => {
 	const results = [r(1, S1, 1, 300), r(2, S1, 1, 100)];
-	assert.deepEqual(run({ strategy: 'inverse_top_n_then_natural', params: { n: 10 }, results }).order, [1, 2, 3, 5, 4]);
+	assert.deepEqual(run({ strategy: 'inverse_top_n_then_natural', params: { top_n: 10 }, results }).order, [1, 2, 3, 5, 4]);
 });
 
 test('inverse_top_n_then_natural: ties are ranked by race number before reversing', () => {
 	const results = [r(1, S1, 1, 100), r(3, S1, 1, 100), r(2, S1, 1, 300)];
 	// Ranking: 3 (#7), 1 (#301), 2; top 2 reversed: 1, 3.
-	assert.deepEqual(run({ strategy: 'inverse_top_n_then_natural', params: { n: 2 }, results }).order, [1, 3, 2, 5, 4]);
+	assert.deepEqual(run({ strategy: 'inverse_top_n_then_natural', params: { top_n: 2 }, results }).order, [1, 3, 2, 5, 4]);
 });
 
 test('inverse_top_n_then_natural needs n', () => {
-	assert.throws(() => run({ strategy: 'inverse_top_n_then_natural', params: {} }), /needs \{"n"/);
-	assert.throws(() => run({ strategy: 'inverse_top_n_then_natural', params: { n: 0 } }), StrategyError);
+	assert.throws(() => run({ strategy: 'inverse_top_n_then_natural', params: {} }), /needs \{"top_n"/);
+	assert.throws(() => run({ strategy: 'inverse_top_n_then_natural', params: { top_n: 0 } }), StrategyError);
+	assert.throws(() => run({ strategy: 'inverse_top_n_then_natural', params: { n: 3 } }), /unknown: n/);
 });
 
 test('inverse_of_overall: reverse of the cumulative classification', () => {
@@ -114,7 +115,7 @@ test('inverse_of_overall with no earlier stage: race-number order', () => {
 
 test('an unknown strategy or unknown params are refused', () => {
 	assert.throws(() => run({ strategy: 'fastest_first' }), /unknown start_order_strategy/);
-	assert.throws(() => run({ strategy: 'inverse_of_overall', params: { n: 3 } }), /unknown: n/);
+	assert.throws(() => run({ strategy: 'inverse_of_overall', params: { top_n: 3 } }), /unknown: top_n/);
 	assert.throws(() => run({ params: '{not json' }), /not JSON/);
 });
 

@@ -84,7 +84,7 @@ export function startOrder(input: OrderInput): StartOrder {
 			return { order: [...ranked, ...unranked].map((e) => e.id), warnings };
 		}
 		case 'inverse_top_n_then_natural': {
-			const n = params.n as number;
+			const n = params.top_n as number;
 			const { ranked, unranked } = rank(natural, timesOf(input, 'total_seconds'));
 			const top = ranked.slice(0, n).reverse();
 			return { order: [...top, ...ranked.slice(n), ...unranked].map((e) => e.id), warnings };
@@ -102,7 +102,7 @@ export function startOrder(input: OrderInput): StartOrder {
 
 interface Params {
 	race_numbers?: Array<number | string>;
-	n?: number;
+	top_n?: number;
 }
 
 /** Validates start_order_strategy_params for `strategy` (a JSON object, or a JSON text of one). */
@@ -122,7 +122,7 @@ export function parseParams(strategy: string, raw: unknown): Params {
 	const allowed: Record<string, string[]> = {
 		manual: ['race_numbers'],
 		previous_stage_clean_result: [],
-		inverse_top_n_then_natural: ['n'],
+		inverse_top_n_then_natural: ['top_n'],
 		inverse_of_overall: [],
 	};
 	const keys = allowed[strategy];
@@ -149,11 +149,11 @@ export function parseParams(strategy: string, raw: unknown): Params {
 		out.race_numbers = list as Array<number | string>;
 	}
 	if (strategy === 'inverse_top_n_then_natural') {
-		const n = p['n'];
+		const n = p['top_n'];
 		if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-			throw new StrategyError(`inverse_top_n_then_natural needs {"n": <a whole number >= 1>}, got ${JSON.stringify(p)}`);
+			throw new StrategyError(`inverse_top_n_then_natural needs {"top_n": <a whole number >= 1>}, got ${JSON.stringify(p)}`);
 		}
-		out.n = n;
+		out.top_n = n;
 	}
 	return out;
 }
