@@ -211,24 +211,29 @@ fn post_folder_adds_composite_uniques_once_and_names_a_missing_table() {
          CREATE TABLE entry_crew (id serial, entry_id int, user_id uuid); \
          CREATE TABLE entry_devices (id serial, entry_id int, device_id uuid); \
          CREATE TABLE directus_presets (id serial, bookmark text, \"user\" uuid, role uuid, collection text, \
-                                        layout text, layout_query json, icon text); \
+                                        layout text, layout_query json, layout_options json, icon text); \
          ALTER TABLE classes ADD CONSTRAINT classes_event_id_code_unique UNIQUE (event_id, code);",
     );
     let out = run(&db, pre.path(), &post, &["--phase", "all"], &[]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert_eq!(out.stdout, "pre: 0 applied, 0 skipped\npost: 2 applied, 0 skipped\n");
+    assert_eq!(out.stdout, "pre: 0 applied, 0 skipped\npost: 3 applied, 0 skipped\n");
     assert_eq!(db.query("SELECT count(*) FROM pg_constraint WHERE contype = 'u' AND conname LIKE '%_unique'"), "8");
     assert_eq!(
         db.query("SELECT string_agg(filename, ',' ORDER BY filename) FROM migrations_applied"),
-        "post/001_composite_uniques.sql,post/002_default_views.sql"
+        "post/001_composite_uniques.sql,post/002_default_views.sql,post/003_default_view_widths.sql"
     );
     assert_eq!(
         db.query("SELECT layout_query->'tabular'->>'sort' FROM directus_presets WHERE collection = 'organizations'"),
         r#"["name"]"#,
         "organizations are listed by name"
     );
+    assert_eq!(
+        db.query("SELECT layout_options->'tabular'->'widths'->>'class_id' FROM directus_presets WHERE collection = 'entries'"),
+        "260",
+        "entries list their class in a wide column"
+    );
     let again = run(&db, pre.path(), &post, &["--phase", "post"], &[]);
-    assert_eq!(again.stdout.trim(), "post: 0 applied, 2 skipped");
+    assert_eq!(again.stdout.trim(), "post: 0 applied, 3 skipped");
 }
 
 #[test]

@@ -46,7 +46,8 @@ fn build_stage() -> Stage {
     let dockerfile = load();
     let from = final_copies()
         .into_iter()
-        .find_map(|c| c.from)
+        .find(|c| c.dest == BINARY)
+        .and_then(|c| c.from)
         .expect("the final stage copies the binary from a build stage (COPY --from=...)");
     dockerfile.stage(&from).unwrap_or_else(|| panic!("no stage named {from}")).clone()
 }
@@ -93,7 +94,7 @@ fn build_stage_produces_the_static_binary_the_final_stage_copies() {
     );
     let workdir = stage.workdir().expect("the build stage sets WORKDIR");
     let produced = format!("{}/{BUILD_OUTPUT}", workdir.trim_end_matches('/'));
-    let binary = final_copies().into_iter().find(|c| c.from.is_some()).expect("a COPY --from");
+    let binary = final_copies().into_iter().find(|c| c.dest == BINARY).expect("the COPY of the binary");
     assert_eq!(binary.sources, std::slice::from_ref(&produced), "the final stage copies what cargo produced");
     assert_eq!(binary.target_of(&produced, false), BINARY);
 }
@@ -259,10 +260,14 @@ fn layers_are_in_cache_friendly_order() {
         "/directus/db-init",
         "/directus/db-init-post",
         "/directus/snapshots",
+        "/directus/seed/node_modules",
+        "/directus/seed",
         "/directus/extensions",
     ];
-    assert_eq!(dests, expected, "rarely changing layers first, the snapshot late, extensions last");
-    for (source, dest) in [("config", 1), ("db-init", 2), ("db-init-post", 3), ("snapshots", 4)] {
+    assert_eq!(dests, expected, "rarely changing layers first, the snapshot and the seed late, extensions last");
+    for (source, dest) in
+        [("config", 1), ("db-init", 2), ("db-init-post", 3), ("snapshots", 4), ("seed", 6)]
+    {
         let copy = copy_of(&final_copies(), &format!("{source}/"));
         assert_eq!(copy.target_of(&format!("{source}/"), true), expected[dest]);
     }
@@ -359,6 +364,9 @@ fn baked_config_paths_are_the_folders_the_image_holds() {
     check("db_init.post_dir", &config.db_init.post_dir, true);
     if config.schema.enabled {
         check("schema.snapshot", &config.schema.snapshot, false);
+        if config.access.enabled {
+            check("access.file", &config.access_file(), false);
+        }
     }
     let workdir = load().final_stage().workdir().unwrap_or_default();
     assert!(
@@ -385,4 +393,29 @@ fn gitattributes_forces_lf_on_what_breaks_with_crlf() {
             ".gitattributes must force LF for {pattern}"
         );
     }
+}
+
+#[test]
+fn seed_stage_installs_the_locked_runtime_dependencies_only() {
+    let copy = final_copies()
+        .into_iter()
+        .find(|c| c.dest.trim_end_matches('/') == "/directus/seed/node_modules")
+        .expect("the final stage copies the seed's node_modules");
+    let from = copy.from.clone().expect("node_modules come from a stage (COPY --from=...), not the host");
+    let stage = load().stage(&from).unwrap_or_else(|| panic!("no stage named {from}")).clone();
+    assert!(stage.base.starts_with("node:22"), "the seed stage runs Node 22 (the base image's major): {}", stage.base);
+    let sources: Vec<String> = stage.copies().into_iter().flat_map(|c| c.sources).collect();
+    assert_eq!(sources, ["seed/package.json", "seed/package-lock.json"], "only the manifest and its lockfile");
+    let runs: Vec<String> = stage.all("RUN").iter().map(|r| r.rest.clone()).collect();
+    assert!(runs.iter().any(|r| r.contains("npm ci --omit=dev")), "exact versions, no dev tools: {runs:?}");
+    assert_eq!(copy.sources, [format!("{}/node_modules/", stage.workdir().unwrap_or_default())]);
+
+    // The lockfile matches the manifest (npm ci refuses otherwise).
+    let manifest: serde_json::Value = serde_json::from_str(&read("seed/package.json")).expect("seed/package.json");
+    let lock: serde_json::Value =
+        serde_json::from_str(&read("seed/package-lock.json")).expect("seed/package-lock.json");
+    for key in ["dependencies", "devDependencies"] {
+        assert_eq!(lock["packages"][""][key], manifest[key], "package-lock.json is stale for {key}");
+    }
+    assert!(manifest["dependencies"]["@directus/sdk"].is_string(), "the loader uses the official SDK");
 }

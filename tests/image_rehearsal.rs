@@ -3,7 +3,9 @@
 //! /directus and the host's system libraries for Node; trm-init then boots as PID 1 of a new PID
 //! namespace, chrooted there, as the image's USER, on a fresh database. The HEALTHCHECK command is run
 //! the way Docker runs it (from outside, entering the container with nsenter) until healthy, and the
-//! container is stopped the way `docker stop` stops it (STOPSIGNAL, KILL after 10 s).
+//! container is stopped the way `docker stop` stops it (STOPSIGNAL, KILL after 10 s). In between, the
+//! seed runs the way its README says (`docker exec <container> node /directus/seed/load.mjs`). A Node
+//! build stage the final stage copies from (the seed's npm dependencies) is run on the host.
 //!
 //! How it maps onto Docker:
 //! - base image `directus/directus` = an overlay whose lower layer is TRM_TEST_DIRECTUS_DIR (cli.js and
@@ -121,6 +123,14 @@ fn image_boots_as_pid1_gets_healthy_and_stops_like_docker_stop() {
         "not healthy within {limit:?} (start period + retries x interval); last probe {last}; {}",
         container.logs()
     );
+
+    // The image seeds a fresh environment on demand: `docker exec <container> node /directus/seed/load.mjs`
+    // (as the image's USER, with the container's environment: its PORT and first admin).
+    let seed_argv: Vec<String> = ["node", "/directus/seed/load.mjs", "--quiet"].map(String::from).to_vec();
+    let seeded = probe(pid1, &seed_argv, &env, image.uid, image.gid, Duration::from_secs(180));
+    assert_eq!(seeded.code, Some(0), "docker exec ... node /directus/seed/load.mjs: {}", seeded.output);
+    assert!(seeded.output.contains("seed: 35 created, 0 unchanged"), "{}", seeded.output);
+    assert_eq!(db.query("SELECT count(*) FROM classes"), "18");
 
     let directus_child = common::children_of(pid1)
         .into_iter()
@@ -325,26 +335,78 @@ impl Image {
         };
         for source in &copy.sources {
             let host = match copy.from.as_deref() {
-                // The extensions stage's /out/: the bundle built from extensions/ for this test run,
-                // laid out the same way (trm-extensions/package.json + dist/).
+                Some(_) if source.ends_with(BUILD_OUTPUT) => trm_init_binary(),
+                // The extensions stage's /out/: the bundle the harness builds from extensions/ with the
+                // stage's own commands (npm ci from the lockfile, npm run build), laid out the same way
+                // (trm-extensions/package.json + dist/). Its RUN writes to /out, so it is not replayed here.
                 Some("extensions") => {
                     assert_eq!(source, "/out/", "line {}: COPY --from=extensions copies {source}", copy.line);
                     common::extensions_path()
                 }
-                Some(_) => {
-                    assert!(
-                        source.ends_with(BUILD_OUTPUT),
-                        "line {}: COPY --from copies {source}, not cargo's output",
-                        copy.line
-                    );
-                    trm_init_binary()
-                }
+                Some(stage) => self.node_stage(stage).join(source.trim_start_matches('/')),
                 None => repo().join(source),
             };
             assert!(host.exists(), "line {}: COPY source {} does not exist", copy.line, host.display());
             let dest = self.staging_path(&copy.target_of(source, host.is_dir()));
             copy_tree(&host, &dest, owner, group);
         }
+    }
+
+    /// A Node build stage (`FROM node:22...`) run on the host: its COPYs of repository files into a
+    /// folder standing for the stage's root, then its RUN lines with `sh -c` in its WORKDIR, with Node 22
+    /// and npm on PATH. Returns that root; built once per stage.
+    fn node_stage(&mut self, name: &str) -> PathBuf {
+        let root = self.tmp.path().join("stages").join(name);
+        if root.exists() {
+            return root;
+        }
+        let dockerfile = dockerfile_model::load();
+        let stage = dockerfile.stage(name).unwrap_or_else(|| panic!("COPY --from={name}: no such stage")).clone();
+        assert!(
+            stage.base.starts_with("node:22"),
+            "stage {name}: the rehearsal runs Node 22 stages only, not {}",
+            stage.base
+        );
+        let workdir = root.join(stage.workdir().unwrap_or_else(|| "/".into()).trim_start_matches('/'));
+        std::fs::create_dir_all(&workdir).expect("mkdir stage workdir");
+        let node_bin = node22().parent().map(Path::to_path_buf).unwrap_or_default();
+        let path = format!("{}:{}", node_bin.display(), std::env::var("PATH").unwrap_or_default());
+        for i in &stage.instructions {
+            match i.keyword.as_str() {
+                "COPY" => {
+                    let copy = stage.copies().into_iter().find(|c| c.line == i.line).expect("the COPY of this line");
+                    assert!(copy.from.is_none(), "stage {name} line {}: nested COPY --from", copy.line);
+                    for source in &copy.sources {
+                        let host = repo().join(source);
+                        let dest = if copy.dest.starts_with('/') {
+                            root.join(copy.target_of(source, host.is_dir()).trim_start_matches('/'))
+                        } else {
+                            workdir.join(copy.target_of(source, host.is_dir()))
+                        };
+                        copy_tree(&host, &dest, 0, 0);
+                    }
+                }
+                "RUN" => {
+                    let out = Command::new("sh")
+                        .args(["-c", &i.rest])
+                        .current_dir(&workdir)
+                        .env("PATH", &path)
+                        .output()
+                        .expect("sh");
+                    assert!(
+                        out.status.success(),
+                        "stage {name} line {}: {} failed: {}{}",
+                        i.line,
+                        i.rest,
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                "FROM" | "WORKDIR" | "ENV" => {}
+                other => panic!("stage {name} line {}: the rehearsal does not know {other}", i.line),
+            }
+        }
+        root
     }
 
     fn lookup_user(&self, name: &str) -> (u32, u32) {

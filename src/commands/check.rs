@@ -39,6 +39,19 @@ pub(super) fn check(config: &Config) -> Result<u8, Failure> {
                 )),
                 Err(e) => problems.push(format!("schema.snapshot: {}", exit::error_chain(&e))),
             }
+            if config.access.enabled {
+                let path = config.access_file();
+                match crate::preflight::access::file::AccessFile::read(&path) {
+                    Ok((file, _)) => out.push_str(&format!(
+                        "# access.file: {} role(s), {} policy(ies), {} permission(s) in {}\n",
+                        file.roles.len(),
+                        file.policies.len(),
+                        file.expand().permissions.len(),
+                        path.display()
+                    )),
+                    Err(e) => problems.push(format!("access.file: {}", exit::error_chain(&e))),
+                }
+            }
         }
     }
     extensions(&mut out, &mut problems);
