@@ -265,9 +265,7 @@ fn layers_are_in_cache_friendly_order() {
         "/directus/extensions",
     ];
     assert_eq!(dests, expected, "rarely changing layers first, the snapshot and the seed late, extensions last");
-    for (source, dest) in
-        [("config", 1), ("db-init", 2), ("db-init-post", 3), ("snapshots", 4), ("seed", 6)]
-    {
+    for (source, dest) in [("config", 1), ("db-init", 2), ("db-init-post", 3), ("snapshots", 4), ("seed", 6)] {
         let copy = copy_of(&final_copies(), &format!("{source}/"));
         assert_eq!(copy.target_of(&format!("{source}/"), true), expected[dest]);
     }
