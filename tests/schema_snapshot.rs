@@ -1,12 +1,13 @@
 //! `snapshots/schema.yaml` holds the Phase 1 model as published (plan NAMES.md, CONTEXT.md "Phase 1 as
 //! published"): the processor reads these tables with plain SQL under these names, so a rename here is
-//! a break there. Also: the raw tables (positions, migrations_applied, trm_init_schema_state) are never
-//! in it. Read from the file; no database needed (tests/e2e_boot.rs checks a booted Directus).
+//! a break there. Also: the raw tables (positions, migrations_applied, trm_init_schema_state,
+//! recompute_outbox) are never in it. Read from the file; no database needed (tests/e2e_boot.rs checks a
+//! booted Directus).
 
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 
-const RAW_TABLES: [&str; 3] = ["positions", "migrations_applied", "trm_init_schema_state"];
+const RAW_TABLES: [&str; 4] = ["positions", "migrations_applied", "trm_init_schema_state", "recompute_outbox"];
 
 fn snapshot() -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/schema.yaml");
