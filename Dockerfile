@@ -23,6 +23,21 @@ RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked \
     && test -x target/x86_64-unknown-linux-gnu/release/trm-init
 
+# ---- extensions: the TypeScript Directus extensions (extensions/), built with the official SDK ----------
+# Their own package.json and lockfile: `npm ci` installs exactly what the lockfile pins, in a layer reused
+# until either changes. The unit tests run before the build; only package.json and dist/ (the bundle,
+# dependencies included) reach the final stage, laid out as Directus's extensions folder expects.
+FROM node:22.23.5-bookworm-slim AS extensions
+WORKDIR /src
+COPY extensions/package.json extensions/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY extensions/tsconfig.json ./
+COPY extensions/src/ src/
+COPY extensions/test/ test/
+RUN npm test && npm run build \
+    && mkdir -p /out/trm-extensions && cp -r package.json dist /out/trm-extensions/ \
+    && test -f /out/trm-extensions/dist/api.js
+
 # ---- seed: the loader's npm dependencies, exact versions from seed/package-lock.json (no dev tools) -------
 FROM node:22-alpine AS seed
 WORKDIR /seed
@@ -40,7 +55,7 @@ COPY snapshots/ /directus/snapshots/
 # The seed loader, run on demand: docker exec <container> node /directus/seed/load.mjs (seed/README.md).
 COPY --from=seed /seed/node_modules/ /directus/seed/node_modules/
 COPY seed/ /directus/seed/
-COPY --chown=node:node extensions/ /directus/extensions/
+COPY --from=extensions --chown=node:node /out/ /directus/extensions/
 
 ENV TRM_INIT_CONFIG=/directus/config/trm-init.toml
 USER node

@@ -120,6 +120,12 @@ export PUBLIC_URL=${PUBLIC_URL:-http://localhost:$PORT}
 export TELEMETRY=${TELEMETRY:-false}
 export STORAGE_LOCATIONS=local STORAGE_LOCAL_ROOT=$stack/uploads EXTENSIONS_PATH=$stack/extensions
 mkdir -p "$stack/uploads" "$stack/extensions"
+# The project's extensions, built from extensions/ and laid out as in the image. Without Redis and
+# RECOMPUTE_STREAM in the environment the flag endpoint answers 503 and says what is missing.
+log "building extensions/"
+(cd "$repo/extensions" && npm ci --no-audit --no-fund --prefer-offline >&2 && npm run build >&2)
+rm -rf "$stack/extensions/trm-extensions" && mkdir -p "$stack/extensions/trm-extensions"
+cp -r "$repo/extensions/package.json" "$repo/extensions/dist" "$stack/extensions/trm-extensions/"
 export TRM_INIT_CONFIG=$repo/config/dev.toml
 # config/dev.toml names .stack/directus; follow STACK_DIR when it is elsewhere.
 export TRM_INIT_SCHEMA__DIRECTUS="[\"node\", \"$stack/directus/cli.js\"]"

@@ -265,12 +265,53 @@ fn layers_are_in_cache_friendly_order() {
         "/directus/extensions",
     ];
     assert_eq!(dests, expected, "rarely changing layers first, the snapshot and the seed late, extensions last");
-    for (source, dest) in
-        [("config", 1), ("db-init", 2), ("db-init-post", 3), ("snapshots", 4), ("seed", 6), ("extensions", 7)]
-    {
+    for (source, dest) in [("config", 1), ("db-init", 2), ("db-init-post", 3), ("snapshots", 4), ("seed", 6)] {
         let copy = copy_of(&final_copies(), &format!("{source}/"));
         assert_eq!(copy.target_of(&format!("{source}/"), true), expected[dest]);
     }
+}
+
+/// The extensions stage: a pinned Node 22 image, dependencies from the lockfile in their own layer, unit
+/// tests before the build, and nothing but the built output (package.json + dist/) copied to the final
+/// stage, owned by node, into Directus's extensions folder.
+#[test]
+fn extensions_are_built_in_a_node_stage_and_only_the_output_is_copied() {
+    let dockerfile = load();
+    let stage = dockerfile.stage("extensions").expect("a build stage named extensions").clone();
+    let (image, tag) = stage.base.split_once(':').expect("the Node image is pinned with a tag");
+    assert_eq!(image, "node");
+    let version = tag.split('-').next().unwrap_or_default();
+    assert!(version.starts_with("22.") && version.split('.').count() == 3, "pin Node 22 as x.y.z, not {tag}");
+
+    let copies = stage.copies();
+    let runs = stage.all("RUN");
+    let ci = runs.iter().position(|r| r.rest.contains("npm ci")).expect("RUN npm ci (installs from the lockfile)");
+    let ci_line = runs[ci].line;
+    let manifests: Vec<&Copy> = copies.iter().filter(|c| c.line < ci_line).collect();
+    let before: Vec<&String> = manifests.iter().flat_map(|c| c.sources.iter()).collect();
+    assert!(
+        before.iter().any(|s| *s == "extensions/package.json")
+            && before.iter().any(|s| *s == "extensions/package-lock.json"),
+        "package.json and package-lock.json are copied before npm ci: {before:?}"
+    );
+    assert!(
+        before.iter().all(|s| s.ends_with("package.json") || s.ends_with("package-lock.json")),
+        "only the manifests before npm ci, so a source change reuses the installed layer: {before:?}"
+    );
+    let build = runs.iter().find(|r| r.rest.contains("npm run build")).expect("RUN npm run build");
+    assert!(build.rest.contains("npm test"), "the unit tests run in the image build: {}", build.rest);
+    let lock = read("extensions/package-lock.json");
+    assert!(lock.contains("\"@directus/extensions-sdk\""), "the lockfile pins the official extensions SDK");
+
+    let finals: Vec<Copy> = final_copies().into_iter().filter(|c| c.from.as_deref() == Some("extensions")).collect();
+    assert_eq!(finals.len(), 1, "one COPY --from=extensions in the final stage");
+    let copy = &finals[0];
+    assert_eq!(copy.chown.as_deref(), Some("node:node"), "Directus (uid 1000) owns its extensions");
+    assert_eq!(copy.dest.trim_end_matches('/'), "/directus/extensions");
+    assert!(
+        final_copies().iter().all(|c| !c.sources.iter().any(|s| s.starts_with("extensions"))),
+        "the final stage copies no extension sources"
+    );
 }
 
 #[test]
@@ -321,6 +362,9 @@ fn baked_config_paths_are_the_folders_the_image_holds() {
     check("db_init.post_dir", &config.db_init.post_dir, true);
     if config.schema.enabled {
         check("schema.snapshot", &config.schema.snapshot, false);
+        if config.access.enabled {
+            check("access.file", &config.access_file(), false);
+        }
     }
     let workdir = load().final_stage().workdir().unwrap_or_default();
     assert!(

@@ -138,6 +138,24 @@ fn image_boots_as_pid1_gets_healthy_and_stops_like_docker_stop() {
         .unwrap_or_else(|| panic!("no Directus child under trm-init; {}", container.logs()));
     assert_eq!(uid_of(directus_child), Some(image.uid), "Directus runs as the image's USER");
 
+    // The extensions the image ships are node's and Directus loaded them: the endpoint answers itself
+    // (an unknown route would be Directus's 404).
+    let bundle = image.upper.join("extensions/trm-extensions/dist/api.js");
+    let owner = std::fs::metadata(&bundle).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    assert_eq!(owner.ok(), Some(1000), "{} is owned by node (uid 1000)", bundle.display());
+    // Directus's pressure limiter answers 503 while this busy machine catches up: ask again.
+    let mut answer = (0, String::new());
+    common::eventually(Duration::from_secs(60), || {
+        answer = common::http(directus_port, "POST", "/faulty-positions", None, Some("{}"));
+        answer.0 != 503 || !answer.1.contains("Under pressure") || {
+            std::thread::sleep(Duration::from_secs(1));
+            false
+        }
+    });
+    let (status, body) = answer;
+    assert_eq!(status, 401, "POST /faulty-positions: {body}; {}", container.logs());
+    assert!(body.contains("log in to flag positions"), "the extension's own answer: {body}");
+
     let stopping = Instant::now();
     let code = container.docker_stop();
     eprintln!("docker stop: exit code {code} after {:?}", stopping.elapsed());
@@ -316,8 +334,15 @@ impl Image {
             None => (0, 0),
         };
         for source in &copy.sources {
-            let host = match &copy.from {
+            let host = match copy.from.as_deref() {
                 Some(_) if source.ends_with(BUILD_OUTPUT) => trm_init_binary(),
+                // The extensions stage's /out/: the bundle the harness builds from extensions/ with the
+                // stage's own commands (npm ci from the lockfile, npm run build), laid out the same way
+                // (trm-extensions/package.json + dist/). Its RUN writes to /out, so it is not replayed here.
+                Some("extensions") => {
+                    assert_eq!(source, "/out/", "line {}: COPY --from=extensions copies {source}", copy.line);
+                    common::extensions_path()
+                }
                 Some(stage) => self.node_stage(stage).join(source.trim_start_matches('/')),
                 None => repo().join(source),
             };
