@@ -11,6 +11,14 @@ if ! command -v pg_ctlcluster >/dev/null || [[ -z $(ls /usr/lib/postgresql 2>/de
   apt-get install -y -qq postgresql postgresql-contrib >&2
 fi
 version=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+# PostGIS for the course geometry (db-init/004_postgis.sql). Installed before the server starts: a
+# running server must not see its packages change under it.
+if [[ ! -e /usr/share/postgresql/$version/extension/postgis.control ]]; then
+  log "installing PostGIS (postgresql-$version-postgis-3) from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq "postgresql-$version-postgis-3" >&2
+fi
 port=${PGPORT:-5432}
 if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -qx "$version main"; then
   log "creating cluster $version/main"

@@ -40,6 +40,13 @@ am_root=false
 need=()
 command -v cargo >/dev/null || { log "cargo is missing: install Rust (https://rustup.rs) first"; exit 69; }
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# PostGIS for the course geometry (config/dev.toml requires it): postgresql-<major>-postgis-3.
+pg_major=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n1)
+if [[ -n $pg_major ]]; then
+  [[ -e /usr/share/postgresql/$pg_major/extension/postgis.control ]] || need+=("postgresql-$pg_major-postgis-3")
+else
+  need+=(postgresql-postgis)   # Debian's metapackage: PostGIS 3 for the default PostgreSQL
+fi
 command -v npm >/dev/null || [[ -x $TRM_CACHE/node ]] || need+=(npm)
 command -v curl >/dev/null || need+=(curl)
 command -v unshare >/dev/null || need+=(util-linux)

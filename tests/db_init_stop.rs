@@ -83,10 +83,10 @@ fn preflight_applies_pre_and_post_under_the_lock_then_starts_the_child() {
     let out = p.wait(LIMIT);
     assert_eq!(out.code(), 7, "{}", out.stderr);
     assert!(
-        out.stderr.contains("pre: 3 applied, 0 skipped") && out.stderr.contains("post: 1 applied, 0 skipped"),
+        out.stderr.contains("pre: 4 applied, 0 skipped") && out.stderr.contains("post: 1 applied, 0 skipped"),
         "{}",
         out.stderr
     );
-    assert_eq!(db.query("SELECT count(*) FROM migrations_applied"), "4");
+    assert_eq!(db.query("SELECT count(*) FROM migrations_applied"), "5");
     assert_eq!(db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"), "0", "lock released");
 }

@@ -35,7 +35,7 @@ fn config_for(env: &[(String, String)]) -> Config {
 
 #[test]
 fn deletions_computed_from_the_database_agree_with_directus_dry_run() {
-    let db = TestDb::fresh("plan_agreement");
+    let db = TestDb::fresh("plan_agreement").with_postgis();
     let env = directus_env(&db, free_port());
     for (k, v) in &env {
         // The Directus children inherit the test process's environment.

@@ -22,7 +22,7 @@ fn read(path: &std::path::Path) -> String {
 
 #[test]
 fn snapshot_applies_on_a_fresh_database_reads_back_identical_and_is_then_skipped() {
-    let db = TestDb::fresh("schema_roundtrip");
+    let db = TestDb::fresh("schema_roundtrip").with_postgis();
     let env = directus_env(&db, free_port());
 
     let first = schema(&env, &[]);
@@ -33,7 +33,7 @@ fn snapshot_applies_on_a_fresh_database_reads_back_identical_and_is_then_skipped
         first.stderr
     );
     assert!(first.stderr.contains("Snapshot applied successfully"), "{}", first.stderr);
-    assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "11");
+    assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "21");
 
     let dir = tempfile::tempdir().unwrap();
     let readback = dir.path().join("readback.yaml");
@@ -62,7 +62,7 @@ fn snapshot_applies_on_a_fresh_database_reads_back_identical_and_is_then_skipped
 
 #[test]
 fn destructive_snapshot_is_refused_with_exit_70_listing_what_and_the_data_stays() {
-    let db = TestDb::fresh("schema_destructive");
+    let db = TestDb::fresh("schema_destructive").with_postgis();
     let env = directus_env(&db, free_port());
     let first = schema(&env, &[]);
     assert_eq!(first.code(), 0, "{}", first.stderr);
@@ -98,7 +98,7 @@ fn destructive_snapshot_is_refused_with_exit_70_listing_what_and_the_data_stays(
 /// README says how to reset the local stack (`scripts/stack.sh --fresh`).
 #[test]
 fn a_database_of_the_earlier_slice1_snapshot_refuses_the_published_names_and_keeps_its_rows() {
-    let db = TestDb::fresh("schema_published_names");
+    let db = TestDb::fresh("schema_published_names").with_postgis();
     let mut env = directus_env(&db, free_port());
     let before = repo_dir("tests/fixtures/slice1-before-published-names.yaml");
     let mut old_env = env.clone();

@@ -39,9 +39,13 @@ pub(crate) async fn check(session: &Session, required: &[String]) -> Result<(), 
         let installed: Option<String> = db::column(&row, 1, what)?;
         let available: Option<String> = db::column(&row, 2, what)?;
         if installed.is_none() && available.is_none() {
+            let major = version.split('.').next().unwrap_or("?");
+            let package = match name.as_str() {
+                "postgis" => format!("postgresql-{major}-postgis-3"),
+                _ => format!("postgresql-{major}-{name}"),
+            };
             problems.push(format!(
-                "{name} is not available on this server (PostgreSQL {version}: no {name} in pg_available_extensions); install its package into the database server (e.g. the TimescaleDB image or postgresql-{major}-{name})",
-                major = version.split('.').next().unwrap_or("?")
+                "{name} is not available on this server (PostgreSQL {version}: no {name} in pg_available_extensions); install its package into the database server (e.g. the TimescaleDB image or {package})"
             ));
             continue;
         }

@@ -70,6 +70,13 @@ impl TestDb {
     pub fn query(&self, sql: &str) -> String {
         psql(&self.name, sql)
     }
+
+    /// What db-init/004_postgis.sql creates, for tests that run the schema step without db-init:
+    /// Directus creates the course's geometry columns only on a database with PostGIS.
+    pub fn with_postgis(self) -> TestDb {
+        self.query("CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist");
+        self
+    }
 }
 
 impl Drop for TestDb {

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The course benchmark (issues 12 and 13): a Rally Albania-sized course and a few million positions on
+# the real schema (db-init + the Directus snapshot + db-init-post, applied by trm-init with the real
+# Directus), then the processor's lookups per fix (which active geofences contain a fix, which
+# speed-limit zone it lies in) and the results query of one stage, each next to its baseline without
+# the index in the same run. Prints Markdown (figures for docs/benchmarks.md).
+# Env: ENTRIES (300), FIXES (positions per entry, 10000), SAMPLE (fixes looked up, 5000), RUNS (results
+# query runs, 20), KEEP_DB=1 keeps the database. Needs PostgreSQL with PostGIS (scripts/pg-up.sh) and
+# Directus (scripts/install-directus.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { echo "[bench/course] $*" >&2; }
+ENTRIES=${ENTRIES:-300} FIXES=${FIXES:-10000} SAMPLE=${SAMPLE:-5000} RUNS=${RUNS:-20} BASELINE_RUNS=${BASELINE_RUNS:-3}
+
+[[ -n ${TRM_TEST_PG:-} ]] || eval "$(scripts/pg-up.sh)"
+dx=$(scripts/install-directus.sh)
+export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
+declare -A pg
+for kv in $TRM_TEST_PG; do pg[${kv%%=*}]=${kv#*=}; done
+export PGHOST=${pg[host]} PGPORT=${pg[port]} PGUSER=${pg[user]} PGPASSWORD=${pg[password]:-}
+db=bench_course_$$
+cleanup() { [[ -n ${KEEP_DB:-} ]] || psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+cargo build --release --bin trm-init >&2
+bin=target/x86_64-unknown-linux-gnu/release/trm-init
+[[ -x $bin ]] || bin=target/release/trm-init
+psql -X -q -d postgres -c "CREATE DATABASE $db"
+log "schema: db-init, Directus bootstrap + snapshot, db-init-post on $db"
+env -u TRM_INIT_CONFIG DB_CLIENT=pg DB_HOST="$PGHOST" DB_PORT="$PGPORT" DB_USER="$PGUSER" DB_PASSWORD="$PGPASSWORD" \
+  DB_DATABASE=$db SECRET=bench-course-secret-bench-course-secret ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=bench-pw \
+  TELEMETRY=false HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost \
+  TRM_INIT_HEALTH__LISTEN=127.0.0.1:0 \
+  TRM_INIT_SCHEMA__DIRECTUS="[\"node\", \"$dx/cli.js\"]" TRM_INIT_SCHEMA__SNAPSHOT="$PWD/snapshots/schema.yaml" \
+  TRM_INIT_DB_INIT__PRE_DIR="$PWD/db-init" TRM_INIT_DB_INIT__POST_DIR="$PWD/db-init-post" \
+  bash -c '"$0" db-init --phase pre && "$0" schema && "$0" db-init --phase post' "$bin" >&2
+
+log "generating: $ENTRIES entries, $FIXES positions each"
+t0=$(date +%s.%N)
+psql -X -q -d $db -v entries="$ENTRIES" -v fixes="$FIXES" -v seed=0.42 -f bench/course/generate.sql >&2
+t1=$(date +%s.%N)
+gen_s=$(echo "$t1 - $t0" | bc)
+log "generated in ${gen_s}s; measuring"
+out=$(psql -X -q -d $db -v sample="$SAMPLE" -v stage="$(psql -X -qtA -d $db -c 'SELECT id FROM stages WHERE sort_order = 3')" \
+        -v runs="$RUNS" -v baseline_runs="$BASELINE_RUNS" -f bench/course/measure.sql)
+val() { grep "^$1|" <<<"$out" | cut -d'|' -f"${2:-2}"; }
+ratio() { echo "scale=1; $1 / $2" | bc; }
+fmt() { printf '%.1f' "$1"; }
+
+cat <<MD
+### Course lookups and stage results (\`bench/course.sh\`)
+
+Generated course: $(val sizes) (generation ${gen_s%.*} s). Crossings per entry per stage: $(val crossings_per_entry_stage).
+Server-side time, prepared statements run once per sampled fix, PostgreSQL $(psql -X -qtA -d $db -c 'SHOW server_version') + PostGIS $(psql -X -qtA -d $db -c "SELECT extversion FROM pg_extension WHERE extname = 'postgis'"); baseline = same statement, same data, index dropped in a rolled-back transaction.
+
+| lookup | with index | baseline (no index) | speed-up | fixes matched |
+|---|---|---|---|---|
+| active geofences containing a fix (\`ST_Contains\`, GiST) | $(fmt "$(val fences_indexed)") µs/fix | $(fmt "$(val fences_baseline)") µs/fix | $(ratio "$(val fences_baseline)" "$(val fences_indexed)")x | $(val fences_indexed 3) / $SAMPLE |
+| speed-limit zone (and its limit) of a fix | $(fmt "$(val zone_indexed)") µs/fix | $(fmt "$(val zone_baseline)") µs/fix | $(ratio "$(val zone_baseline)" "$(val zone_indexed)")x | $(val zone_indexed 3) / $SAMPLE |
+| results of one stage ($(val results_indexed 3) entries, median of $RUNS, baseline of $BASELINE_RUNS) | $(fmt "$(val results_indexed)") ms | $(fmt "$(val results_baseline)") ms | $(ratio "$(val results_baseline)" "$(val results_indexed)")x | |
+
+Plans (EXPLAIN, costs off): geofences: \`$(val plan_fences)\`; speed-limit zone: \`$(val plan_zone)\`.
+MD
