@@ -16,6 +16,10 @@ pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     let lifecycle = Lifecycle::new(Phase::Preflight);
     health::start(&config.health, &lifecycle, &shutdown)?;
     let argv = if args.command.is_empty() { config.child.command.clone() } else { args.command };
+    let argv = match config.child.skip_update_check {
+        true => preflight::directus::install::without_update_check(&argv),
+        false => argv,
+    };
 
     if config.preflight.enabled && !args.no_preflight {
         let work = preflight::run(&config, &reaper, shutdown.clone());

@@ -59,6 +59,10 @@ pub struct ChildConfig {
     /// TERM -> KILL after this long; below Docker's 10 s so trm-init reports the code.
     pub stop_grace: Dur,
     pub signal_target: SignalTarget,
+    /// When the command runs Directus's `cli.js`, run `@directus/api`'s `cli/run.js` from the same
+    /// installation instead: the same commands without cli.js's npm update check (up to 8 s where egress
+    /// is blocked, and an "Update available" box in the log). false: run the command as written.
+    pub skip_update_check: bool,
 }
 
 impl Default for ChildConfig {
@@ -67,6 +71,7 @@ impl Default for ChildConfig {
             command: vec!["node".into(), "/directus/cli.js".into(), "start".into()],
             stop_grace: Dur::secs(8),
             signal_target: SignalTarget::Child,
+            skip_update_check: true,
         }
     }
 }
@@ -115,14 +120,20 @@ impl Default for DbInitConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SchemaConfig {
     pub enabled: bool,
-    /// The Directus CLI, as a command prefix (`bootstrap`, `schema apply ...` are appended).
+    /// The Directus CLI as a command prefix (`node /directus/cli.js`): names the Node program and, by the
+    /// folder of `cli.js`, the Directus installation the step helper imports Directus's modules from.
     pub directus: Vec<String>,
+    /// The step helper (`directus-step/step.mjs`): runs bootstrap, diff and apply in one Node process.
+    pub step_script: PathBuf,
     pub snapshot: PathBuf,
     /// Allow a snapshot that would delete collections, fields or relations.
     pub allow_destructive: bool,
+    /// Apply a snapshot written by another major version of Directus (refused with 70 otherwise; another
+    /// minor version is only a warning).
+    pub allow_version_mismatch: bool,
     /// Skip bootstrap + apply when nothing changed since the last apply.
     pub skip_unchanged: bool,
-    /// Bound on each Directus command.
+    /// Bound on each command of the step (start, bootstrap, diff, apply).
     pub timeout: Dur,
 }
 
@@ -131,8 +142,10 @@ impl Default for SchemaConfig {
         SchemaConfig {
             enabled: true,
             directus: vec!["node".into(), "/directus/cli.js".into()],
+            step_script: "/directus/directus-step/step.mjs".into(),
             snapshot: "/directus/snapshots/schema.yaml".into(),
             allow_destructive: false,
+            allow_version_mismatch: false,
             skip_unchanged: true,
             timeout: Dur::secs(300),
         }
