@@ -28,11 +28,12 @@ fn snapshot_applies_on_a_fresh_database_reads_back_identical_and_is_then_skipped
     let first = schema(&env, &[]);
     assert_eq!(first.code(), 0, "first apply failed:\n{}", first.stderr);
     assert!(
-        first.stderr.contains("[directus bootstrap]"),
-        "bootstrap output is relayed with a prefix:\n{}",
+        first.stderr.contains("[directus step]") && first.stderr.contains("Installing Directus system tables"),
+        "Directus's own log is relayed with a prefix:\n{}",
         first.stderr
     );
-    assert!(first.stderr.contains("Snapshot applied successfully"), "{}", first.stderr);
+    assert!(first.stderr.contains("snapshot applied"), "{}", first.stderr);
+    assert_eq!(first.stderr.matches("starting the Directus step helper").count(), 1, "one Node process");
     assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "11");
 
     let dir = tempfile::tempdir().unwrap();
@@ -47,7 +48,7 @@ fn snapshot_applies_on_a_fresh_database_reads_back_identical_and_is_then_skipped
         "unchanged schema not skipped:\n{}",
         second.stderr
     );
-    assert!(!second.stderr.contains("[directus bootstrap]"), "bootstrap ran although nothing changed");
+    assert!(!second.stderr.contains("[directus step]"), "Directus ran although nothing changed");
 
     // A change made with plain SQL to a Directus-managed column changes the fingerprint; apply restores it.
     db.query("ALTER TABLE vehicles ALTER COLUMN plate TYPE varchar(40)");
@@ -77,7 +78,7 @@ fn destructive_snapshot_is_refused_with_exit_70_listing_what_and_the_data_stays(
     let refused = schema(&env2, &[]);
     assert_eq!(refused.code(), 70, "{}", refused.stderr);
     assert!(refused.stderr.contains("would delete collections vehicles"), "{}", refused.stderr);
-    assert!(!refused.stderr.contains("[directus schema apply]"), "apply ran although refused");
+    assert!(!refused.stderr.contains("snapshot applied"), "apply ran although refused");
     assert_eq!(db.query("SELECT count(*) FROM vehicles"), "1");
 
     let dry = schema(&env2, &["--dry-run"]);

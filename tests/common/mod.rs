@@ -422,6 +422,11 @@ pub fn repo_snapshot() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("snapshots/schema.yaml")
 }
 
+/// The repository's Directus step helper (the image ships it as /directus/directus-step/step.mjs).
+pub fn step_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("directus-step/step.mjs")
+}
+
 /// A free TCP port on loopback (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
@@ -450,6 +455,7 @@ pub fn directus_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
         ("NO_PROXY", "127.0.0.1,localhost".into()),
         ("TRM_INIT_SCHEMA__DIRECTUS", format!("[\"node\", \"{cli}\"]")),
         ("TRM_INIT_SCHEMA__SNAPSHOT", repo_snapshot().to_string_lossy().into_owned()),
+        ("TRM_INIT_SCHEMA__STEP_SCRIPT", step_script().to_string_lossy().into_owned()),
         // In Directus's folder, as in the image (WORKDIR /directus); `env` execs node.
         (
             "TRM_INIT_CHILD__COMMAND",
