@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: `trm-init db-init --phase pre` against the shell + psql runner it replaces
-# (../shared/baselines/apply-db-init.sh), side by side in the same run, on the local PostgreSQL.
+# (bench/baselines/apply-db-init.sh), side by side in the same run, on the local PostgreSQL.
 #   warm  : the 3 real db-init files, all already applied (nothing to do)
 #   cold3 : the 3 real files on an empty database
 #   cold1k: 1,000 generated small files on an empty database (one CREATE TABLE + INSERT each); plus,
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-baseline=${BASELINE:-$root/../shared/baselines/apply-db-init.sh}
+baseline=${BASELINE:-$root/bench/baselines/apply-db-init.sh}
 bin=${TRM_INIT:-$root/target/x86_64-unknown-linux-gnu/release/trm-init}
 runs=${RUNS:-10}
 runs_1k=${RUNS_1K:-3}

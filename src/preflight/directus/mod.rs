@@ -270,6 +270,7 @@ impl<'a> Directus<'a> {
                 verdict.details()
             );
         }
+        tracing::info!(entries = verdict.entries, "applying the snapshot: the diff the guard checked");
         self.call(helper, "apply", json!({"cmd": "apply"})).await?;
         tracing::info!(entries = verdict.entries, "snapshot applied (the diff the guard checked)");
         Ok(())
