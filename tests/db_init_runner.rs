@@ -36,7 +36,9 @@ fn fresh_apply_then_rerun_skips_everything() {
                 WHEN current_setting('shared_preload_libraries') ~ 'timescaledb' THEN 'preloaded' ELSE 'not-preloaded' END",
     );
     match timescale.as_str() {
-        "absent" => assert!(first.stderr.contains("timescaledb is not available"), "the WARNING is logged: {}", first.stderr),
+        "absent" => {
+            assert!(first.stderr.contains("timescaledb is not available"), "the WARNING is logged: {}", first.stderr)
+        }
         "not-preloaded" => assert!(first.stderr.contains("not in shared_preload_libraries"), "{}", first.stderr),
         _ => assert_eq!(db.query("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"), "1"),
     }

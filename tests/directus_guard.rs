@@ -58,19 +58,17 @@ type State = BTreeMap<(String, String), (i64, i64, String)>;
 fn columns(db: &str, tables: Option<&BTreeSet<String>>) -> Vec<(String, String)> {
     let filter = match tables {
         Some(t) => format!("table_name IN ({})", t.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(",")),
-        None => "(table_name IN (SELECT collection FROM directus_collections WHERE collection NOT LIKE 'directus\\_%'))"
-            .to_string(),
+        None => {
+            "(table_name IN (SELECT collection FROM directus_collections WHERE collection NOT LIKE 'directus\\_%'))"
+                .to_string()
+        }
     };
     let sql = format!(
         "SELECT table_name || '|' || column_name FROM information_schema.columns WHERE table_schema = current_schema() \
          AND ({filter} OR (table_name = 'directus_users' AND column_name IN \
            (SELECT field FROM directus_fields WHERE collection = 'directus_users'))) ORDER BY 1"
     );
-    psql(db, &sql)
-        .lines()
-        .filter_map(|l| l.split_once('|'))
-        .map(|(t, c)| (t.to_string(), c.to_string()))
-        .collect()
+    psql(db, &sql).lines().filter_map(|l| l.split_once('|')).map(|(t, c)| (t.to_string(), c.to_string())).collect()
 }
 
 fn state(db: &str, tables: Option<&BTreeSet<String>>) -> State {
@@ -92,7 +90,10 @@ fn state(db: &str, tables: Option<&BTreeSet<String>>) -> State {
         .filter_map(|l| {
             let p: Vec<&str> = l.split('|').collect();
             (p.len() == 5).then(|| {
-                ((p[0].to_string(), p[1].to_string()), (p[2].parse().unwrap_or(0), p[3].parse().unwrap_or(0), p[4].to_string()))
+                (
+                    (p[0].to_string(), p[1].to_string()),
+                    (p[2].parse().unwrap_or(0), p[3].parse().unwrap_or(0), p[4].to_string()),
+                )
             })
         })
         .collect()
@@ -226,8 +227,11 @@ fn guard_refuses_exactly_when_directus_plan_or_a_real_apply_loses_something() {
     assert_eq!(first.code(), 0, "the repository's snapshot applies:\n{}", first.stderr);
     template.query(&std::fs::read_to_string(repo_dir("tests/sql/fill_collections.sql")).expect("fill script"));
     let base = state(&template.name, None);
-    let with_rows: BTreeSet<String> =
-        base.iter().filter(|((t, _), (rows, _, _))| *rows > 0 && t != "directus_users").map(|((t, _), _)| t.clone()).collect();
+    let with_rows: BTreeSet<String> = base
+        .iter()
+        .filter(|((t, _), (rows, _, _))| *rows > 0 && t != "directus_users")
+        .map(|((t, _), _)| t.clone())
+        .collect();
     require(
         "rows in the snapshot's collections",
         with_rows.len() >= 3,
@@ -262,9 +266,17 @@ fn guard_refuses_exactly_when_directus_plan_or_a_real_apply_loses_something() {
         .as_sequence()
         .and_then(|cs| cs.iter().find(|c| s(c, "collection").as_deref() == Some(&coll)))
         .and_then(|c| c["meta"].as_mapping())
-        .map(|m| if m.contains_key("note") { "note".to_string() } else { m.keys().next().and_then(Value::as_str).unwrap_or("note").to_string() })
+        .map(|m| {
+            if m.contains_key("note") {
+                "note".to_string()
+            } else {
+                m.keys().next().and_then(Value::as_str).unwrap_or("note").to_string()
+            }
+        })
         .unwrap_or_else(|| "note".into());
-    eprintln!("targets: collection {coll}, field {coll}.{field}, relation {rel_c}.{rel_f}, meta key {collection_meta_key}");
+    eprintln!(
+        "targets: collection {coll}, field {coll}.{field}, relation {rel_c}.{rel_f}, meta key {collection_meta_key}"
+    );
 
     let on_coll = |c: &str| {
         let coll = coll.clone();
@@ -364,7 +376,9 @@ fn guard_refuses_exactly_when_directus_plan_or_a_real_apply_loses_something() {
             }
         }
         for f in seq(d, "fields").iter_mut() {
-            for p in [&["collection"][..], &["meta", "collection"], &["schema", "table"], &["schema", "foreign_key_table"]] {
+            for p in
+                [&["collection"][..], &["meta", "collection"], &["schema", "table"], &["schema", "foreign_key_table"]]
+            {
                 set(f, p);
             }
         }
@@ -394,12 +408,11 @@ fn guard_refuses_exactly_when_directus_plan_or_a_real_apply_loses_something() {
         seq(d, "collections").push(group);
     });
     add("pk_type_changed", &|d| {
-        let pk = seq(d, "fields")
-            .iter_mut()
-            .find(|f| {
-                s(f, "collection").is_some_and(|c| with_rows.contains(&c)) && f["schema"]["is_primary_key"].as_bool() == Some(true)
-                    && s(f, "type").as_deref() == Some("uuid")
-            });
+        let pk = seq(d, "fields").iter_mut().find(|f| {
+            s(f, "collection").is_some_and(|c| with_rows.contains(&c))
+                && f["schema"]["is_primary_key"].as_bool() == Some(true)
+                && s(f, "type").as_deref() == Some("uuid")
+        });
         if let Some(f) = pk {
             f["type"] = Value::from("string");
             f["schema"]["data_type"] = Value::from("character varying");
@@ -415,7 +428,11 @@ fn guard_refuses_exactly_when_directus_plan_or_a_real_apply_loses_something() {
             let mut a = Vec::new();
             let mut b = Vec::new();
             for (i, v) in variants.into_iter().enumerate() {
-                if i % 2 == 0 { a.push(v) } else { b.push(v) }
+                if i % 2 == 0 {
+                    a.push(v)
+                } else {
+                    b.push(v)
+                }
             }
             vec![a, b]
         };
@@ -429,7 +446,8 @@ fn guard_refuses_exactly_when_directus_plan_or_a_real_apply_loses_something() {
         handles.into_iter().flat_map(|h| h.join().expect("variant thread")).collect()
     });
 
-    let mut report = String::from("| variant | Directus's plan deletes | guard | real apply loses |\n|---|---|---|---|\n");
+    let mut report =
+        String::from("| variant | Directus's plan deletes | guard | real apply loses |\n|---|---|---|---|\n");
     let mut wrong = Vec::new();
     for o in &outcomes {
         let plan = if o.plan.is_empty() { "nothing".to_string() } else { o.plan.to_string() };
@@ -456,7 +474,8 @@ fn guard_refuses_exactly_when_directus_plan_or_a_real_apply_loses_something() {
     let bug = get("collection_meta_key_missing");
     assert!(bug.refused && bug.lost.iter().any(|l| l.starts_with(&format!("table {coll}"))), "{report}");
     assert!(
-        bug.refusal.contains(&format!("lacks `meta.{collection_meta_key}`")) && bug.refusal.contains("scripts/make-snapshot.sh"),
+        bug.refusal.contains(&format!("lacks `meta.{collection_meta_key}`"))
+            && bug.refusal.contains("scripts/make-snapshot.sh"),
         "the refusal names the entry, the key and how to regenerate: {}",
         bug.refusal
     );

@@ -94,6 +94,38 @@ fn destructive_snapshot_is_refused_with_exit_70_listing_what_and_the_data_stays(
 }
 
 #[test]
+fn a_stop_signal_during_the_step_stops_the_helper_and_exits_143() {
+    let db = TestDb::fresh("schema_stopped");
+    let env = directus_env(&db, free_port());
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("schema").env_remove("TRM_INIT_CONFIG").stdin(std::process::Stdio::null());
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut child = cmd.spawn().expect("trm-init starts");
+    let err = Captured::read_from(child.stderr.take());
+    let _out = Captured::read_from(child.stdout.take());
+    // Bootstrap is under way on the empty database.
+    assert!(eventually(LIMIT, || err.text().contains("Installing Directus system tables")), "{}", err.text());
+    let log = err.text();
+    let pid: i32 = log
+        .split("pid=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the helper's pid is logged:\n{log}"));
+    // SAFETY: kill with the pid of the process this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait_child(&mut child, Duration::from_secs(60));
+    let code = Outcome { status, stdout: String::new(), stderr: String::new() }.code();
+    assert_eq!(code, 143, "{}", err.text());
+    assert!(
+        eventually(Duration::from_secs(5), || !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || zombies(&[pid]).contains(&pid)),
+        "the helper {pid} still runs after trm-init stopped"
+    );
+}
+
+#[test]
 fn missing_snapshot_exits_70_with_the_path() {
     let db = TestDb::fresh("schema_missing");
     let mut env = directus_env(&db, free_port());

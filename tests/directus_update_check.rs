@@ -80,7 +80,11 @@ fn no_directus_command_waits_on_the_npm_registry() {
     let pid1 = boot(&env, cwd.path());
     let caught = eventually(Duration::from_secs(300), || reached.load(Ordering::SeqCst) > 0);
     let cmdline = node_cmdline(&pid1);
-    assert!(caught, "cli.js's update check never reached the black hole: the test would prove nothing\n{}", pid1.stderr_so_far());
+    assert!(
+        caught,
+        "cli.js's update check never reached the black hole: the test would prove nothing\n{}",
+        pid1.stderr_so_far()
+    );
     assert!(cmdline.contains("cli.js start"), "{cmdline}");
     pid1.signal(libc::SIGTERM);
     let _ = pid1.wait(Duration::from_secs(60));

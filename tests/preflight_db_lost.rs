@@ -59,9 +59,25 @@ impl Cluster {
         let log = self.dir.path().join("server.log");
         let out = as_postgres(
             "pg_ctl",
-            &["-D", &self.data().to_string_lossy(), "-o", &opts, "-l", &log.to_string_lossy(), "-w", "-t", "120", "start"],
+            &[
+                "-D",
+                &self.data().to_string_lossy(),
+                "-o",
+                &opts,
+                "-l",
+                &log.to_string_lossy(),
+                "-w",
+                "-t",
+                "120",
+                "start",
+            ],
         );
-        assert!(out.status.success(), "pg_ctl start: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn stop_immediate(&self) {
@@ -137,7 +153,9 @@ fn own_errors(log: &str) -> Vec<&str> {
 }
 
 fn went_away(line: &str) -> bool {
-    ["went away", "was lost", "terminating connection", "connection closed", "shutdown"].iter().any(|w| line.contains(w))
+    ["went away", "was lost", "terminating connection", "connection closed", "shutdown"]
+        .iter()
+        .any(|w| line.contains(w))
 }
 
 /// Bound on a failing run: database.wait_timeout (5 s) plus the step's own work, generously.
@@ -148,7 +166,11 @@ fn db_init_file_interrupted_by_an_immediate_shutdown_then_converges() {
     let cluster = Cluster::new();
     let pre = migration_dir(&[
         ("001_a.sql", "CREATE TABLE a (x int);"),
-        ("002_slow.sql", "CREATE TABLE b (x int);\nSELECT pg_sleep(120);"),
+        // Slow until the test says otherwise (the file itself must not change between the two boots).
+        (
+            "002_slow.sql",
+            "CREATE TABLE b (x int);\nSELECT pg_sleep(120) WHERE to_regclass('public.resume_fast') IS NULL;",
+        ),
         ("003_c.sql", "CREATE TABLE c (x int);"),
     ]);
     let post = migration_dir(&[]);
@@ -159,7 +181,10 @@ fn db_init_file_interrupted_by_an_immediate_shutdown_then_converges() {
 
     let run = Run::start(&env);
     let sleeping = eventually(Duration::from_secs(60), || {
-        cluster.sql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()") == "1"
+        cluster.sql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()",
+        ) == "1"
     });
     assert!(sleeping, "002_slow.sql never ran:\n{}", run.log());
     cluster.stop_immediate();
@@ -167,9 +192,15 @@ fn db_init_file_interrupted_by_an_immediate_shutdown_then_converges() {
     assert_ne!(code, 0, "{log}");
     let errors = own_errors(&log);
     assert_eq!(errors.len(), 1, "one error line:\n{log}");
-    assert!(errors[0].contains("db-init pre") && errors[0].contains("002_slow.sql") && went_away(errors[0]), "{}", errors[0]);
+    eprintln!("the error line: {}", errors[0]);
+    assert!(
+        errors[0].contains("db-init pre") && errors[0].contains("002_slow.sql") && went_away(errors[0]),
+        "{}",
+        errors[0]
+    );
 
     cluster.start();
+    cluster.sql("trm", "CREATE TABLE resume_fast ()");
     let (code, log) = Run::start(&env).wait(FAIL_LIMIT);
     assert_eq!(code, 0, "the next boot converges:\n{log}");
     assert_eq!(
@@ -209,6 +240,7 @@ fn directus_interrupted_at(db: &str, marker: &str, command: &str) {
     assert_ne!(code, 0, "{log}");
     let errors = own_errors(&log);
     assert_eq!(errors.len(), 1, "one error line:\n{log}");
+    eprintln!("the error line: {}", errors[0]);
     assert!(
         errors[0].contains("directus schema") && errors[0].contains(&format!("`{command}`")) && went_away(errors[0]),
         "{}",
@@ -220,7 +252,8 @@ fn directus_interrupted_at(db: &str, marker: &str, command: &str) {
     assert_eq!(code, 0, "the next boot converges:\n{log}");
     assert!(log.contains("snapshot applied"), "{log}");
     assert_eq!(
-        cluster.sql(db, "SELECT count(*) FROM (SELECT filename FROM migrations_applied GROUP BY 1 HAVING count(*) > 1) d"),
+        cluster
+            .sql(db, "SELECT count(*) FROM (SELECT filename FROM migrations_applied GROUP BY 1 HAVING count(*) > 1) d"),
         "0"
     );
     let files = std::fs::read_dir(repo_dir("db-init")).expect("db-init").count()

@@ -104,7 +104,8 @@ impl Verdict {
     /// The findings as one text ("collection a: ...; field b.c: ...") plus, when a missing key is the
     /// cause, how to regenerate the snapshot.
     pub fn details(&self) -> String {
-        let mut text = self.findings.iter().map(|f| format!("{}: {}", f.entry, f.reason)).collect::<Vec<_>>().join("; ");
+        let mut text =
+            self.findings.iter().map(|f| format!("{}: {}", f.entry, f.reason)).collect::<Vec<_>>().join("; ");
         if self.findings.iter().any(|f| f.missing_key.is_some()) {
             text.push_str(
                 ". A snapshot written by another Directus version, or edited by hand, lacks keys that Directus 11.17.4 \
@@ -197,7 +198,8 @@ pub fn classify(diff: &Value) -> Result<Verdict, DiffShapeError> {
             }
         } else {
             let (reason, key) = missing_key_reason(&p, "collection");
-            let lost = if has_table { ", with its table and every row in it (directus#27877)" } else { " (directus#27877)" };
+            let lost =
+                if has_table { ", with its table and every row in it (directus#27877)" } else { " (directus#27877)" };
             Finding { entry: format!("collection {name}"), reason: format!("{reason}{lost}"), missing_key: Some(key) }
         };
         v.findings.push(finding);
@@ -226,7 +228,11 @@ pub fn classify(diff: &Value) -> Result<Verdict, DiffShapeError> {
                 let data = if column { "its column and the values in it" } else { "(an alias: no column)" };
                 let finding = if !p.is_empty() {
                     let (reason, key) = missing_key_reason(&p, "field");
-                    Finding { entry: format!("field {name}"), reason: format!("{reason}, with {data}"), missing_key: Some(key) }
+                    Finding {
+                        entry: format!("field {name}"),
+                        reason: format!("{reason}, with {data}"),
+                        missing_key: Some(key),
+                    }
                 } else if created.contains(&name) {
                     let new_type = fields
                         .iter()
@@ -243,14 +249,19 @@ pub fn classify(diff: &Value) -> Result<Verdict, DiffShapeError> {
                         missing_key: None,
                     }
                 } else {
-                    Finding { entry: format!("field {name}"), reason: format!("not in the snapshot: deleted with {data}"), missing_key: None }
+                    Finding {
+                        entry: format!("field {name}"),
+                        reason: format!("not in the snapshot: deleted with {data}"),
+                        missing_key: None,
+                    }
                 };
                 v.findings.push(finding);
             }
             Some("E") | Some("A") | Some("N") | Some("D") => {
                 for change in list.iter().filter(|c| kind(c) == Some("E")) {
                     let p = path(change);
-                    let (lhs, rhs) = (change.get("lhs").unwrap_or(&Value::Null), change.get("rhs").unwrap_or(&Value::Null));
+                    let (lhs, rhs) =
+                        (change.get("lhs").unwrap_or(&Value::Null), change.get("rhs").unwrap_or(&Value::Null));
                     match p.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
                         ["schema", "data_type"] | ["type"] => v.warnings.push(format!(
                             "field {name}: {} changes from {lhs} to {rhs} (PostgreSQL converts the values, or the apply fails and is rolled back)",
@@ -308,11 +319,7 @@ pub fn classify(diff: &Value) -> Result<Verdict, DiffShapeError> {
 
 /// The field's current type, read from its first change's left side or from any `type` change.
 fn field_type<'v>(item: &'v Value, fallback: &'v str) -> &'v str {
-    entries(item)
-        .iter()
-        .find(|e| path(e) == ["type"])
-        .and_then(|e| e.get("lhs")?.as_str())
-        .unwrap_or(fallback)
+    entries(item).iter().find(|e| path(e) == ["type"]).and_then(|e| e.get("lhs")?.as_str()).unwrap_or(fallback)
 }
 
 /// Directus's own plan lines for the diff, in `schema apply --dry-run`'s words (for `schema --dry-run`).
@@ -331,7 +338,8 @@ pub fn plan(diff: &Value) -> Vec<String> {
         out.push(title.to_string());
         for item in items {
             let name = name_of(item, with_field);
-            let related = item.get("related_collection").and_then(Value::as_str).map(|r| format!(" → {r}")).unwrap_or_default();
+            let related =
+                item.get("related_collection").and_then(Value::as_str).map(|r| format!(" → {r}")).unwrap_or_default();
             let Some(first) = entries(item).first() else { continue };
             let verb = match kind(first) {
                 _ if key == "fields" && is_nested_meta(first) => "Update",

@@ -95,8 +95,12 @@ impl<'a> Helper<'a> {
         let script = std::path::absolute(launch.script).unwrap_or_else(|_| launch.script.to_path_buf());
         std::fs::metadata(&script).map_err(|source| HelperError::NoScript { path: script.clone(), source })?;
         // `node /directus/cli.js` -> `node <script> /directus`: same program and options, our script.
-        let mut argv: Vec<String> =
-            launch.prefix.iter().take_while(|a| !Path::new(a).file_name().is_some_and(|n| n == "cli.js")).cloned().collect();
+        let mut argv: Vec<String> = launch
+            .prefix
+            .iter()
+            .take_while(|a| !Path::new(a).file_name().is_some_and(|n| n == "cli.js"))
+            .cloned()
+            .collect();
         argv.push(script.to_string_lossy().into_owned());
         argv.push(dir.to_string_lossy().into_owned());
         let command = argv.join(" ");
@@ -150,6 +154,11 @@ impl<'a> Helper<'a> {
         Ok(helper)
     }
 
+    /// The helper's process id.
+    pub fn pid(&self) -> i32 {
+        self.child.pid
+    }
+
     /// Sends one command and waits for its "done" event (returned); an "error" event is `Failed`.
     pub async fn call(&mut self, name: &str, command: Value) -> Result<Value, HelperError> {
         self.bounded(name, Some(command)).await
@@ -184,7 +193,8 @@ impl<'a> Helper<'a> {
             _ = shutdown.cancelled() => true,
             _ = tokio::time::sleep(limit) => false,
         };
-        let stopped = process::wait_or_stop(&mut self.child, &CancellationToken::new(), Duration::ZERO, self.grace).await;
+        let stopped =
+            process::wait_or_stop(&mut self.child, &CancellationToken::new(), Duration::ZERO, self.grace).await;
         let status = match stopped {
             Ok(s) | Err(Stopped::Cancelled(s)) | Err(Stopped::TimedOut(s)) => s,
         };
@@ -223,7 +233,10 @@ impl<'a> Helper<'a> {
                     let text = |k: &str| event.get(k).and_then(Value::as_str).map(str::to_string);
                     return Err(HelperError::Failed {
                         command: name.to_string(),
-                        message: text("message").unwrap_or_else(|| "no message".into()),
+                        // One line: the failure ends up in trm-init's single error line.
+                        message: text("message")
+                            .map(|m| m.split_whitespace().collect::<Vec<_>>().join(" "))
+                            .unwrap_or_else(|| "no message".into()),
                         code: text("code"),
                     });
                 }

@@ -48,8 +48,10 @@ pub enum DirectusError {
     Helper(#[from] HelperError),
     #[error("{what}: {source}")]
     Database { what: &'static str, source: tokio_postgres::Error },
-    #[error("`{command}`: the database went away while Directus worked ({detail}); nothing of `{command}` is kept \
-             where Directus ran it in a transaction; the next boot runs the step again")]
+    #[error(
+        "`{command}`: the database went away while Directus worked ({detail}); nothing of `{command}` is kept \
+             where Directus ran it in a transaction; the next boot runs the step again"
+    )]
     DatabaseGone { command: String, detail: String },
     #[error(transparent)]
     Shape(#[from] guard::DiffShapeError),
@@ -118,7 +120,8 @@ impl<'a> Directus<'a> {
         let helper = Helper::start(&launch, self.reaper, self.shutdown).await?;
         let field = |k: &str| helper.ready.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
         let (directus, node) = (field("directus"), field("node"));
-        tracing::info!(%directus, %node, "the Directus step helper is ready");
+        let pid = helper.pid();
+        tracing::info!(%directus, %node, pid, "the Directus step helper is ready");
         Ok(helper)
     }
 
