@@ -69,7 +69,16 @@ pub fn run_js_for(cli: &Path) -> Result<PathBuf, String> {
 /// `cli.js` whose run.js cannot be found (a warning says why), is returned as it was.
 pub fn without_update_check(argv: &[String]) -> Vec<String> {
     let Some((index, cli)) = cli_js(argv) else { return argv.to_vec() };
-    match run_js_for(cli) {
+    // `env -C DIR node cli.js ...` (the local stack's form): a relative cli.js is DIR's.
+    let base = match argv.first().map(Path::new).and_then(Path::file_name).is_some_and(|n| n == "env") {
+        true => argv.iter().position(|a| a == "-C").and_then(|i| argv.get(i + 1)).map(PathBuf::from),
+        false => None,
+    };
+    let cli = match base {
+        Some(dir) if cli.is_relative() => dir.join(cli),
+        _ => cli.to_path_buf(),
+    };
+    match run_js_for(&cli) {
         Ok(run) => {
             let mut out = argv.to_vec();
             out[index] = run.to_string_lossy().into_owned();
@@ -127,6 +136,9 @@ mod tests {
         // Not Directus: unchanged.
         let other = vec!["node".to_string(), "/srv/app.js".to_string()];
         assert_eq!(without_update_check(&other), other);
+        let env_c =
+            ["env", "-C", &dir.path().to_string_lossy(), "node", "cli.js", "start"].map(str::to_string).to_vec();
+        assert!(without_update_check(&env_c)[4].ends_with("@directus/api/dist/cli/run.js"));
         let missing = vec!["node".to_string(), "/nonexistent/cli.js".to_string(), "start".to_string()];
         assert_eq!(without_update_check(&missing), missing);
     }
