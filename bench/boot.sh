@@ -94,9 +94,14 @@ declare -A t
 for i in $(seq 1 "$runs"); do
   for egress in open blackhole; do
     log "run $i/$runs, egress $egress"
-    order=(trm seed bare trm seed)
-    for who in "${order[@]:$(( (i - 1) % 3 )):3}"; do
+    order=(trm seed bare changed trm seed bare)
+    for who in "${order[@]:$(( (i - 1) % 4 )):4}"; do
       case $who in
+        changed)
+          # The path a changed snapshot takes: the fingerprint says "run", so the whole step runs
+          # (helper, bootstrap, diff, guard, apply) on the warm database.
+          t[trm_changed_$egress]+=" $(boot trm_changed "$warm" "$egress" env TRM_INIT_SCHEMA__SKIP_UNCHANGED=false "$trm")"
+          grep -q "the database already matches the snapshot" "$out/trm_changed.log" || { log "the changed path did not run the step:"; cat "$out/trm_changed.log" >&2; exit 1; } ;;
         trm)
           t[trm_warm_$egress]+=" $(boot trm_warm "$warm" "$egress" "$trm")"
           grep -q "bootstrap and schema apply skipped" "$out/trm_warm.log" || { log "warm trm-init did not skip:"; cat "$out/trm_warm.log" >&2; exit 1; } ;;
@@ -136,6 +141,7 @@ for e in open blackhole; do
   row "trm-init (preflight + start)" trm_warm_$e warm "$e" "$(ratio trm_warm_$e bare_warm_$e)x bare start, $(ratio trm_warm_$e seed_warm_$e)x shell sequence"
   row "seed-entrypoint.sh" seed_warm_$e warm "$e" "$(ratio seed_warm_$e bare_warm_$e)x bare start"
   row "bare \`cli.js start\`" bare_warm_$e warm "$e" "1.00x"
+  row "trm-init, step forced (changed-snapshot path)" trm_changed_$e warm "$e" "$(ratio trm_changed_$e trm_warm_$e)x trm-init warm, $(ratio trm_changed_$e seed_warm_$e)x shell sequence"
 done
 echo
 echo "Black-holed vs open, trm-init: cold $(ratio trm_cold_blackhole trm_cold_open)x, warm $(ratio trm_warm_blackhole trm_warm_open)x;" \

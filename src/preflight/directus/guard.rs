@@ -11,6 +11,7 @@
 //!   not nested meta, so it deletes the field too;
 //! - a field whose type flips to or from `alias` is deleted and created again (its column's values go);
 //! - a relation whose first difference is a removal is deleted (its foreign key goes).
+//!
 //! Changes that keep everything but may alter values or future deletes (a column's type or length, a
 //! primary key's type, a relation's `on_delete`) are warnings. It decides nothing about refusing: it
 //! reports; the step refuses. It reads no database and starts nothing.

@@ -98,7 +98,7 @@ impl<'a> Helper<'a> {
         let mut argv: Vec<String> = launch
             .prefix
             .iter()
-            .take_while(|a| !Path::new(a).file_name().is_some_and(|n| n == "cli.js"))
+            .take_while(|a| Path::new(a).file_name().is_none_or(|n| n != "cli.js"))
             .cloned()
             .collect();
         argv.push(script.to_string_lossy().into_owned());

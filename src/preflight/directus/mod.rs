@@ -13,6 +13,7 @@
 //!      apply-diff.js applies it; any deletion refuses with exit 70 listing it and why, unless
 //!      `schema.allow_destructive`;
 //!   6. the helper applies that same diff (no second diff), then the new fingerprint is recorded.
+//!
 //! Each helper command is bounded by `schema.timeout` and stopped by the shutdown token; when a
 //! command fails and trm-init's own session finds PostgreSQL gone, the error says the database went
 //! away (exit 69).
