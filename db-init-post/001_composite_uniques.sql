@@ -2,18 +2,19 @@
 -- single-column uniqueness. Runs after the schema apply, so the tables exist; a missing table or
 -- column is reported by name. Each constraint is added only when missing, so the file can run on a
 -- database that already has them; existing duplicate rows make it fail with the duplicated key.
+-- Constraint names: <table>_<column 1>_<column 2>_unique (the published column names, issue 11).
 DO $$
 DECLARE
   spec text[];
   specs text[][] := ARRAY[
-    ARRAY['organization_users',    'organization', 'user'],
-    ARRAY['organization_vehicles', 'organization', 'vehicle'],
-    ARRAY['organization_devices',  'organization', 'device'],
-    ARRAY['events',                'organization', 'slug'],
-    ARRAY['classes',               'event',        'code'],
-    ARRAY['entries',               'event',        'race_number'],
-    ARRAY['entry_crew',            'entry',        'user'],
-    ARRAY['entry_devices',         'entry',        'device']];
+    ARRAY['organization_users',    'organization_id', 'user_id'],
+    ARRAY['organization_vehicles', 'organization_id', 'vehicle_id'],
+    ARRAY['organization_devices',  'organization_id', 'device_id'],
+    ARRAY['events',                'organization_id', 'slug'],
+    ARRAY['classes',               'event_id',        'code'],
+    ARRAY['entries',               'event_id',        'race_number'],
+    ARRAY['entry_crew',            'entry_id',        'user_id'],
+    ARRAY['entry_devices',         'entry_id',        'device_id']];
   tbl text;
   name text;
   i int;
@@ -41,9 +42,9 @@ $$;
 DO $$
 DECLARE
   want text[] := ARRAY[
-    'organization_users(organization,user)', 'organization_vehicles(organization,vehicle)',
-    'organization_devices(organization,device)', 'events(organization,slug)', 'classes(event,code)',
-    'entries(event,race_number)', 'entry_crew(entry,user)', 'entry_devices(entry,device)'];
+    'organization_users(organization_id,user_id)', 'organization_vehicles(organization_id,vehicle_id)',
+    'organization_devices(organization_id,device_id)', 'events(organization_id,slug)', 'classes(event_id,code)',
+    'entries(event_id,race_number)', 'entry_crew(entry_id,user_id)', 'entry_devices(entry_id,device_id)'];
   w text;
   got int;
 BEGIN

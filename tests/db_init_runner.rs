@@ -214,23 +214,33 @@ fn post_folder_adds_composite_uniques_once_and_names_a_missing_table() {
     assert!(missing.stderr.contains("organization_users does not exist"), "{}", missing.stderr);
     // The Directus tables, reduced to the columns the constraints use.
     db.query(
-        "CREATE TABLE organization_users (id serial, organization uuid, \"user\" uuid); \
-         CREATE TABLE organization_vehicles (id serial, organization uuid, vehicle int); \
-         CREATE TABLE organization_devices (id serial, organization uuid, device int); \
-         CREATE TABLE events (id serial, organization uuid, slug text); \
-         CREATE TABLE classes (id serial, event int, code text); \
-         CREATE TABLE entries (id serial, event int, race_number int); \
-         CREATE TABLE entry_crew (id serial, entry int, \"user\" uuid); \
-         CREATE TABLE entry_devices (id serial, entry int, device int); \
-         ALTER TABLE classes ADD CONSTRAINT classes_event_code_unique UNIQUE (event, code);",
+        "CREATE TABLE organization_users (id serial, organization_id uuid, user_id uuid); \
+         CREATE TABLE organization_vehicles (id serial, organization_id uuid, vehicle_id uuid); \
+         CREATE TABLE organization_devices (id serial, organization_id uuid, device_id uuid); \
+         CREATE TABLE events (id serial, organization_id uuid, slug text); \
+         CREATE TABLE classes (id serial, event_id int, code text); \
+         CREATE TABLE entries (id serial, event_id int, race_number int); \
+         CREATE TABLE entry_crew (id serial, entry_id int, user_id uuid); \
+         CREATE TABLE entry_devices (id serial, entry_id int, device_id uuid); \
+         CREATE TABLE directus_presets (id serial, bookmark text, \"user\" uuid, role uuid, collection text, \
+                                        layout text, layout_query json, icon text); \
+         ALTER TABLE classes ADD CONSTRAINT classes_event_id_code_unique UNIQUE (event_id, code);",
     );
     let out = run(&db, pre.path(), &post, &["--phase", "all"], &[]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert_eq!(out.stdout, "pre: 0 applied, 0 skipped\npost: 1 applied, 0 skipped\n");
+    assert_eq!(out.stdout, "pre: 0 applied, 0 skipped\npost: 2 applied, 0 skipped\n");
     assert_eq!(db.query("SELECT count(*) FROM pg_constraint WHERE contype = 'u' AND conname LIKE '%_unique'"), "8");
-    assert_eq!(db.query("SELECT filename FROM migrations_applied"), "post/001_composite_uniques.sql");
+    assert_eq!(
+        db.query("SELECT string_agg(filename, ',' ORDER BY filename) FROM migrations_applied"),
+        "post/001_composite_uniques.sql,post/002_default_views.sql"
+    );
+    assert_eq!(
+        db.query("SELECT layout_query->'tabular'->>'sort' FROM directus_presets WHERE collection = 'organizations'"),
+        r#"["name"]"#,
+        "organizations are listed by name"
+    );
     let again = run(&db, pre.path(), &post, &["--phase", "post"], &[]);
-    assert_eq!(again.stdout.trim(), "post: 0 applied, 1 skipped");
+    assert_eq!(again.stdout.trim(), "post: 0 applied, 2 skipped");
 }
 
 #[test]

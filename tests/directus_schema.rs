@@ -67,7 +67,7 @@ fn destructive_snapshot_is_refused_with_exit_70_listing_what_and_the_data_stays(
     let env = directus_env(&db, free_port());
     let first = schema(&env, &[]);
     assert_eq!(first.code(), 0, "{}", first.stderr);
-    db.query("INSERT INTO vehicles (make, model) VALUES ('Toyota', 'Hilux')");
+    db.query("INSERT INTO vehicles (id, make, model) VALUES (gen_random_uuid(), 'Toyota', 'Hilux')");
 
     let dir = tempfile::tempdir().unwrap();
     let smaller = dir.path().join("without-vehicles.yaml");
@@ -91,6 +91,38 @@ fn destructive_snapshot_is_refused_with_exit_70_listing_what_and_the_data_stays(
     let allowed = schema(&env2, &[]);
     assert_eq!(allowed.code(), 0, "{}", allowed.stderr);
     assert_eq!(db.query("SELECT to_regclass('vehicles') IS NULL"), "t");
+}
+
+/// A developer database built from the slice-1 snapshot before the published names (FKs `event`,
+/// `class`, ...; integer keys for vehicles and devices) cannot be converted in place: the new snapshot
+/// renames columns and changes primary-key types. The guard refuses it (70) and the rows stay; the
+/// README says how to reset the local stack (`scripts/stack.sh --fresh`).
+#[test]
+fn a_database_of_the_earlier_slice1_snapshot_refuses_the_published_names_and_keeps_its_rows() {
+    let db = TestDb::fresh("schema_published_names");
+    let mut env = directus_env(&db, free_port());
+    let before = repo_dir("tests/fixtures/slice1-before-published-names.yaml");
+    let mut old_env = env.clone();
+    old_env.push(("TRM_INIT_SCHEMA__SNAPSHOT".into(), before.to_string_lossy().into_owned()));
+    let first = schema(&old_env, &[]);
+    assert_eq!(first.code(), 0, "{}", first.stderr);
+    db.query("INSERT INTO vehicles (make, model) VALUES ('Toyota', 'Land Cruiser 70')");
+
+    env.push(("TRM_INIT_SCHEMA__SNAPSHOT".into(), repo_snapshot().to_string_lossy().into_owned()));
+    let refused = schema(&env, &[]);
+    assert_eq!(refused.code(), 70, "{}", refused.stderr);
+    for gone in ["entries.event", "entries.class", "entry_devices.assigned_user", "organization_users.organization"] {
+        assert!(refused.stderr.contains(gone), "the refusal names {gone}:\n{}", refused.stderr);
+    }
+    assert!(!refused.stderr.contains("snapshot applied"), "apply ran although refused");
+    assert_eq!(db.query("SELECT count(*) FROM vehicles"), "1");
+    assert_eq!(
+        db.query(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = 'vehicles' AND column_name = 'id'"
+        ),
+        "integer",
+        "the old key is untouched"
+    );
 }
 
 #[test]

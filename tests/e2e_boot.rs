@@ -28,13 +28,37 @@ fn cold_boot_on_an_empty_database_serves_the_api_and_term_stops_cleanly() {
     assert_eq!(
         db.query(
             "SELECT count(*) FROM pg_constraint WHERE contype = 'u' AND conname IN (
-               'organization_users_organization_user_unique', 'organization_vehicles_organization_vehicle_unique',
-               'organization_devices_organization_device_unique', 'events_organization_slug_unique',
-               'classes_event_code_unique', 'entries_event_race_number_unique', 'entry_crew_entry_user_unique',
-               'entry_devices_entry_device_unique')"
+               'organization_users_organization_id_user_id_unique',
+               'organization_vehicles_organization_id_vehicle_id_unique',
+               'organization_devices_organization_id_device_id_unique', 'events_organization_id_slug_unique',
+               'classes_event_id_code_unique', 'entries_event_id_race_number_unique',
+               'entry_crew_entry_id_user_id_unique', 'entry_devices_entry_id_device_id_unique')"
         ),
         "8",
         "db-init post added the 8 composite uniques"
+    );
+
+    // The raw tables are never Directus collections: no metadata rows, and absent from Directus's own
+    // snapshot of the booted database, which is the repository's snapshot exactly.
+    for raw in ["positions", "migrations_applied", "trm_init_schema_state"] {
+        assert_eq!(db.query(&format!("SELECT to_regclass('{raw}') IS NOT NULL")), "t", "{raw} exists");
+        let tracked = db.query(&format!(
+            "SELECT (SELECT count(*) FROM directus_collections WHERE collection = '{raw}')
+                  + (SELECT count(*) FROM directus_fields WHERE collection = '{raw}')
+                  + (SELECT count(*) FROM directus_relations WHERE many_collection = '{raw}' OR one_collection = '{raw}')"
+        ));
+        assert_eq!(tracked, "0", "{raw} is tracked by Directus");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let readback = dir.path().join("readback.yaml");
+    directus_cli(&["schema", "snapshot", "--yes", &readback.to_string_lossy()], &env);
+    let readback = std::fs::read_to_string(&readback).expect("the booted database's snapshot");
+    for raw in ["positions", "migrations_applied", "trm_init_schema_state"] {
+        assert!(!readback.contains(&format!("collection: {raw}\n")), "{raw} in Directus's snapshot:\n{readback}");
+    }
+    assert!(
+        readback == std::fs::read_to_string(repo_snapshot()).expect("snapshots/schema.yaml"),
+        "the booted database's snapshot differs from snapshots/schema.yaml"
     );
 
     let token = directus_login(ports.directus);

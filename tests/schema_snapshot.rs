@@ -1,0 +1,234 @@
+//! `snapshots/schema.yaml` holds the Phase 1 model as published (plan NAMES.md, CONTEXT.md "Phase 1 as
+//! published"): the processor reads these tables with plain SQL under these names, so a rename here is
+//! a break there. Also: the raw tables (positions, migrations_applied, trm_init_schema_state) are never
+//! in it. Read from the file; no database needed (tests/e2e_boot.rs checks a booted Directus).
+
+use serde_yaml_ng::Value;
+use std::collections::BTreeMap;
+
+const RAW_TABLES: [&str; 3] = ["positions", "migrations_applied", "trm_init_schema_state"];
+
+fn snapshot() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/schema.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn seq<'a>(doc: &'a Value, key: &str) -> &'a [Value] {
+    doc[key].as_sequence().map(Vec::as_slice).unwrap_or_else(|| panic!("snapshot has no {key} list"))
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+/// Field name -> field, for one collection.
+fn fields(doc: &Value, collection: &str) -> BTreeMap<String, Value> {
+    seq(doc, "fields")
+        .iter()
+        .filter(|f| s(&f["collection"]) == collection)
+        .map(|f| (s(&f["field"]).to_string(), f.clone()))
+        .collect()
+}
+
+fn relation<'a>(doc: &'a Value, collection: &str, field: &str) -> &'a Value {
+    seq(doc, "relations")
+        .iter()
+        .find(|r| s(&r["collection"]) == collection && s(&r["field"]) == field)
+        .unwrap_or_else(|| panic!("no relation {collection}.{field}"))
+}
+
+fn choices(field: &Value) -> Vec<String> {
+    field["meta"]["options"]["choices"]
+        .as_sequence()
+        .map(|c| c.iter().map(|x| s(&x["value"]).to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn raw_tables_are_never_directus_collections_in_the_snapshot() {
+    let doc = snapshot();
+    for key in ["collections", "fields", "relations"] {
+        for item in seq(&doc, key) {
+            for name in RAW_TABLES {
+                assert_ne!(s(&item["collection"]), name, "{key} holds raw table {name}: {item:?}");
+                assert_ne!(s(&item["related_collection"]), name, "{key} points at raw table {name}: {item:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn collections_and_columns_are_the_published_names() {
+    let doc = snapshot();
+    // Columns (alias fields such as entries.crew are listed apart: they have no column).
+    let want: [(&str, &[&str]); 11] = [
+        ("organizations", &["id", "name", "slug"]),
+        ("organization_users", &["id", "organization_id", "user_id", "role"]),
+        ("vehicles", &["id", "make", "model", "year", "cc", "vin", "plate"]),
+        ("organization_vehicles", &["id", "organization_id", "vehicle_id", "registered_at"]),
+        ("devices", &["id", "imei", "model"]),
+        ("organization_devices", &["id", "organization_id", "device_id", "registered_at"]),
+        (
+            "events",
+            &[
+                "id",
+                "organization_id",
+                "name",
+                "slug",
+                "discipline",
+                "starts_at",
+                "ends_at",
+                "timezone",
+                "regulation_doc_url",
+                "notes",
+            ],
+        ),
+        ("classes", &["id", "event_id", "code", "name", "description", "sort_order", "vehicle_kind"]),
+        ("entries", &["id", "event_id", "class_id", "vehicle_id", "race_number", "status"]),
+        ("entry_crew", &["id", "entry_id", "user_id", "role"]),
+        ("entry_devices", &["id", "entry_id", "device_id", "assigned_user_id"]),
+    ];
+    let names: Vec<&str> = seq(&doc, "collections").iter().map(|c| s(&c["collection"])).collect();
+    for (collection, _) in want {
+        assert!(names.contains(&collection), "collection {collection} (later phases add theirs beside it): {names:?}");
+    }
+    for (collection, columns) in want {
+        let got: std::collections::BTreeSet<String> =
+            fields(&doc, collection).into_iter().filter(|(_, f)| s(&f["type"]) != "alias").map(|(n, _)| n).collect();
+        let want: std::collections::BTreeSet<String> = columns.iter().map(|c| c.to_string()).collect();
+        assert_eq!(got, want, "columns of {collection}");
+    }
+    let aliases = |c: &str| -> Vec<String> {
+        fields(&doc, c).into_iter().filter(|(_, f)| s(&f["type"]) == "alias").map(|(n, _)| n).collect()
+    };
+    assert_eq!(aliases("events"), ["classes"], "events lists its classes");
+    assert_eq!(aliases("entries"), ["crew", "devices"], "an entry lists its crew and devices (fields=*.*)");
+    let users = fields(&doc, "directus_users");
+    for extra in ["phone", "birth_date", "nationality"] {
+        assert!(users.contains_key(extra), "directus_users.{extra}");
+    }
+}
+
+#[test]
+fn keys_types_and_uniques_are_as_published() {
+    let doc = snapshot();
+    for c in ["organizations", "vehicles", "devices"] {
+        assert_eq!(s(&fields(&doc, c)["id"]["type"]), "uuid", "{c}.id is a UUID");
+    }
+    for c in ["organization_users", "events", "classes", "entries", "entry_crew", "entry_devices"] {
+        let id = &fields(&doc, c)["id"];
+        assert_eq!(s(&id["type"]), "integer", "{c}.id");
+        assert_eq!(id["schema"]["has_auto_increment"].as_bool(), Some(true), "{c}.id auto-increments");
+    }
+    let devices = fields(&doc, "devices");
+    assert_eq!(devices["imei"]["schema"]["is_unique"].as_bool(), Some(true), "devices.imei unique");
+    assert_eq!(devices["imei"]["meta"]["required"].as_bool(), Some(true), "devices.imei required");
+    assert_eq!(devices["model"]["meta"]["required"].as_bool(), Some(true), "devices.model required");
+    assert_eq!(fields(&doc, "organizations")["slug"]["schema"]["is_unique"].as_bool(), Some(true));
+    let vehicles = fields(&doc, "vehicles");
+    for f in ["make", "model"] {
+        assert_eq!(vehicles[f]["meta"]["required"].as_bool(), Some(true), "vehicles.{f} required");
+    }
+    for f in ["year", "cc", "vin", "plate"] {
+        assert_eq!(vehicles[f]["schema"]["is_nullable"].as_bool(), Some(true), "vehicles.{f} optional");
+    }
+    assert_eq!(fields(&doc, "entries")["vehicle_id"]["schema"]["is_nullable"].as_bool(), Some(true), "foot races");
+    for c in ["organization_vehicles", "organization_devices"] {
+        let at = &fields(&doc, c)["registered_at"];
+        assert_eq!(s(&at["type"]), "timestamp", "{c}.registered_at");
+        assert_eq!(s(&at["schema"]["default_value"]), "CURRENT_TIMESTAMP", "{c}.registered_at defaults to now");
+    }
+    let uuid_fk = [
+        ("organization_users", "organization_id"),
+        ("organization_users", "user_id"),
+        ("organization_vehicles", "vehicle_id"),
+        ("organization_devices", "device_id"),
+        ("entries", "vehicle_id"),
+        ("entry_devices", "device_id"),
+        ("entry_devices", "assigned_user_id"),
+    ];
+    for (c, f) in uuid_fk {
+        assert_eq!(s(&fields(&doc, c)[f]["type"]), "uuid", "{c}.{f} follows a UUID key");
+    }
+}
+
+#[test]
+fn choices_are_the_published_values_and_the_entry_lifecycle() {
+    let doc = snapshot();
+    let entries = fields(&doc, "entries");
+    let status = choices(&entries["status"]);
+    assert_eq!(
+        status,
+        ["registered", "confirmed", "scrutineered", "started", "finished", "retired", "disqualified", "withdrawn"]
+    );
+    assert_eq!(s(&entries["status"]["schema"]["default_value"]), "registered", "a new entry starts registered");
+    let meta =
+        seq(&doc, "collections").iter().find(|c| s(&c["collection"]) == "entries").expect("entries")["meta"].clone();
+    assert_eq!(s(&meta["archive_field"]), "status");
+    assert_eq!(s(&meta["archive_value"]), "withdrawn");
+    assert_eq!(s(&meta["unarchive_value"]), "registered");
+    assert_eq!(choices(&fields(&doc, "events")["discipline"]), ["rally", "time-trial", "regatta", "trail-run", "hike"]);
+    assert_eq!(
+        choices(&fields(&doc, "organization_users")["role"]),
+        ["org-admin", "race-director", "marshal", "timekeeper", "participant", "viewer"]
+    );
+    assert_eq!(
+        choices(&fields(&doc, "entry_crew")["role"]),
+        ["pilot", "co-pilot", "navigator", "mechanic", "rider", "runner", "hiker"]
+    );
+}
+
+#[test]
+fn relations_restrict_deletes_except_the_worn_device() {
+    let doc = snapshot();
+    let m2o = [
+        ("organization_users", "organization_id", "organizations"),
+        ("organization_users", "user_id", "directus_users"),
+        ("organization_vehicles", "organization_id", "organizations"),
+        ("organization_vehicles", "vehicle_id", "vehicles"),
+        ("organization_devices", "organization_id", "organizations"),
+        ("organization_devices", "device_id", "devices"),
+        ("events", "organization_id", "organizations"),
+        ("classes", "event_id", "events"),
+        ("entries", "event_id", "events"),
+        ("entries", "class_id", "classes"),
+        ("entries", "vehicle_id", "vehicles"),
+        ("entry_crew", "entry_id", "entries"),
+        ("entry_crew", "user_id", "directus_users"),
+        ("entry_devices", "entry_id", "entries"),
+        ("entry_devices", "device_id", "devices"),
+        ("entry_devices", "assigned_user_id", "directus_users"),
+    ];
+    let phase1: std::collections::BTreeSet<&str> = m2o.iter().map(|(c, _, _)| *c).collect();
+    let in_phase1 = seq(&doc, "relations").iter().filter(|r| phase1.contains(s(&r["collection"]))).count();
+    assert_eq!(in_phase1, m2o.len(), "no other relation from the Phase 1 collections");
+    for (c, f, related) in m2o {
+        let r = relation(&doc, c, f);
+        assert_eq!(s(&r["related_collection"]), related, "{c}.{f}");
+        let want = if f == "assigned_user_id" { "SET NULL" } else { "RESTRICT" };
+        assert_eq!(s(&r["schema"]["on_delete"]), want, "{c}.{f} ON DELETE");
+    }
+    assert_eq!(s(&relation(&doc, "entry_crew", "entry_id")["meta"]["one_field"]), "crew");
+    assert_eq!(s(&relation(&doc, "entry_devices", "entry_id")["meta"]["one_field"]), "devices");
+    assert_eq!(s(&relation(&doc, "classes", "event_id")["meta"]["one_field"]), "classes");
+}
+
+#[test]
+fn display_templates_and_sorting() {
+    let doc = snapshot();
+    let meta = |c: &str| {
+        seq(&doc, "collections").iter().find(|x| s(&x["collection"]) == c).unwrap_or_else(|| panic!("{c}"))["meta"]
+            .clone()
+    };
+    assert_eq!(s(&meta("devices")["display_template"]), "{{model}} — {{imei}}");
+    assert_eq!(s(&meta("organizations")["display_template"]), "{{name}}");
+    assert_eq!(s(&meta("classes")["sort_field"]), "sort_order", "classes in the regulations' order");
+    // organizations "sorted by name": the snapshot format has no default sort; db-init-post sets the
+    // admin UI's default view (a global preset).
+    let post = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("db-init-post/002_default_views.sql"),
+    )
+    .expect("db-init-post/002_default_views.sql");
+    assert!(post.contains(r#"('organizations', '{"tabular":{"fields":["name","slug"],"sort":["name"]}}')"#));
+}
