@@ -79,6 +79,8 @@ pub struct Helper<'a> {
     shutdown: &'a CancellationToken,
     timeout: Duration,
     grace: Duration,
+    /// The helper's exit status once it has been collected (a reaper status can be awaited only once).
+    status: Option<ExitStatus>,
     /// What the helper said when it started (`{"event":"ready","directus":...}`).
     pub ready: Value,
 }
@@ -148,6 +150,7 @@ impl<'a> Helper<'a> {
             shutdown,
             timeout: launch.timeout,
             grace: launch.grace,
+            status: None,
             ready: Value::Null,
         };
         helper.ready = helper.bounded("start", None).await?;
@@ -166,20 +169,24 @@ impl<'a> Helper<'a> {
 
     /// Asks the helper to exit and waits for it (stopping it if it lingers).
     pub async fn finish(mut self) {
-        let _ = self.commands.write_all(b"{\"cmd\":\"exit\"}\n").await;
-        let status = process::wait_or_stop(&mut self.child, self.shutdown, EXIT_WAIT, self.grace).await;
-        if let Err(stopped) = status {
-            tracing::warn!(?stopped, "the Directus step helper did not exit when asked; it was stopped");
+        if self.status.is_none() {
+            let _ = self.commands.write_all(b"{\"cmd\":\"exit\"}\n").await;
+            let status = process::wait_or_stop(&mut self.child, self.shutdown, EXIT_WAIT, self.grace).await;
+            if let Err(stopped) = status {
+                tracing::warn!(?stopped, "the Directus step helper did not exit when asked; it was stopped");
+            }
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.relay).await;
     }
 
-    /// Stops the helper at once (TERM, KILL after the grace) after a failure.
+    /// Stops the helper at once (TERM, KILL after the grace) after a failure; nothing when it is gone.
     pub async fn kill(mut self) {
-        process::signal_group(self.child.pid, libc::SIGTERM);
-        if tokio::time::timeout(self.grace, self.child.wait()).await.is_err() {
-            process::signal_group(self.child.pid, libc::SIGKILL);
-            self.child.wait().await;
+        if self.status.is_none() {
+            process::signal_group(self.child.pid, libc::SIGTERM);
+            if tokio::time::timeout(self.grace, self.child.wait()).await.is_err() {
+                process::signal_group(self.child.pid, libc::SIGKILL);
+                self.child.wait().await;
+            }
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.relay).await;
     }
@@ -198,6 +205,7 @@ impl<'a> Helper<'a> {
         let status = match stopped {
             Ok(s) | Err(Stopped::Cancelled(s)) | Err(Stopped::TimedOut(s)) => s,
         };
+        self.status = Some(status);
         let command = name.to_string();
         Err(if outcome { HelperError::Cancelled { command } } else { HelperError::TimedOut { command, limit, status } })
     }
@@ -247,13 +255,17 @@ impl<'a> Helper<'a> {
 
     /// The helper closed its events pipe: wait for its status and quote its last lines.
     async fn exited(&mut self, name: &str) -> HelperError {
-        let status = match tokio::time::timeout(EXIT_WAIT, self.child.wait()).await {
-            Ok(status) => status,
-            Err(_) => {
-                process::signal_group(self.child.pid, libc::SIGKILL);
-                self.child.wait().await
-            }
+        let status = match self.status {
+            Some(status) => status,
+            None => match tokio::time::timeout(EXIT_WAIT, self.child.wait()).await {
+                Ok(status) => status,
+                Err(_) => {
+                    process::signal_group(self.child.pid, libc::SIGKILL);
+                    self.child.wait().await
+                }
+            },
         };
+        self.status = Some(status);
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.relay).await;
         let lines: Vec<String> = self.tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
         let tail = if lines.is_empty() { String::new() } else { format!("; its last output: {}", lines.join(" | ")) };
