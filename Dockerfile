@@ -13,6 +13,8 @@ WORKDIR /src
 # Cargo.lock or .cargo/ change, so a code change rebuilds only trm-init itself.
 COPY Cargo.toml Cargo.lock ./
 COPY .cargo/ .cargo/
+# The tests' harness is a path dev-dependency: cargo reads its manifest even for a release build.
+COPY tests/support/ tests/support/
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && : > src/lib.rs \
     && cargo build --release --locked && rm -rf src
 COPY src/ src/

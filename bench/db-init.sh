@@ -8,19 +8,16 @@
 # Prints a Markdown table (mean ± σ, ratio trm-init / shell). Env: BASELINE (path of apply-db-init.sh),
 # TRM_INIT (binary; default: the release build), RUNS (default 10), RUNS_1K (default 3).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$TRM_REPO"
+root=$TRM_REPO
 baseline=${BASELINE:-$root/bench/baselines/apply-db-init.sh}
-bin=${TRM_INIT:-$root/target/x86_64-unknown-linux-gnu/release/trm-init}
+bin=${TRM_INIT:-$TRM_RELEASE_BIN}
 runs=${RUNS:-10}
 runs_1k=${RUNS_1K:-3}
 [[ -x $bin ]] || { echo "build first: cargo build --release (or set TRM_INIT)" >&2; exit 1; }
 [[ -f $baseline ]] || { echo "baseline not found: $baseline (set BASELINE)" >&2; exit 1; }
-eval "$(scripts/pg-up.sh)"
-declare -A pg
-for kv in $TRM_TEST_PG; do pg[${kv%%=*}]=${kv#*=}; done
-export DB_CLIENT=pg DB_HOST=${pg[host]} DB_PORT=${pg[port]} DB_USER=${pg[user]} DB_PASSWORD=${pg[password]}
-export PGPASSWORD=${pg[password]}
+trm_pg
 psql_admin() { psql -X -q -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" -d postgres -c "$1" >/dev/null 2>&1; }
 
 work=$(mktemp -d)

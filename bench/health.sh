@@ -9,10 +9,11 @@
 # Needs: hyperfine, wrk, curl, busybox, python3; for Directus: PostgreSQL (scripts/pg-up.sh) and the
 # Directus install (scripts/install-directus.sh).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$TRM_REPO"
 log() { echo "[bench-health] $*" >&2; }
 
-BIN=${TRM_BIN:-$PWD/target/x86_64-unknown-linux-gnu/release/trm-init}
+BIN=${TRM_BIN:-$TRM_RELEASE_BIN}
 UPSTREAM_KIND=${BENCH_UPSTREAM:-directus}
 PORT_UP=${BENCH_PORT_UPSTREAM:-18155}
 PORT_H=${BENCH_PORT_HEALTH:-18156}
@@ -34,16 +35,13 @@ export TRM_INIT_HEALTH__UPSTREAM=http://127.0.0.1:$PORT_UP/server/ping
 export TRM_INIT_LOG__LEVEL="info,trm_init::health::upstream=debug"
 
 if [ "$UPSTREAM_KIND" = directus ]; then
-  eval "$(scripts/pg-up.sh)"
+  trm_pg
   DX_DIR=$(scripts/install-directus.sh)
-  export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
-  declare -A pg
-  for kv in $TRM_TEST_PG; do pg[${kv%%=*}]=${kv#*=}; done
+  trm_node
   db=trm_bench_health
-  PGPASSWORD=${pg[password]} psql -X -q -h "${pg[host]}" -p "${pg[port]}" -U "${pg[user]}" -d postgres -tAc \
-    "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 ||
-    PGPASSWORD=${pg[password]} psql -X -q -h "${pg[host]}" -p "${pg[port]}" -U "${pg[user]}" -d postgres -c "CREATE DATABASE $db"
-  export DB_CLIENT=pg DB_HOST=${pg[host]} DB_PORT=${pg[port]} DB_USER=${pg[user]} DB_PASSWORD=${pg[password]} DB_DATABASE=$db
+  psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 ||
+    psql -X -q -d postgres -c "CREATE DATABASE $db"
+  export DB_DATABASE=$db
   export SECRET=bench-health-secret-0123456789abcdef ADMIN_EMAIL=bench@example.com ADMIN_PASSWORD=bench-health-pw
   export HOST=127.0.0.1 PORT=$PORT_UP LOG_STYLE=raw LOG_LEVEL=info TELEMETRY=false
   log "directus bootstrap ($DX_DIR)"

@@ -5,8 +5,9 @@
 # sizes of the plain inits trm-init replaces (tini-static, catatonit, dumb-init) for scale.
 # Usage: bench/image-size.sh [--no-build]   (builds the release binary first unless --no-build)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bin=target/x86_64-unknown-linux-gnu/release/trm-init
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$TRM_REPO"
+bin=$TRM_RELEASE_BIN
 [[ ${1:-} == --no-build ]] || cargo build --release --locked --bin trm-init >&2
 [[ -x $bin ]] || { echo "no release binary at $bin (run without --no-build)" >&2; exit 1; }
 

@@ -4,8 +4,9 @@
 # PID namespace, wall time of `INIT -- true` (hyperfine), and binary size. Prints a Markdown report.
 # Needs root (unshare). Usage: bench/supervisor.sh [path/to/trm-init]   (default: the release build)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-trm=${1:-target/x86_64-unknown-linux-gnu/release/trm-init}
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$TRM_REPO"
+trm=${1:-$TRM_RELEASE_BIN}
 [[ -x $trm ]] || cargo build --release --bin trm-init >&2
 for tool in tini-static catatonit dumb-init hyperfine; do
   command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq tini catatonit dumb-init hyperfine >&2; break; }

@@ -8,17 +8,15 @@
 # (scripts/install-directus.sh) and cargo (trm-init runs the db-init folders).
 # Usage: scripts/make-snapshot.sh [OUT]   (default snapshots/schema.yaml)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
+source "$(dirname "$0")/lib.sh"
+cd "$TRM_REPO"
+repo=$TRM_REPO
 out=$(readlink -f "${1:-snapshots/schema.yaml}")
 log() { echo "[make-snapshot] $*" >&2; }
 
-[[ -n ${TRM_TEST_PG:-} ]] || eval "$(scripts/pg-up.sh)"
+trm_pg
 dx=$(scripts/install-directus.sh)
-export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
-declare -A pg
-for kv in $TRM_TEST_PG; do pg[${kv%%=*}]=${kv#*=}; done
-export PGHOST=${pg[host]} PGPORT=${pg[port]} PGUSER=${pg[user]} PGPASSWORD=${pg[password]:-}
+trm_node
 
 port=${SNAPSHOT_PORT:-18155}
 build_db=snapshot_build_$$
@@ -32,7 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export DB_CLIENT=pg DB_HOST=$PGHOST DB_PORT=$PGPORT DB_USER=$PGUSER DB_PASSWORD=$PGPASSWORD
 export SECRET=make-snapshot-secret-make-snapshot-secret TELEMETRY=false LOG_LEVEL=warn
 export ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=make-snapshot-pw PORT=$port HOST=127.0.0.1
 export PUBLIC_URL=http://127.0.0.1:$port
@@ -40,7 +37,7 @@ directus() { (cd "$dx" && node cli.js "$@"); }
 cargo build -q --bin trm-init >&2
 trm_init() {
   env -u TRM_INIT_CONFIG TRM_INIT_DB_INIT__PRE_DIR=$repo/db-init TRM_INIT_DB_INIT__POST_DIR=$repo/db-init-post \
-    TRM_INIT_HEALTH__LISTEN=127.0.0.1:0 "$repo/target/x86_64-unknown-linux-gnu/debug/trm-init" "$@"
+    TRM_INIT_HEALTH__LISTEN=127.0.0.1:0 "$(trm_bin debug)" "$@"
 }
 # Tables Directus must never track: the raw tables of db-init and trm-init's own state.
 raw_tables='positions|migrations_applied|trm_init_schema_state'

@@ -10,8 +10,9 @@
 #        STACK_DIR (.stack)  STACK_PG_PORT (55432)  PORT (8055)  HOST (127.0.0.1)
 #        STACK_PROFILE (debug | release: how trm-init is built)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
+source "$(dirname "$0")/lib.sh"
+cd "$TRM_REPO"
+repo=$TRM_REPO
 log() { echo "[stack] $*" >&2; }
 
 fresh=false
@@ -35,7 +36,7 @@ am_root=false
 need=()
 command -v cargo >/dev/null || { log "cargo is missing: install Rust (https://rustup.rs) first"; exit 69; }
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
-command -v npm >/dev/null || [[ -x ${TRM_CACHE:-$HOME/.cache/trm-init}/node ]] || need+=(npm)
+command -v npm >/dev/null || [[ -x $TRM_CACHE/node ]] || need+=(npm)
 command -v curl >/dev/null || need+=(curl)
 command -v unshare >/dev/null || need+=(util-linux)
 if ((${#need[@]})); then
@@ -49,14 +50,14 @@ pg_bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n1)")
 
 # ---- Node 22 + Directus 11.17.4 (cached) -------------------------------------------------------------
 dx=$(scripts/install-directus.sh)
-export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
+trm_node
 ln -sfn "$dx" "$stack/directus"   # config/dev.toml runs .stack/directus/cli.js
 log "node $(node --version), Directus in $dx"
 
 # ---- trm-init ------------------------------------------------------------------------------------------
 profile=${STACK_PROFILE:-debug}
 if [[ $profile == release ]]; then cargo build --release --bin trm-init >&2; else cargo build --bin trm-init >&2; fi
-trm_init=$repo/target/x86_64-unknown-linux-gnu/$profile/trm-init
+trm_init=$(trm_bin "$profile")
 
 # ---- the throwaway PostgreSQL cluster ------------------------------------------------------------------
 pgdata=$stack/pg

@@ -3,7 +3,8 @@
 # Debian's packages, Node 22 + Directus 11.17.4 from the npm registry, cached in ~/.cache/trm-init),
 # then `cargo test`. Extra arguments go to cargo test (e.g. a test name filter).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
+cd "$TRM_REPO"
 log() { echo "[test] $*" >&2; }
 
 need_pkgs=()
@@ -16,17 +17,20 @@ command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v ps >/dev/null || need_pkgs+=(procps)
 command -v file >/dev/null || need_pkgs+=(file)
 command -v script >/dev/null || need_pkgs+=(bsdutils)
+# tests/metrics.rs parses /metrics with the Prometheus client's OpenMetrics parser (Debian's python3).
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need_pkgs+=(python3-prometheus-client)
 if ((${#need_pkgs[@]})); then
   log "installing ${need_pkgs[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >&2
 fi
 
 eval "$(scripts/pg-up.sh)"
+eval "$(scripts/deploy-tools.sh)"
 dx_dir=$(scripts/install-directus.sh)
 export TRM_TEST_DIRECTUS_DIR=$dx_dir
-export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
+trm_node
 log "node $(node --version), Directus in $TRM_TEST_DIRECTUS_DIR"
 
 cargo build --release --bin trm-init >&2
-export TRM_TEST_RELEASE_BIN=$PWD/target/x86_64-unknown-linux-gnu/release/trm-init
+export TRM_TEST_RELEASE_BIN=$TRM_RELEASE_BIN
 cargo test --no-fail-fast "$@" 2>&1

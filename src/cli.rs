@@ -15,39 +15,37 @@ trm-init is the init process (PID 1) of the TRM Directus container.
 applies the Directus schema snapshot (refusing one that would delete data), applies db-init-post/*.sql,
 then starts and supervises the main child (node /directus/cli.js start): it forwards signals, reaps
 every zombie, KILLs the child if it ignores TERM for child.stop_grace, and exits with its status.
-A health server answers /livez, /readyz and /healthz on health.listen (loopback by default).
+A health server answers /livez, /readyz and /healthz on health.listen (loopback by default; off
+with health.enabled = false). `trm-init preflight` runs the same preflight and exits without starting
+the child (a CI gate, a Kubernetes migration Job).
 
 Configuration: built-in defaults < TOML file (--config or TRM_INIT_CONFIG) < TRM_INIT_<SECTION>__<KEY>
-variables (e.g. TRM_INIT_CHILD__STOP_GRACE=5s). The database comes from Directus's DB_* variables.
-
-Exit codes: the child's code; 128+n when it died of signal n (143 when TERMed during preflight);
-126/127 the command could not be executed / was not found; 64 usage error; 65 a migration failed or
-changed after it was applied; 69 database or lock not reached in time; 70 Directus bootstrap or schema
-apply failed, or the snapshot would delete data; 78 invalid configuration.";
+variables (e.g. TRM_INIT_CHILD__STOP_GRACE=5s). The database comes from Directus's DB_* variables.";
 
 #[derive(Debug, Parser)]
 #[command(name = "trm-init", version, about = ABOUT, long_about = LONG_ABOUT)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
 
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 
     /// Without a subcommand: `trm-init [--no-preflight] [-- CMD ARGS...]` is `trm-init run ...`.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 impl Cli {
     /// Parses the command line; run's own options given together with another subcommand are refused
     /// (`trm-init --no-preflight status` would otherwise silently drop `--no-preflight`).
-    pub fn parse_checked() -> Result<Cli, clap::Error> {
-        use clap::CommandFactory;
-        let cli = Cli::try_parse()?;
+    pub(crate) fn parse_checked() -> Result<Cli, clap::Error> {
+        use clap::FromArgMatches;
+        let mut command = command();
+        let cli = Cli::from_arg_matches(&command.try_get_matches_from_mut(std::env::args_os())?)?;
         let run_args_given = cli.run.no_preflight || !cli.run.command.is_empty();
         if run_args_given && cli.command.is_some() {
-            return Err(Cli::command().error(
+            return Err(command.error(
                 clap::error::ErrorKind::ArgumentConflict,
                 "--no-preflight and `-- CMD` belong to `run` (the default command), not to another subcommand",
             ));
@@ -56,23 +54,35 @@ impl Cli {
     }
 }
 
+/// The clap command, with the exit-code table of `exit` after the options of `--help`.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command().after_long_help(crate::exit::help_text())
+}
+
+/// What `trm-init --help` prints (for the test that checks it against the exit-code table).
+#[cfg(test)]
+pub(crate) fn long_help() -> String {
+    command().render_long_help().to_string()
+}
+
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// TOML configuration file (a named file that does not exist is an error).
     #[arg(long, global = true, value_name = "FILE", env = "TRM_INIT_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 
     /// Log format of trm-init's own lines (overrides log.format).
     #[arg(long, global = true, value_enum, value_name = "FORMAT")]
-    pub log_format: Option<LogFormatArg>,
+    pub(crate) log_format: Option<LogFormatArg>,
 
     /// Log level or filter, e.g. info, debug, trm_init=trace (overrides log.level).
     #[arg(long, global = true, value_name = "LEVEL")]
-    pub log_level: Option<String>,
+    pub(crate) log_level: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum LogFormatArg {
+pub(crate) enum LogFormatArg {
     Text,
     Json,
 }
@@ -87,7 +97,7 @@ impl From<LogFormatArg> for LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Preflight, then start and supervise CMD (default: child.command). The default command.
     Run(RunArgs),
     /// Probe the local /healthz: exit 0 healthy, 1 anything else (the image's HEALTHCHECK).
@@ -101,51 +111,54 @@ pub enum Command {
     /// Validate config, folders and snapshot and print the effective config (secrets redacted);
     /// touches no database.
     Check,
+    /// The whole preflight, then exit 0 without starting the child (CI gate, Kubernetes migration Job);
+    /// exit codes as `run`.
+    Preflight,
 }
 
 #[derive(Debug, Args, Default)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Skip preflight: a plain init, like tini.
     #[arg(long)]
-    pub no_preflight: bool,
+    pub(crate) no_preflight: bool,
 
     /// The command to supervise instead of child.command.
     #[arg(last = true, value_name = "CMD")]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct HealthArgs {
+pub(crate) struct HealthArgs {
     /// URL to probe (default: /healthz on health.listen).
     #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
 
     /// Give up after this long (e.g. 3s); well below Docker's 30 s default.
     #[arg(long, value_name = "DUR", default_value = "5s")]
-    pub timeout: crate::config::duration::Dur,
+    pub(crate) timeout: crate::config::duration::Dur,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum MigrationPhase {
+pub(crate) enum MigrationPhase {
     Pre,
     Post,
     All,
 }
 
 #[derive(Debug, Args)]
-pub struct DbInitArgs {
+pub(crate) struct DbInitArgs {
     /// Which folder: pre (db_init.pre_dir), post (db_init.post_dir) or all.
     #[arg(long, value_enum, default_value = "all")]
-    pub phase: MigrationPhase,
+    pub(crate) phase: MigrationPhase,
 
     /// List what would be applied; change nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct SchemaArgs {
+pub(crate) struct SchemaArgs {
     /// Show what the snapshot would change (Directus's own plan); apply nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 }

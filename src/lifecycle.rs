@@ -1,7 +1,7 @@
 //! The phase trm-init is in, shared with the health server.
 //!
 //! Owns the `Phase` value and when it began. The supervisor moves it through preflight -> starting ->
-//! stopping; the health server reads it and may mark `running` once the upstream answered.
+//! (draining ->) stopping; the health server reads it and may mark `running` once the upstream answered.
 
 use serde::Serialize;
 use std::time::Instant;
@@ -13,24 +13,27 @@ pub enum Phase {
     Preflight,
     Starting,
     Running,
+    /// A stop signal arrived and `child.drain` is passing: the child still serves, `/readyz` is 503.
+    Draining,
     Stopping,
 }
 
 impl Phase {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Phase::Preflight => "preflight",
             Phase::Starting => "starting",
             Phase::Running => "running",
+            Phase::Draining => "draining",
             Phase::Stopping => "stopping",
         }
     }
 }
 
 #[derive(Clone, Copy, Debug)]
-pub struct PhaseState {
-    pub phase: Phase,
-    pub since: Instant,
+pub(crate) struct PhaseState {
+    pub(crate) phase: Phase,
+    pub(crate) since: Instant,
 }
 
 /// Cheap to clone; every clone sees and sets the same phase.
@@ -44,7 +47,7 @@ impl Lifecycle {
         Lifecycle { tx: watch::Sender::new(PhaseState { phase, since: Instant::now() }) }
     }
 
-    pub fn set(&self, phase: Phase) {
+    pub(crate) fn set(&self, phase: Phase) {
         self.tx.send_if_modified(|state| {
             let changed = state.phase != phase;
             if changed {
@@ -56,7 +59,7 @@ impl Lifecycle {
 
     /// Moves `from` -> `to` only if the phase is still `from` (e.g. starting -> running, never
     /// stopping -> running).
-    pub fn advance(&self, from: Phase, to: Phase) {
+    pub(crate) fn advance(&self, from: Phase, to: Phase) {
         self.tx.send_if_modified(|state| {
             let changed = state.phase == from;
             if changed {
@@ -66,11 +69,7 @@ impl Lifecycle {
         });
     }
 
-    pub fn current(&self) -> PhaseState {
+    pub(crate) fn current(&self) -> PhaseState {
         *self.tx.borrow()
-    }
-
-    pub fn subscribe(&self) -> watch::Receiver<PhaseState> {
-        self.tx.subscribe()
     }
 }

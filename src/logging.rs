@@ -3,7 +3,7 @@
 //! Owns the subscriber. The main child's stdout and stderr never pass through here: they are the
 //! child's own descriptors, untouched.
 
-use crate::config::{LogConfig, LogFormat};
+use crate::config::{Config, Invalid, LogConfig, LogFormat};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -12,7 +12,7 @@ const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
 
 /// Parses a level (`info`) or per-target filter (`warn,trm_init=debug`). Every directive must name a
 /// level, so a typo such as `inf` is refused instead of read as a target name.
-pub fn parse_filter(level: &str) -> Result<Targets, String> {
+pub(crate) fn parse_filter(level: &str) -> Result<Targets, String> {
     for directive in level.split(',').map(str::trim) {
         let lvl = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
         if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) {
@@ -22,8 +22,17 @@ pub fn parse_filter(level: &str) -> Result<Targets, String> {
     level.parse::<Targets>().map_err(|e| e.to_string())
 }
 
+/// `log.level` checked at load time by the parser `init` uses; a `config::Check`.
+pub(crate) fn check_config(config: &Config) -> Result<(), Invalid> {
+    parse_filter(&config.log.level).map(drop).map_err(|e| Invalid {
+        key: "log.level",
+        value: format!("{:?}", config.log.level),
+        reason: format!("not a log level or filter ({e})"),
+    })
+}
+
 /// Installs the global subscriber. `cfg.level` was validated with `parse_filter` when loaded.
-pub fn init(cfg: &LogConfig) {
+pub(crate) fn init(cfg: &LogConfig) {
     let filter = parse_filter(&cfg.level).unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
     let result = match cfg.format {
@@ -39,20 +48,22 @@ pub fn init(cfg: &LogConfig) {
 }
 
 /// Logs the start of a phase and, when dropped through `end`, its end with the duration.
-pub struct PhaseTimer {
+pub(crate) struct PhaseTimer {
     name: &'static str,
     started: std::time::Instant,
 }
 
 impl PhaseTimer {
-    pub fn start(name: &'static str) -> Self {
+    pub(crate) fn start(name: &'static str) -> Self {
         tracing::info!(phase = name, "{name}: started");
         PhaseTimer { name, started: std::time::Instant::now() }
     }
 
     /// Logs the end with `outcome` ("ok", "failed", "skipped", ...).
-    pub fn end(self, outcome: &str) {
-        let ms = self.started.elapsed().as_millis() as u64;
+    pub(crate) fn end(self, outcome: &str) {
+        let took = self.started.elapsed();
+        crate::metrics::phase(self.name, outcome, took);
+        let ms = took.as_millis() as u64;
         tracing::info!(phase = self.name, outcome, duration_ms = ms, "{}: {outcome} in {ms} ms", self.name);
     }
 }

@@ -9,8 +9,8 @@
 use std::fs;
 
 /// Trims the resident set; returns how many kB of mappings were released (for the debug log).
-pub fn trim_after_startup() -> u64 {
-    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+pub(crate) fn trim_after_startup() -> u64 {
+    // SAFETY: malloc_trim takes an integer and only returns free heap memory to the kernel.
     unsafe { libc::malloc_trim(0) };
     let Ok(exe) = fs::read_link("/proc/self/exe") else { return 0 };
     let Some(exe) = exe.to_str().map(str::to_owned) else { return 0 };

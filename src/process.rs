@@ -33,12 +33,20 @@ impl crate::exit::ExitCode for SpawnError {
 
 /// A `Command` for `argv` whose child starts clean: empty signal mask, default dispositions, its own
 /// process group (the terminal's foreground group when stdin is a TTY), and no descriptor above 2.
-/// The working directory and environment are trm-init's own.
+/// The working directory and environment are trm-init's own. An empty `argv` gives a command that
+/// `spawn` refuses with a clear error (callers refuse it earlier, where they build it).
 pub fn command<S: AsRef<OsStr>>(argv: &[S]) -> Command {
-    let mut cmd = Command::new(argv[0].as_ref());
-    cmd.args(&argv[1..]);
-    // SAFETY: the closure runs between fork and exec and makes only async-signal-safe calls
-    // (setpgid, isatty, tcsetpgrp, getpid, sigaction, sigprocmask, syscall); it allocates nothing.
+    let mut cmd = match argv.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program.as_ref());
+            cmd.args(args);
+            cmd
+        }
+        None => Command::new(""),
+    };
+    // SAFETY: `pre_exec` runs the closure in the forked child before exec; `prepare_child` makes only
+    // async-signal-safe calls (see there) and allocates nothing, as a forked child of a threaded parent
+    // requires.
     unsafe {
         cmd.pre_exec(|| {
             prepare_child();
@@ -48,38 +56,55 @@ pub fn command<S: AsRef<OsStr>>(argv: &[S]) -> Command {
     cmd
 }
 
-/// Runs in the forked child, before exec.
+/// Runs in the forked child, before exec. Every call here is async-signal-safe and failures are
+/// ignored: the child then starts with what it inherited, which is what tini does too.
 fn prepare_child() {
-    // SAFETY: see `command`; all arguments are valid for these calls.
-    unsafe {
-        libc::setpgid(0, 0);
-        if libc::isatty(libc::STDIN_FILENO) == 1 {
-            // SIGTTOU is still ignored here (inherited from trm-init), so this cannot stop us.
-            libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid());
-        }
-        // The raw syscall, not glibc's sigaction: glibc refuses 32 and 33 (kept for its threads), yet
-        // they may arrive ignored from our own parent and must not stay ignored in the child.
-        let default = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
-        for sig in 1..libc::SIGRTMAX() + 1 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+    // SAFETY: setpgid(0, 0) makes the calling process a group leader; no pointers.
+    unsafe { libc::setpgid(0, 0) };
+    // SAFETY: isatty on a descriptor number; no pointers.
+    if unsafe { libc::isatty(libc::STDIN_FILENO) } == 1 {
+        // SIGTTOU is still ignored here (inherited from trm-init), so this cannot stop us.
+        // SAFETY: tcsetpgrp on stdin with our own pid (getpid cannot fail); no pointers.
+        unsafe { libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid()) };
+    }
+    reset_dispositions();
+    // SAFETY: sigset_t is plain data, so all-zero bytes are a valid value; sigemptyset initialises it
+    // through a pointer to that local.
+    let mut empty: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `empty` is a valid, writable sigset_t.
+    unsafe { libc::sigemptyset(&mut empty) };
+    // SAFETY: `empty` is initialised; the old-mask pointer may be null.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) };
+    // Mark every descriptor above stderr close-on-exec (std's own error pipe already is).
+    // SAFETY: close_range takes integers only; CLOSE_RANGE_CLOEXEC closes nothing now.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+}
+
+/// Sets every catchable signal back to its default disposition with the raw syscall, not glibc's
+/// sigaction: glibc refuses 32 and 33 (kept for its threads), yet they may arrive ignored from our own
+/// parent and must not stay ignored in the child.
+fn reset_dispositions() {
+    let default = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+    for sig in 1..libc::SIGRTMAX() + 1 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: `default` is a valid kernel sigaction for this architecture (see `KernelSigaction`)
+            // that outlives the call; the old-action pointer is null; 8 is the kernel's sigset size.
+            unsafe {
                 libc::syscall(
                     libc::SYS_rt_sigaction,
                     sig,
                     &default as *const KernelSigaction,
                     std::ptr::null_mut::<KernelSigaction>(),
                     8usize,
-                );
-            }
+                )
+            };
         }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        // Mark every descriptor above stderr close-on-exec (std's own error pipe already is).
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
     }
 }
 
-/// The kernel's `struct sigaction` on x86_64 (handler, flags, restorer, 64-bit mask).
+/// The kernel's `struct sigaction` on x86_64 (handler, flags, restorer, 64-bit mask). Other
+/// architectures order these fields differently (or lack `restorer`): they need their own layout.
+#[cfg(target_arch = "x86_64")]
 #[repr(C)]
 struct KernelSigaction {
     handler: libc::sighandler_t,
@@ -88,8 +113,18 @@ struct KernelSigaction {
     mask: u64,
 }
 
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!(
+    "trm-init's process.rs knows the kernel `struct sigaction` layout of x86_64 only: add this \
+     architecture's layout to `KernelSigaction` (see the kernel's arch/*/include/uapi/asm/signal.h)"
+);
+
 /// Spawns `cmd` through the reaper, naming the program in the error.
 pub fn spawn(reaper: &Reaper, cmd: &mut Command) -> Result<Child, SpawnError> {
+    if cmd.get_program().is_empty() {
+        let source = io::Error::new(io::ErrorKind::InvalidInput, "the command is empty: no program to execute");
+        return Err(SpawnError { program: String::new(), source });
+    }
     reaper.spawn(cmd).map_err(|source| SpawnError { program: cmd.get_program().to_string_lossy().into_owned(), source })
 }
 
@@ -104,7 +139,7 @@ pub enum Stopped {
 
 /// Waits for `child`; on `shutdown` or after `limit` it TERMs the child's group, then KILLs it after
 /// `grace`. Used for preflight processes (the reaper must be driven meanwhile, see `supervisor::drive`).
-pub async fn wait_or_stop(
+pub(crate) async fn wait_or_stop(
     child: &mut Child,
     shutdown: &CancellationToken,
     limit: Duration,
@@ -128,16 +163,15 @@ pub async fn wait_or_stop(
 
 /// Sends `sig` to the process group led by `pid` and to `pid` itself (it may have left the group).
 pub fn signal_group(pid: i32, sig: i32) {
-    // SAFETY: kill with explicit pids; errors (ESRCH) are expected when they are gone.
-    unsafe {
-        libc::kill(-pid, sig);
-        libc::kill(pid, sig);
-    }
+    // SAFETY: kill takes integers only; ESRCH (already gone) is expected and harmless.
+    unsafe { libc::kill(-pid, sig) };
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, sig) };
 }
 
 /// Pids whose parent is this process, read from /proc (orphans re-parented to us included). Empty when
 /// /proc belongs to another PID namespace (then its pids mean nothing here).
-pub fn our_children() -> Vec<i32> {
+pub(crate) fn our_children() -> Vec<i32> {
     let me = std::process::id() as i32;
     let proc_is_ours = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str()?.parse::<i32>().ok()) == Some(me);
     if !proc_is_ours {

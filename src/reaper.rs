@@ -29,8 +29,8 @@ pub struct Child {
     pub pid: i32,
     status: oneshot::Receiver<ExitStatus>,
     /// Piped stdio, when the command asked for it.
-    pub stdout: Option<std::process::ChildStdout>,
-    pub stderr: Option<std::process::ChildStderr>,
+    pub(crate) stdout: Option<std::process::ChildStdout>,
+    pub(crate) stderr: Option<std::process::ChildStderr>,
 }
 
 impl Child {
@@ -55,7 +55,7 @@ impl Reaper {
     }
 
     /// Spawns `cmd` (see `process::command` for how the child is prepared) and registers its pid.
-    pub fn spawn(&self, cmd: &mut Command) -> io::Result<Child> {
+    pub(crate) fn spawn(&self, cmd: &mut Command) -> io::Result<Child> {
         let mut table = self.lock();
         let mut child = cmd.spawn()?;
         let pid = child.id() as i32;
@@ -71,7 +71,7 @@ impl Reaper {
         let mut reaped = 0;
         loop {
             let mut raw = 0;
-            // SAFETY: plain syscall with a valid out-pointer.
+            // SAFETY: `raw` is a valid, writable int for the status; WNOHANG never blocks.
             let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
             if pid > 0 {
                 reaped += 1;
@@ -102,10 +102,11 @@ impl Reaper {
     }
 
     /// Whether any child (running or zombie) is left. Peeks without reaping (`WNOWAIT`).
-    pub fn has_children(&self) -> bool {
+    pub(crate) fn has_children(&self) -> bool {
         let _table = self.lock();
-        // SAFETY: zeroed siginfo is a valid out-buffer for waitid.
+        // SAFETY: siginfo_t is plain data, so all-zero bytes are a valid value.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable siginfo_t; WNOWAIT leaves any zombie for `reap`.
         let rc = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
         !(rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
     }

@@ -26,12 +26,12 @@ const NOT_FORWARDED: &[i32] = &[
 ];
 
 /// Signals that ask trm-init to stop: forwarded, then KILL after the grace period.
-pub fn is_stop_signal(sig: i32) -> bool {
+pub(crate) fn is_stop_signal(sig: i32) -> bool {
     matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT)
 }
 
 /// Every signal that is forwarded to the main child.
-pub fn forwarded() -> Vec<i32> {
+pub(crate) fn forwarded() -> Vec<i32> {
     (1..=libc::SIGRTMAX())
         // 32 and 33 sit below SIGRTMIN: glibc keeps them for its threads.
         .filter(|s| !NOT_FORWARDED.contains(s) && (*s < 32 || *s >= libc::SIGRTMIN()))
@@ -41,17 +41,16 @@ pub fn forwarded() -> Vec<i32> {
 /// Installs the handlers and returns the stream: SIGCHLD plus every forwarded signal.
 /// SIGTTIN and SIGTTOU are ignored (children get them back at default, see `process`).
 pub fn listen() -> io::Result<Signals> {
-    // SAFETY: setting SIG_IGN for job-control signals has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGTTIN, libc::SIG_IGN);
-        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
-    }
+    // SAFETY: SIG_IGN installs no handler code, so no handler-safety rules apply.
+    unsafe { libc::signal(libc::SIGTTIN, libc::SIG_IGN) };
+    // SAFETY: as above.
+    unsafe { libc::signal(libc::SIGTTOU, libc::SIG_IGN) };
     let mut wanted = forwarded();
     wanted.push(libc::SIGCHLD);
     Signals::new(wanted)
 }
 
 /// "SIGTERM" for 15.
-pub fn name(sig: i32) -> String {
+pub(crate) fn name(sig: i32) -> String {
     nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| format!("SIG{sig}"))
 }

@@ -4,6 +4,8 @@
 //! (`drive` lends it to preflight). It decides every exit path:
 //!   * the main child exits          -> stop its leftovers, exit with its code (128 + n for signal n);
 //!   * TERM/INT/QUIT to trm-init     -> forward, KILL after `stop_grace`, exit with the child's code;
+//!     with `child.drain` > 0 the signal is held back first: phase draining (`/readyz` 503) while the
+//!     child keeps serving for `drain`; a second stop signal ends the drain at once and is forwarded;
 //!   * the child cannot be executed  -> 127 (not found) or 126 (not executable);
 //!   * a stop signal during preflight -> cancel preflight, never start the child, exit 128 + n.
 
@@ -52,7 +54,7 @@ pub async fn drive<T>(
 }
 
 /// Spawns the main child and supervises it to the end; returns trm-init's exit code.
-pub async fn supervise(
+pub(crate) async fn supervise(
     argv: &[String],
     cfg: &ChildConfig,
     signals: &mut Signals,
@@ -61,6 +63,7 @@ pub async fn supervise(
 ) -> Result<u8, Failure> {
     let mut child = process::spawn(reaper, &mut process::command(argv))?;
     lifecycle.set(Phase::Starting);
+    crate::metrics::child_started();
     tracing::info!(pid = child.pid, command = ?argv, "main child started");
     // Once the child has settled, give back what only start-up needed (off the signal/reap path).
     tokio::spawn(async {
@@ -73,7 +76,12 @@ pub async fn supervise(
         SignalTarget::Group => -child.pid,
     };
 
+    let drain = cfg.drain.get();
     let mut kill_at: Option<Instant> = None;
+    // Whether a stop signal has been forwarded (the KILL timer is armed once).
+    let mut stop_sent = false;
+    // A stop signal held back while the drain passes, and when the drain ends.
+    let mut draining: Option<(i32, Instant)> = None;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
@@ -82,12 +90,33 @@ pub async fn supervise(
                     reaper.reap();
                     continue;
                 }
-                tracing::info!(signal = %signals::name(sig), target, "forwarding signal");
-                // SAFETY: kill with a pid we own; ESRCH (already gone) is harmless.
-                unsafe { libc::kill(target, sig) };
-                if signals::is_stop_signal(sig) && kill_at.is_none() {
+                let stop = signals::is_stop_signal(sig) && !stop_sent;
+                if stop && !drain.is_zero() && draining.is_none() {
+                    lifecycle.set(Phase::Draining);
+                    tracing::info!(
+                        signal = %signals::name(sig), drain = ?drain,
+                        "stop requested: /readyz now answers 503; the main child keeps serving for child.drain, then gets the signal"
+                    );
+                    draining = Some((sig, Instant::now() + drain));
+                    continue;
+                }
+                if stop && draining.take().is_some() {
+                    tracing::warn!(signal = %signals::name(sig), "second stop signal during the drain: ending the drain now");
+                }
+                forward(target, sig);
+                if stop {
                     lifecycle.set(Phase::Stopping);
                     kill_at = Some(Instant::now() + grace);
+                    stop_sent = true;
+                }
+            }
+            _ = sleep_until(draining.map_or_else(Instant::now, |(_, until)| until)), if draining.is_some() => {
+                if let Some((sig, _)) = draining.take() {
+                    tracing::info!(drain = ?drain, "drain over");
+                    forward(target, sig);
+                    lifecycle.set(Phase::Stopping);
+                    kill_at = Some(Instant::now() + grace);
+                    stop_sent = true;
                 }
             }
             _ = sleep_until(kill_at.unwrap_or_else(Instant::now)), if kill_at.is_some() => {
@@ -99,9 +128,16 @@ pub async fn supervise(
     };
     lifecycle.set(Phase::Stopping);
     let code = exit::from_wait_status(status);
+    crate::metrics::child_exited(code);
     tracing::info!(pid = child.pid, %status, exit_code = code, "main child exited");
     stop_leftovers(child.pid, grace, signals, reaper).await;
     Ok(code)
+}
+
+fn forward(target: i32, sig: i32) {
+    tracing::info!(signal = %signals::name(sig), target, "forwarding signal");
+    // SAFETY: kill with a pid we own; ESRCH (already gone) is harmless.
+    unsafe { libc::kill(target, sig) };
 }
 
 /// TERMs what the main child left behind (its group, and every process re-parented to us), waits up to
@@ -138,15 +174,15 @@ async fn stop_leftovers(child_pid: i32, grace: Duration, signals: &mut Signals, 
 }
 
 fn signal_leftovers(child_pid: i32, as_pid1: bool, sig: i32) {
-    // SAFETY: kill with explicit pids, or -1 as PID 1 (every process of our namespace but us).
-    unsafe {
-        if as_pid1 {
-            libc::kill(-1, sig);
-        } else {
-            libc::kill(-child_pid, sig);
-            for pid in process::our_children() {
-                libc::kill(pid, sig);
-            }
+    if as_pid1 {
+        // SAFETY: kill takes integers only; -1 as PID 1 is every process of our namespace but us.
+        unsafe { libc::kill(-1, sig) };
+    } else {
+        // SAFETY: kill takes integers only; ESRCH (the group is gone) is harmless.
+        unsafe { libc::kill(-child_pid, sig) };
+        for pid in process::our_children() {
+            // SAFETY: as above, for one pid.
+            unsafe { libc::kill(pid, sig) };
         }
     }
 }

@@ -1,17 +1,12 @@
 //! The command line: help that explains, global options anywhere, usage errors as 64, and `check`
 //! printing the effective configuration with secrets redacted.
-mod common;
+use trm_test_support as common;
 
-use common::{bin, repo_dir};
-use std::process::{Command, Output};
+use common::repo_dir;
+use std::process::Output;
 
 fn trm_init(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin());
-    cmd.args(args).env_remove("TRM_INIT_CONFIG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run trm-init")
+    common::trm_init_command(args, env).output().expect("run trm-init")
 }
 
 fn text(out: &Output) -> String {

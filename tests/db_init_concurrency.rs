@@ -1,6 +1,6 @@
 //! Many replicas on one database, a backend killed mid-file, and the lock held by someone else.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::io::Write;

@@ -2,7 +2,7 @@
 //! The late server is a throwaway cluster (initdb + pg_ctl as the postgres user) on its own port, so
 //! the shared cluster on 5432 is never stopped.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::path::PathBuf;
@@ -28,10 +28,6 @@ fn as_postgres(cmdline: &str) -> std::process::Output {
     Command::new("su").args(["postgres", "-s", "/bin/sh", "-c", cmdline]).output().expect("su postgres")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A cluster directory that is stopped and removed on drop.
 struct Cluster {
     dir: PathBuf,
@@ -55,10 +51,8 @@ fn server_not_up_yet_is_waited_for_then_migrations_apply() {
     let cluster = Cluster { dir: dir.clone() };
 
     let post = migration_dir(&[]);
-    let mut cmd = Command::new(bin());
-    cmd.args(["db-init", "--phase", "pre"])
-        .env_remove("TRM_INIT_CONFIG")
-        .env("DB_HOST", "127.0.0.1")
+    let mut cmd = trm_init_command(&["db-init", "--phase", "pre"], &[] as &[(&str, &str)]);
+    cmd.env("DB_HOST", "127.0.0.1")
         .env("DB_PORT", port.to_string())
         .env("DB_USER", "postgres")
         .env("DB_PASSWORD", "unused-with-trust")

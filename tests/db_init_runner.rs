@@ -2,7 +2,7 @@
 //! runner's rows, CRLF copies, edited / broken / out-of-order / missing files, no-transaction files,
 //! required extensions, the post-schema folder, and `check` on bad folder contents.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::time::Duration;
@@ -261,10 +261,8 @@ fn status_shows_applied_pending_and_changed() {
     assert_eq!(run(&db, pre.path(), post.path(), &["--phase", "pre"], &[]).code(), 0);
     std::fs::write(pre.path().join("002_b.sql"), "CREATE TABLE b (x bigint);").unwrap();
     std::fs::write(pre.path().join("003_c.sql"), "CREATE TABLE c (x int);").unwrap();
-    let mut cmd = std::process::Command::new(bin());
-    cmd.arg("status").env_remove("TRM_INIT_CONFIG").envs(db.env());
+    let mut cmd = trm_init_command(&["status"], &db.env());
     cmd.env("TRM_INIT_DB_INIT__PRE_DIR", pre.path()).env("TRM_INIT_DB_INIT__POST_DIR", post.path());
-    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let out = run_to_end(cmd, LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(
@@ -279,10 +277,8 @@ fn status_shows_applied_pending_and_changed() {
 fn check_names_stray_files_in_migration_folders() {
     let pre = migration_dir(&[("001_a.sql", ""), ("notes.txt", ""), ("README.md", "")]);
     let post = migration_dir(&[("1_b.sql", "")]);
-    let mut cmd = std::process::Command::new(bin());
-    cmd.arg("check")
-        .env_remove("TRM_INIT_CONFIG")
-        .env("DB_HOST", "db")
+    let mut cmd = trm_init_command(&["check"], &[] as &[(&str, &str)]);
+    cmd.env("DB_HOST", "db")
         .env("DB_DATABASE", "d")
         .env("DB_USER", "u")
         .env("TRM_INIT_SCHEMA__ENABLED", "false")

@@ -1,7 +1,7 @@
 //! A stop signal during a long statement: the statement is cancelled on the server, rolled back, and
 //! trm-init exits 143 — as `db-init` and as PID 1 running preflight. Also the whole preflight wiring.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::time::Duration;

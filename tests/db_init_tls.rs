@@ -1,7 +1,7 @@
 //! TLS with rustls against the local server's certificate (Debian's cluster serves the snakeoil
 //! certificate, issued to "localhost"): verified by name, by chain only, and refused when unverifiable.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::time::Duration;

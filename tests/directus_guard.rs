@@ -10,7 +10,7 @@
 //! and list the same deletions as the plan. The copies come from `CREATE DATABASE ... TEMPLATE`, so
 //! Directus is bootstrapped once.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use serde_yaml_ng::Value;

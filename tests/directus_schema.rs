@@ -2,7 +2,7 @@
 //! database and reads back identical, an unchanged schema is skipped by fingerprint, any change (SQL,
 //! REST) runs the step again, a destructive snapshot is refused with exit 70 and the data kept.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::time::Duration;

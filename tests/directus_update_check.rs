@@ -6,7 +6,7 @@
 //! `child.skip_update_check = false`, shows the black hole does catch cli.js's check: the test can fail.
 //! No timings are asserted.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::net::TcpListener;

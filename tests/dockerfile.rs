@@ -188,15 +188,66 @@ fn every_copy_source_exists_and_reaches_the_build_context() {
     }
 }
 
-/// Whether a .dockerignore line excludes `source` (the plain names and `**/name` this project uses).
+/// Whether .dockerignore excludes `source`: its lines in order, the last that matches wins (`!` lines
+/// re-include); a pattern matches the path or a folder above it, `*` one path component (the plain
+/// names, `dir/*` and `**/name` this project uses).
 fn ignored(dockerignore: &str, source: &str) -> bool {
-    let first = source.trim_start_matches("./").split('/').next().unwrap_or("");
-    dockerignore
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
-        .map(|l| l.trim_start_matches("**/").trim_end_matches('/'))
-        .any(|pattern| pattern == first || pattern == "*" || pattern == source.trim_end_matches('/'))
+    let path: Vec<&str> = source.trim_start_matches("./").trim_end_matches('/').split('/').collect();
+    let mut excluded = false;
+    for line in dockerignore.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (exception, pattern) = line.strip_prefix('!').map_or((false, line), |p| (true, p));
+        let pattern: Vec<&str> = pattern.trim_start_matches("**/").trim_end_matches('/').split('/').collect();
+        if pattern.len() <= path.len() && pattern.iter().zip(&path).all(|(p, s)| *p == "*" || p == s) {
+            excluded = !exception;
+        }
+    }
+    excluded
+}
+
+#[test]
+fn dockerignore_reading_follows_docker() {
+    let ignore = "tests/*\n!tests/support\n**/node_modules\nbench/\n";
+    assert!(ignored(ignore, "tests/cli.rs") && ignored(ignore, "bench/boot.sh") && ignored(ignore, "node_modules"));
+    assert!(!ignored(ignore, "tests/support/") && !ignored(ignore, "tests/support/Cargo.toml"));
+    assert!(!ignored(ignore, "src/") && !ignored(ignore, "Cargo.toml"));
+}
+
+/// The dependency layer runs `cargo build --locked` with only what was copied before it: cargo must
+/// find every path dependency (dev-dependencies included) there.
+#[test]
+fn what_the_build_stage_copies_before_cargo_is_enough_for_cargo() {
+    let stage = build_stage();
+    let first_build = stage
+        .instructions
+        .iter()
+        .position(|i| i.keyword == "RUN" && i.rest.contains("cargo build"))
+        .expect("the build stage runs cargo build");
+    let context = tempfile::tempdir().expect("tempdir");
+    for copy in stage.instructions[..first_build].iter().filter(|i| i.keyword == "COPY") {
+        let words: Vec<&str> = copy.words().into_iter().filter(|w| !w.starts_with("--")).collect();
+        for source in &words[..words.len() - 1] {
+            let from = repo().join(source);
+            let to = context.path().join(source.trim_end_matches('/'));
+            std::fs::create_dir_all(to.parent().expect("a parent")).expect("mkdir");
+            let status = std::process::Command::new("cp").arg("-r").arg(&from).arg(&to).status().expect("cp");
+            assert!(status.success(), "cp {} {}", from.display(), to.display());
+        }
+    }
+    // What the RUN itself creates: an empty crate.
+    std::fs::create_dir_all(context.path().join("src")).expect("mkdir src");
+    std::fs::write(context.path().join("src/main.rs"), "fn main() {}").expect("main.rs");
+    std::fs::write(context.path().join("src/lib.rs"), "").expect("lib.rs");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .current_dir(context.path())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "the build stage's dependency layer would fail: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -242,7 +293,7 @@ fn baked_config() -> Config {
         env.iter().find(|(k, _)| k == "TRM_INIT_CONFIG").map(|(_, v)| v.clone()).expect("ENV TRM_INIT_CONFIG");
     let host = host_path_of(&image_path).unwrap_or_else(|| panic!("{image_path} is not inside a COPY destination"));
     assert!(host.is_file(), "TRM_INIT_CONFIG={image_path} comes from {}, which does not exist", host.display());
-    Config::load(Some(&host)).unwrap_or_else(|e| panic!("{}: {e}", host.display()))
+    trm_init::load_config(Some(&host)).unwrap_or_else(|e| panic!("{}: {e}", host.display()))
 }
 
 /// The repository file that ends up at `image_path` through the final stage's COPY of a folder.

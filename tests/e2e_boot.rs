@@ -2,7 +2,7 @@
 //! each test on its own fresh database and its own ports.
 //! Cold boot, TERM, warm boot skipped by fingerprint, drift through the REST API restored.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::time::Duration;

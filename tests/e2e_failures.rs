@@ -2,7 +2,7 @@
 //! the data stays; Directus crashing at start ends trm-init (no hang); two trm-inits on one empty
 //! database both reach healthy; a database that comes up 10 s late is waited for.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::process::Command;

@@ -1,11 +1,10 @@
 //! The health server under abuse: stalled half-requests do not lock out a real probe, and a flood of
 //! probes does not delay signal forwarding (trm-init as PID 1).
 
-mod common;
-mod health_common;
+use trm_test_support as common;
 
 use common::{eventually, Pid1};
-use health_common::{get, health_cmd, FakeUpstream, Mode, Trm};
+use common::{get, health_cmd, FakeUpstream, Mode, Trm};
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -56,7 +55,7 @@ fn two_thousand_stalled_half_requests_do_not_lock_out_a_real_probe() {
 fn signals_are_forwarded_while_the_health_server_is_flooded() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("signals");
-    let port = health_common::free_port();
+    let port = common::free_port();
     let fake = FakeUpstream::start(Mode::Pong { delay: Duration::from_millis(50) });
     let script = format!(
         "trap 'echo USR1 >> {log}' USR1; trap 'echo TERM >> {log}; exit 0' TERM; while :; do sleep 0.05; done",

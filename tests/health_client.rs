@@ -1,11 +1,10 @@
 //! `trm-init health`: exit 0 on 200 and 1 on anything else, one short line, no DNS, nothing but the
 //! binary needed.
 
-mod common;
-mod health_common;
+use trm_test_support as common;
 
 use common::eventually;
-use health_common::{health_cmd, FakeUpstream, Mode, Trm};
+use common::{health_cmd, FakeUpstream, Mode, Trm};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
@@ -61,7 +60,7 @@ fn unready_server_exits_1_with_the_reason() {
 
 #[test]
 fn refused_connection_exits_1() {
-    let port = health_common::free_port();
+    let port = common::free_port();
     let (code, out) = health_cmd(&["--url", &format!("http://127.0.0.1:{port}/healthz")], &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("refused the connection"), "{out}");
@@ -169,7 +168,7 @@ fn works_in_an_empty_chroot_with_only_the_binary() {
         }),
         "in an empty chroot: {last:?}"
     );
-    let (code, out) = run(format!("http://localhost:{}/healthz", health_common::free_port()));
+    let (code, out) = run(format!("http://localhost:{}/healthz", common::free_port()));
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("refused"), "{out}");
 }

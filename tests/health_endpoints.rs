@@ -1,11 +1,10 @@
 //! The health endpoints seen from outside: phases and reasons while a fake upstream is down, slow,
 //! failing, not answering pong, then up; the HTTP edges (404, 405, 400, oversized); coalescing.
 
-mod common;
-mod health_common;
+use trm_test_support as common;
 
 use common::eventually;
-use health_common::{probe, request, FakeUpstream, Mode, Trm};
+use common::{probe, request, FakeUpstream, Mode, Trm};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use trm_init::config::HealthConfig;
@@ -27,7 +26,7 @@ fn wait_for(port: u16, path: &str, status: u16, check: impl Fn(&serde_json::Valu
 
 #[test]
 fn readiness_follows_the_upstream_from_refused_to_pong_and_back() {
-    let upstream_port = health_common::free_port();
+    let upstream_port = common::free_port();
     let url = format!("http://127.0.0.1:{upstream_port}/server/ping");
     let trm = Trm::start(&url, &["sleep", "60"], &[]);
 
@@ -124,7 +123,7 @@ fn preflight_phase_is_alive_but_not_ready() {
 #[test]
 fn preflight_waiting_for_the_database_is_alive_but_not_ready() {
     let fake = FakeUpstream::start(Mode::Pong { delay: Duration::ZERO });
-    let db_port = health_common::free_port().to_string();
+    let db_port = common::free_port().to_string();
     let env = [
         ("DB_CLIENT", "pg"),
         ("DB_HOST", "127.0.0.1"),
@@ -152,15 +151,31 @@ fn preflight_waiting_for_the_database_is_alive_but_not_ready() {
 fn listen_address_in_use_is_a_configuration_error_naming_health_listen() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = std::process::Command::new(common::bin())
-        .args(["run", "--no-preflight", "--", "true"])
-        .env_remove("TRM_INIT_CONFIG")
-        .env("TRM_INIT_HEALTH__LISTEN", &addr)
+    let out = common::trm_init_command(&["run", "--no-preflight", "--", "true"], &[("TRM_INIT_HEALTH__LISTEN", &addr)])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{stderr}");
     assert!(stderr.contains(&format!("health.listen = {addr}")), "{stderr}");
+    // The error names the keys that move the server and that turn it off.
+    assert!(stderr.contains("TRM_INIT_HEALTH__LISTEN") && stderr.contains("health.enabled = false"), "{stderr}");
+}
+
+/// `health.enabled = false`: no health server at all, so a taken health port is no obstacle (two
+/// trm-inits in one network namespace), and `trm-init health` says there is nothing to probe.
+#[test]
+fn health_disabled_starts_no_server_and_ignores_a_taken_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let env = [("TRM_INIT_HEALTH__ENABLED", "false"), ("TRM_INIT_HEALTH__LISTEN", addr.as_str())];
+    let out = common::trm_init(&["run", "--no-preflight", "--", "sh", "-c", "exit 7"], &env, WAIT);
+    assert_eq!(out.code(), 7, "the child's code, no bind error: {}", out.stderr);
+    assert!(out.stderr.contains("health.enabled = false: no health server"), "{}", out.stderr);
+    assert!(!out.stderr.contains("health server listening"), "{}", out.stderr);
+
+    let (code, text) = common::health_cmd(&[], &env);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("health.enabled = false"), "{text}");
 }
 
 #[test]

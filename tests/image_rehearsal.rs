@@ -17,10 +17,10 @@
 //! loopback ports through PORT / TRM_INIT_HEALTH__*), and this PostgreSQL has no TimescaleDB (so the
 //! production config's required_extensions is emptied through TRM_INIT_DB_INIT__REQUIRED_EXTENSIONS).
 
-mod common;
+use trm_test_support as common;
 mod dockerfile_model;
 
-use common::{require, require_root, TestDb};
+use common::{free_port, require, require_root, TestDb};
 use dockerfile_model::{repo, Copy, Stage};
 use std::fs::File;
 use std::os::unix::fs::{chown, symlink, PermissionsExt};
@@ -170,11 +170,6 @@ fn node22() -> PathBuf {
 /// The binary to put in the image: the release build when scripts/test.sh made one, else cargo's.
 fn trm_init_binary() -> PathBuf {
     std::env::var("TRM_TEST_RELEASE_BIN").map(PathBuf::from).unwrap_or_else(|_| common::bin())
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 //! The child starts clean: empty signal mask, default dispositions, no inherited descriptors, trm-init's
 //! working directory, its own process group; and trm-init is a subreaper when it is not PID 1.
-mod common;
+use trm_test_support as common;
 
 use common::{bin, wait_child, Pid1};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -94,12 +94,7 @@ fn not_pid1_becomes_subreaper_of_orphans() {
     let script = "( sleep 5 & echo $! > \"$D/orphan\" ); sleep 0.2; \
                   echo \"$PPID $(awk '{print $4}' /proc/$(cat \"$D/orphan\")/stat)\"; kill $(cat \"$D/orphan\")";
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(bin())
-        .args(["--no-preflight", "--", "sh", "-c", script])
-        .env("D", dir.path())
-        .env("TRM_INIT_HEALTH__LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let mut child = common::trm_init_command(&["--no-preflight", "--", "sh", "-c", script], &[("D", dir.path())])
         .spawn()
         .expect("spawn trm-init");
     let status = wait_child(&mut child, LIMIT);

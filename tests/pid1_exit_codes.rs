@@ -1,5 +1,5 @@
 //! Exit codes of trm-init as PID 1: the child's code, 128 + n for a signal, 126/127, 78 for bad config.
-mod common;
+use trm_test_support as common;
 
 use common::Pid1;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! A stop signal during preflight ends it at once: the main child is never started, exit 128 + n.
-mod common;
+use trm_test_support as common;
 
 use common::Pid1;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Zombies never pile up: orphans from the child and from `nsenter` (as `docker exec` probes are) are
 //! reaped, and what the main child leaves behind is stopped before trm-init exits.
-mod common;
+use trm_test_support as common;
 
 use common::{eventually, zombies, Pid1};
 use std::process::Command;

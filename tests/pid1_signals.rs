@@ -1,5 +1,5 @@
 //! Signals sent to trm-init as PID 1 reach the child; stop signals escalate to KILL after the grace.
-mod common;
+use trm_test_support as common;
 
 use common::Pid1;
 use std::time::Duration;

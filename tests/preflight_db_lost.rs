@@ -5,7 +5,7 @@
 //! command, and that the database went away. Once PostgreSQL is back, the next boot converges and every
 //! migration is recorded once.
 
-mod common;
+use trm_test_support as common;
 
 use common::*;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! trm-init is one static binary: it runs as PID 1 in an empty chroot with no libc and no shell.
-mod common;
+use trm_test_support as common;
 
 use common::{bin, require_root, wait_child};
 use std::process::{Command, Stdio};

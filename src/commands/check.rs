@@ -5,7 +5,7 @@ use crate::config::database::DbSettings;
 use crate::config::Config;
 use crate::exit::{self, Failure};
 
-pub fn check(config: &Config) -> Result<u8, Failure> {
+pub(super) fn check(config: &Config) -> Result<u8, Failure> {
     let mut problems = Vec::new();
     let mut out = String::from("# effective configuration (defaults < file < TRM_INIT_* variables)\n");
     out.push_str(&config.to_toml());

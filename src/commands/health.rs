@@ -4,15 +4,10 @@
 
 use crate::cli::HealthArgs;
 use crate::config::Config;
-use crate::exit::Failure;
+use crate::exit::{Failure, FAILURE as UNHEALTHY, HEALTHY};
 use crate::health::{client, target::Target};
 
-/// Exit code for a healthy probe.
-pub const HEALTHY: u8 = 0;
-/// Exit code for everything else.
-pub const UNHEALTHY: u8 = 1;
-
-pub async fn health(args: HealthArgs, config: &Config) -> Result<u8, Failure> {
+pub(super) async fn health(args: HealthArgs, config: &Config) -> Result<u8, Failure> {
     let target = match &args.url {
         Some(url) => match Target::parse(url) {
             Ok(t) => t,
@@ -21,6 +16,10 @@ pub async fn health(args: HealthArgs, config: &Config) -> Result<u8, Failure> {
                 return Ok(UNHEALTHY);
             }
         },
+        None if !config.health.enabled => {
+            println!("unhealthy: health.enabled = false: there is no health server to probe (give --url)");
+            return Ok(UNHEALTHY);
+        }
         None => Target::local(config.health.listen, "/healthz"),
     };
     let probe = client::probe(&target, args.timeout.get()).await;

@@ -1,56 +1,58 @@
-//! `trm-init run`: become the init (subreaper when not PID 1), run preflight, supervise the main child.
+//! `trm-init run`: become the init (subreaper when not PID 1), start the health server, run preflight,
+//! supervise the main child.
 
 use crate::cli::RunArgs;
 use crate::config::Config;
-use crate::exit::Failure;
+use crate::exit::{self, Failure};
+use crate::init::{Ended, Init, Orphans};
 use crate::lifecycle::{Lifecycle, Phase};
-use crate::reaper::Reaper;
-use crate::{health, preflight, signals, supervisor};
-use tokio_util::sync::CancellationToken;
+use crate::{health, preflight};
 
-pub async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
-    let mut signals = signals::listen().map_err(|e| Failure::new(1, format!("cannot install signal handlers: {e}")))?;
-    become_subreaper_unless_pid1();
-    let reaper = Reaper::new();
-    let shutdown = CancellationToken::new();
+pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
+    // The main child's argv is refused here, where it is built, when it names no program.
+    let (argv, from) = if args.command.is_empty() {
+        (config.child.command.clone(), "child.command")
+    } else {
+        (args.command, "`-- CMD`")
+    };
+    if argv.first().is_none_or(|program| program.is_empty()) {
+        return Err(Failure::new(exit::CONFIG, format!("{from} = {argv:?} names no program to run")));
+    }
+    let mut init = Init::start(Orphans::Adopt)?;
     let lifecycle = Lifecycle::new(Phase::Preflight);
-    health::start(&config.health, &lifecycle, &shutdown)?;
-    let argv = if args.command.is_empty() { config.child.command.clone() } else { args.command };
+    if config.health.metrics {
+        crate::metrics::enable();
+        crate::metrics::watch_reaper(&init.reaper);
+    }
+    warn_about_replicas(&config);
+    if config.health.enabled {
+        health::start(&config.health, &lifecycle, &init.shutdown)?;
+    } else {
+        tracing::info!("health.enabled = false: no health server");
+    }
     let argv = match config.child.skip_update_check {
         true => preflight::directus::install::without_update_check(&argv),
         false => argv,
     };
 
     if config.preflight.enabled && !args.no_preflight {
-        let work = preflight::run(&config, &reaper, shutdown.clone());
-        let (result, stop) = supervisor::drive(&mut signals, &reaper, &shutdown, work).await;
-        if let Some(sig) = stop {
-            tracing::warn!(signal = %signals::name(sig), "preflight stopped by signal; the main child is not started");
-            return Ok(128 + sig as u8);
+        let reaper = init.reaper.clone();
+        let work = preflight::run(&config, &reaper, init.shutdown.clone());
+        match init.drive("preflight (the main child is not started)", work).await {
+            Ended::Finished(result) => result?,
+            Ended::Stopped(code) => return Ok(code),
         }
-        result?;
     } else {
         tracing::info!("preflight disabled: starting the main child directly");
     }
-
-    let code = supervisor::supervise(&argv, &config.child, &mut signals, &reaper, &lifecycle).await?;
-    shutdown.cancel();
-    Ok(code)
+    init.supervise(&argv, &config.child, &lifecycle).await
 }
 
-/// Orphans are re-parented to PID 1; when trm-init is not PID 1 it asks to receive them instead.
-fn become_subreaper_unless_pid1() {
-    if std::process::id() == 1 {
-        return;
-    }
-    // SAFETY: prctl with integer arguments.
-    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    if rc != 0 {
-        tracing::warn!(
-            error = %std::io::Error::last_os_error(),
-            "not PID 1 and cannot become a child subreaper: orphaned grandchildren will be reaped by the real init, not by trm-init"
-        );
-    } else {
-        tracing::debug!("not PID 1: registered as child subreaper");
+/// With `child.replicas` > 1: one warning per setting of Directus's environment that several replicas
+/// would trip over (see `config::replicas`).
+fn warn_about_replicas(config: &Config) {
+    let replicas = config.child.replicas;
+    for problem in crate::config::replicas::problems(replicas, |name| std::env::var(name).ok()) {
+        tracing::warn!(replicas, "child.replicas = {replicas}: {problem}");
     }
 }

@@ -1,32 +1,31 @@
 //! `trm-init status`: applied / pending / changed / missing migrations of both folders (and the
 //! Directus schema fingerprint). Reads only: takes no lock, creates nothing.
 
-use crate::config::database::DbSettings;
 use crate::config::Config;
-use crate::db;
+use crate::db::{self, Locking};
 use crate::exit::Failure;
 use crate::preflight::db_init::{self, plan::State, Phase};
 use tokio_util::sync::CancellationToken;
 
-pub async fn status(config: Config) -> Result<u8, Failure> {
+pub(super) async fn status(config: Config) -> Result<u8, Failure> {
     let shutdown = CancellationToken::new();
-    let settings = DbSettings::from_env()?;
-    let session = db::connect(&settings, config.database.wait_timeout.get(), &shutdown).await?;
-    let mut out = format!("database: {}\nhistory table: {}\n", session.target(), config.db_init.table);
-    let mut result = Ok(());
-    for phase in [Phase::Pre, Phase::Post] {
-        match db_init::status(&session, &config, phase).await {
-            Ok(lines) => out.push_str(&describe(phase, &config, &lines)),
-            Err(e) => {
-                out.push_str(&format!("\n{}: {e}\n", phase.name()));
-                result = Err(Failure::from(e));
+    db::with_session(&config, Locking::None, &shutdown, async |session| {
+        let mut out = format!("database: {}\nhistory table: {}\n", session.target(), config.db_init.table);
+        let mut result = Ok(0);
+        for phase in [Phase::Pre, Phase::Post] {
+            match db_init::status(session, &config, phase).await {
+                Ok(lines) => out.push_str(&describe(phase, &config, &lines)),
+                Err(e) => {
+                    out.push_str(&format!("\n{}: {e}\n", phase.name()));
+                    result = Err(Failure::from(e));
+                }
             }
         }
-    }
-    out.push_str(&format!("\n{}\n", crate::preflight::directus::status_line(&config, &session).await));
-    session.close().await;
-    print!("{out}");
-    result.map(|()| 0)
+        out.push_str(&format!("\n{}\n", crate::preflight::directus::status_line(&config, session).await));
+        print!("{out}");
+        result
+    })
+    .await
 }
 
 fn describe(phase: Phase, config: &Config, lines: &[db_init::StatusLine]) -> String {

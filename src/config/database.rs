@@ -3,12 +3,13 @@
 //! Owns parsing and validating those variables (and their `*_FILE` variants). It does not connect:
 //! `db` turns these settings into a connection.
 
+use super::conninfo;
 use super::secret::Secret;
 use serde::Serialize;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
-pub enum DbConfigError {
+pub(crate) enum DbConfigError {
     #[error("environment variable {var} is not set; {hint}")]
     Missing { var: &'static str, hint: &'static str },
     #[error("environment variable {var}={value:?} is invalid: {reason}")]
@@ -26,12 +27,18 @@ impl crate::exit::ExitCode for DbConfigError {
 /// Where to connect and how to authenticate.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum DbTarget {
+pub(crate) enum DbTarget {
+    /// The five variables Directus reads.
     Params {
+        /// `DB_HOST`: a name, an address, or a Unix socket folder (`/run/postgresql`).
         host: String,
+        /// `DB_PORT` (default 5432).
         port: u16,
+        /// `DB_DATABASE`.
         database: String,
+        /// `DB_USER`.
         user: String,
+        /// `DB_PASSWORD` or `DB_PASSWORD_FILE`.
         password: Option<Secret>,
     },
     /// `DB_CONNECTION_STRING` (a URL or `key=value` pairs); may hold a password, so it is a secret.
@@ -40,33 +47,37 @@ pub enum DbTarget {
 
 /// TLS settings from `DB_SSL` and `DB_SSL__*` (the names Directus passes on to node-postgres).
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct SslSettings {
+pub(crate) struct SslSettings {
     /// `DB_SSL=true` or any `DB_SSL__*` variable.
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// `DB_SSL__REJECT_UNAUTHORIZED` (default true): verify the server's certificate and name.
-    pub reject_unauthorized: bool,
+    pub(crate) reject_unauthorized: bool,
     /// PEM text of the CA bundle (`DB_SSL__CA` or `DB_SSL__CA_FILE`); the Mozilla roots otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ca: Option<String>,
-    /// Client certificate and key, PEM (`DB_SSL__CERT[_FILE]`, `DB_SSL__KEY[_FILE]`).
+    pub(crate) ca: Option<String>,
+    /// Client certificate, PEM (`DB_SSL__CERT[_FILE]`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cert: Option<String>,
+    pub(crate) cert: Option<String>,
+    /// Client key, PEM (`DB_SSL__KEY[_FILE]`); a secret.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<Secret>,
+    pub(crate) key: Option<Secret>,
 }
 
+/// The whole database connection as Directus's `DB_*` variables describe it.
 #[derive(Clone, Debug, Serialize)]
-pub struct DbSettings {
-    pub target: DbTarget,
-    pub ssl: SslSettings,
+pub(crate) struct DbSettings {
+    /// Where to connect and as whom.
+    pub(crate) target: DbTarget,
+    /// TLS.
+    pub(crate) ssl: SslSettings,
     /// Variables that were set but are not understood (told once as warnings, never fatal).
     #[serde(skip)]
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl DbSettings {
     /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, DbConfigError> {
+    pub(crate) fn from_env() -> Result<Self, DbConfigError> {
         let mut settings = Self::from_lookup(&|k| std::env::var(k).ok())?;
         // Only the real environment can be listed: warn about DB_SSL__* names we do not use.
         const KNOWN: [&str; 4] = ["DB_SSL__CA", "DB_SSL__CERT", "DB_SSL__KEY", "DB_SSL__REJECT_UNAUTHORIZED"];
@@ -81,7 +92,7 @@ impl DbSettings {
     }
 
     /// Reads the settings through `lookup` (the environment, or a map in tests).
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, DbConfigError> {
+    pub(crate) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, DbConfigError> {
         let env = Lookup(lookup);
         if let Some(client) = env.plain("DB_CLIENT") {
             if !matches!(client.as_str(), "pg" | "postgres" | "postgresql") {
@@ -117,10 +128,10 @@ impl DbSettings {
     }
 
     /// A one-line description for logs: where, as whom; never the password.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.target {
             DbTarget::Params { host, port, database, user, .. } => format!("{user}@{host}:{port}/{database}"),
-            DbTarget::ConnectionString(dsn) => redact_dsn(dsn.expose()),
+            DbTarget::ConnectionString(dsn) => conninfo::redact(dsn.expose()),
         }
     }
 }
@@ -165,46 +176,7 @@ fn read_ssl(env: &Lookup<'_>) -> Result<SslSettings, DbConfigError> {
 }
 
 fn serialize_redacted_dsn<S: serde::Serializer>(dsn: &Secret, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&redact_dsn(dsn.expose()))
-}
-
-/// The connection string with its password replaced, for display: URL userinfo and `password=`.
-pub fn redact_dsn(dsn: &str) -> String {
-    use super::secret::REDACTED;
-    if let Some(scheme_end) = dsn.find("://") {
-        let rest = &dsn[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let mut out = dsn[..scheme_end + 3].to_string();
-        match rest[..authority_end].rfind('@') {
-            Some(at) => {
-                let userinfo = &rest[..at];
-                match userinfo.find(':') {
-                    Some(colon) => out.push_str(&format!("{}:{REDACTED}", &userinfo[..colon])),
-                    None => out.push_str(userinfo),
-                }
-                out.push_str(&rest[at..]);
-            }
-            None => out.push_str(rest),
-        }
-        return redact_password_pairs(&out, '&');
-    }
-    redact_password_pairs(dsn, ' ')
-}
-
-fn redact_password_pairs(text: &str, sep: char) -> String {
-    let (head, query) = match (sep, text.find('?')) {
-        ('&', Some(q)) => (&text[..=q], &text[q + 1..]),
-        ('&', None) => return text.to_string(),
-        _ => ("", text),
-    };
-    let parts: Vec<String> = query
-        .split(sep)
-        .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if k.trim().eq_ignore_ascii_case("password") => format!("{k}={}", super::secret::REDACTED),
-            _ => pair.to_string(),
-        })
-        .collect();
-    format!("{head}{}", parts.join(&sep.to_string()))
+    s.serialize_str(&conninfo::redact(dsn.expose()))
 }
 
 #[cfg(test)]
@@ -267,12 +239,6 @@ mod tests {
 
     #[test]
     fn connection_string_password_is_redacted() {
-        assert_eq!(
-            redact_dsn("postgres://u:pw@h:5432/d?sslmode=require"),
-            "postgres://u:<redacted>@h:5432/d?sslmode=require"
-        );
-        assert_eq!(redact_dsn("postgres://h/d?user=u&password=pw"), "postgres://h/d?user=u&password=<redacted>");
-        assert_eq!(redact_dsn("host=h password=pw user=u"), "host=h password=<redacted> user=u");
         let s = settings(&[("DB_CONNECTION_STRING", "postgresql://u:topsecret@h/d")]).unwrap();
         let json = serde_json::to_string(&s).unwrap();
         assert!(!json.contains("topsecret") && json.contains("<redacted>"), "{json}");

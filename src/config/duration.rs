@@ -9,11 +9,8 @@ use std::time::Duration;
 pub struct Dur(pub Duration);
 
 impl Dur {
-    pub const fn secs(s: u64) -> Self {
+    pub(crate) const fn secs(s: u64) -> Self {
         Dur(Duration::from_secs(s))
-    }
-    pub const fn millis(ms: u64) -> Self {
-        Dur(Duration::from_millis(ms))
     }
     pub fn get(self) -> Duration {
         self.0
@@ -69,7 +66,7 @@ mod tests {
 
     #[test]
     fn parses_contract_examples() {
-        assert_eq!("500ms".parse::<Dur>().unwrap(), Dur::millis(500));
+        assert_eq!("500ms".parse::<Dur>().unwrap(), Dur(Duration::from_millis(500)));
         assert_eq!("8s".parse::<Dur>().unwrap(), Dur::secs(8));
         assert_eq!("2m".parse::<Dur>().unwrap(), Dur::secs(120));
     }

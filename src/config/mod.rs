@@ -1,11 +1,16 @@
 //! trm-init's configuration: built-in defaults < TOML file < `TRM_INIT_<SECTION>__<KEY>` variables.
 //!
-//! Owns loading, validating and printing (redacted) the configuration. It reads files and the
-//! environment only; it never touches the database or spawns anything.
+//! Owns loading, validating and printing (redacted) the configuration; the structs below, with their
+//! doc comments, are the user's TOML contract (README's example is checked against their defaults).
+//! It reads files and the environment only; it never touches the database or spawns anything. A
+//! module whose own parser validates a key (`logging` for `log.level`, `health` for `health.upstream`)
+//! passes a `Check` to `Config::load`, so this module depends on none of them.
 
-pub mod database;
+pub(crate) mod conninfo;
+pub(crate) mod database;
 pub mod duration;
-pub mod secret;
+pub mod replicas;
+pub(crate) mod secret;
 
 use duration::Dur;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -16,24 +21,33 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// Prefix of the variables that override single keys.
-pub const ENV_PREFIX: &str = "TRM_INIT_";
+pub(crate) const ENV_PREFIX: &str = "TRM_INIT_";
 
+/// The whole configuration: one section per concern.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// `[preflight]`: whether `run` runs preflight before the main child.
     pub preflight: PreflightConfig,
+    /// `[child]`: the main child and how it is stopped.
     pub child: ChildConfig,
+    /// `[database]`: how long to wait for PostgreSQL and for the preflight lock.
     pub database: DatabaseConfig,
+    /// `[db_init]`: the migration folders and their history table.
     pub db_init: DbInitConfig,
+    /// `[schema]`: Directus bootstrap and the schema snapshot.
     pub schema: SchemaConfig,
+    /// `[health]`: the health server.
     pub health: HealthConfig,
+    /// `[log]`: trm-init's own log lines.
     pub log: LogConfig,
 }
 
+/// `[preflight]`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PreflightConfig {
-    /// false: a plain init, like tini.
+    /// `enabled` (default true); false (or `run --no-preflight`): a plain init, like tini.
     pub enabled: bool,
 }
 
@@ -43,26 +57,39 @@ impl Default for PreflightConfig {
     }
 }
 
+/// `child.signal_target`: who receives forwarded signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignalTarget {
-    /// Signals go to the main child's pid.
+    /// `"child"`: signals go to the main child's pid.
     Child,
-    /// Signals go to the main child's process group.
+    /// `"group"`: signals go to the main child's process group.
     Group,
 }
 
+/// `[child]`: the main child.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChildConfig {
+    /// `command` (default `["node", "/directus/cli.js", "start"]`): program and arguments, no shell.
     pub command: Vec<String>,
-    /// TERM -> KILL after this long; below Docker's 10 s so trm-init reports the code.
+    /// `stop_grace` (default `"8s"`): TERM -> KILL after this long; below Docker's 10 s so trm-init
+    /// reports the code.
     pub stop_grace: Dur,
+    /// `signal_target` (default `"child"`): `"child"` or `"group"`.
     pub signal_target: SignalTarget,
-    /// When the command runs Directus's `cli.js`, run `@directus/api`'s `cli/run.js` from the same
-    /// installation instead: the same commands without cli.js's npm update check (up to 8 s where egress
-    /// is blocked, and an "Update available" box in the log). false: run the command as written.
+    /// `skip_update_check` (default true): when the command runs Directus's `cli.js`, run
+    /// `@directus/api`'s `cli/run.js` from the same installation instead: the same commands without cli.js's
+    /// npm update check (up to 8 s where egress is blocked, and an "Update available" box in the log).
+    /// false: run the command as written.
     pub skip_update_check: bool,
+    /// `drain` (default `"0s"`): on the stop signal `/readyz` turns 503 at once and the child keeps
+    /// serving this long before it gets the signal, so load balancers stop sending it requests first. 0 (default): forward at once.
+    /// Budget: drain + Directus's `SERVER_SHUTDOWN_TIMEOUT` + margin < the engine's grace period.
+    pub drain: Dur,
+    /// `replicas` (default 1): how many replicas of this container the deployment runs (informational). Above 1, trm-init
+    /// warns at start when Directus's environment would misbehave with several replicas.
+    pub replicas: u32,
 }
 
 impl Default for ChildConfig {
@@ -72,16 +99,20 @@ impl Default for ChildConfig {
             stop_grace: Dur::secs(8),
             signal_target: SignalTarget::Child,
             skip_update_check: true,
+            drain: Dur::secs(0),
+            replicas: 1,
         }
     }
 }
 
+/// `[database]`: the connection itself comes from Directus's `DB_*` variables (`database` module).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// Retry refused connections / 57P03 / 08xxx until then; auth errors fail at once.
+    /// `wait_timeout` (default `"60s"`): retry refused connections / 57P03 / 08xxx until then;
+    /// authentication errors fail at once.
     pub wait_timeout: Dur,
-    /// Waiting for another replica's preflight lock.
+    /// `lock_timeout` (default `"120s"`): how long to wait for another replica's preflight lock.
     pub lock_timeout: Dur,
 }
 
@@ -91,16 +122,21 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// `[db_init]`: the SQL migrations before and after the Directus schema.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DbInitConfig {
+    /// `pre_dir` (default `/directus/db-init`): files applied before the Directus schema.
     pub pre_dir: PathBuf,
+    /// `post_dir` (default `/directus/db-init-post`): files applied after it.
     pub post_dir: PathBuf,
-    /// History table, compatible with the earlier shell runner's rows.
+    /// `table` (default `migrations_applied`): the history table, compatible with the earlier shell
+    /// runner's rows; it also names the preflight lock.
     pub table: String,
-    /// Refuse to start when the server cannot provide these extensions.
+    /// `required_extensions` (default `[]`): refuse to start when the server cannot provide these.
     pub required_extensions: Vec<String>,
-    /// Apply a new file that sorts before the last applied one instead of refusing it.
+    /// `allow_out_of_order` (default false): apply a new file that sorts before the last applied one
+    /// instead of refusing it.
     pub allow_out_of_order: bool,
 }
 
@@ -116,24 +152,30 @@ impl Default for DbInitConfig {
     }
 }
 
+/// `[schema]`: Directus bootstrap and the guarded schema apply.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SchemaConfig {
+    /// `enabled` (default true): false skips bootstrap and apply.
     pub enabled: bool,
-    /// The Directus CLI as a command prefix (`node /directus/cli.js`): names the Node program and, by the
-    /// folder of `cli.js`, the Directus installation the step helper imports Directus's modules from.
+    /// `directus` (default `["node", "/directus/cli.js"]`): the Directus CLI as a command prefix: names
+    /// the Node program and, by the folder of `cli.js`, the Directus installation the step helper
+    /// imports Directus's modules from.
     pub directus: Vec<String>,
-    /// The step helper (`directus-step/step.mjs`): runs bootstrap, diff and apply in one Node process.
+    /// `step_script` (default `/directus/directus-step/step.mjs`): the step helper, which runs bootstrap,
+    /// diff and apply in one Node process.
     pub step_script: PathBuf,
+    /// `snapshot` (default `/directus/snapshots/schema.yaml`): the schema snapshot to apply.
     pub snapshot: PathBuf,
-    /// Allow a snapshot that would delete collections, fields or relations.
+    /// `allow_destructive` (default false): allow a snapshot that would delete collections, fields or
+    /// relations.
     pub allow_destructive: bool,
-    /// Apply a snapshot written by another major version of Directus (refused with 70 otherwise; another
-    /// minor version is only a warning).
+    /// `allow_version_mismatch` (default false): apply a snapshot written by another major version of
+    /// Directus (refused with 70 otherwise; another minor version is only a warning).
     pub allow_version_mismatch: bool,
-    /// Skip bootstrap + apply when nothing changed since the last apply.
+    /// `skip_unchanged` (default true): skip bootstrap + apply when nothing changed since the last apply.
     pub skip_unchanged: bool,
-    /// Bound on each command of the step (start, bootstrap, diff, apply).
+    /// `timeout` (default `"5m"`): bound on each command of the step (start, bootstrap, diff, apply).
     pub timeout: Dur,
 }
 
@@ -152,41 +194,57 @@ impl Default for SchemaConfig {
     }
 }
 
+/// `[health]`: the health server (`/livez`, `/readyz`, `/healthz`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
-    /// Where the health server listens; loopback unless configured. "off" is not a value: use an
-    /// unused loopback port if it is unwanted.
+    /// `enabled` (default true): false starts no health server (a plain init; two trm-inits in one
+    /// network namespace). `trm-init health` then has nothing to probe.
+    pub enabled: bool,
+    /// `listen` (default `127.0.0.1:8056`): where the health server listens; loopback unless configured.
     pub listen: SocketAddr,
+    /// `upstream` (default `http://127.0.0.1:8055/server/ping`): Directus's ping; `http://` and an IP
+    /// address or `localhost` (no DNS lookups are made).
     pub upstream: String,
+    /// `upstream_timeout` (default `"2s"`): how long the ping may take.
     pub upstream_timeout: Dur,
-    /// Probes within this window share one upstream ping.
+    /// `cache_ttl` (default `"1s"`): probes within this window share one upstream ping.
     pub cache_ttl: Dur,
+    /// `metrics` (default false): true makes `GET /metrics` answer in the Prometheus (OpenMetrics) text format.
+    pub metrics: bool,
 }
 
 impl Default for HealthConfig {
     fn default() -> Self {
         HealthConfig {
+            enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8056)),
             upstream: "http://127.0.0.1:8055/server/ping".into(),
             upstream_timeout: Dur::secs(2),
             cache_ttl: Dur::secs(1),
+            metrics: false,
         }
     }
 }
 
+/// `log.format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// `"text"`: one human line per event.
     #[default]
     Text,
+    /// `"json"`: one JSON object per line.
     Json,
 }
 
+/// `[log]`: trm-init's own lines on stderr (the child's output is never touched).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
+    /// `format` (default `"text"`): `"text"` or `"json"`.
     pub format: LogFormat,
+    /// `level` (default `"info"`): a level or a per-target filter such as `"warn,trm_init=debug"`.
     pub level: String,
 }
 
@@ -212,12 +270,33 @@ impl crate::exit::ExitCode for ConfigError {
     }
 }
 
+/// A key's value that its owner refuses: `Config::load` adds where the value came from.
+#[derive(Debug)]
+pub(crate) struct Invalid {
+    pub(crate) key: &'static str,
+    pub(crate) value: String,
+    pub(crate) reason: String,
+}
+
+/// Validation of keys whose parser lives with another module (`logging`, `health`).
+pub(crate) type Check = fn(&Config) -> Result<(), Invalid>;
+
 impl Config {
-    /// Loads the layers. A named file that does not exist is an error; unknown keys are errors.
-    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+    /// Loads the layers, then validates them: this module's own rules, then `checks`. A named file
+    /// that does not exist is an error; unknown keys are errors.
+    pub(crate) fn load(file: Option<&Path>, checks: &[Check]) -> Result<Config, ConfigError> {
         let figment = Self::figment(file)?;
         let config: Config = figment.extract().map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
-        config.validate(&figment)?;
+        let invalid = |Invalid { key, value, reason }| ConfigError::Invalid {
+            key: key.into(),
+            value,
+            origin: origin_of(&figment, key),
+            reason,
+        };
+        config.validate().map_err(invalid)?;
+        for check in checks {
+            check(&config).map_err(invalid)?;
+        }
         Ok(config)
     }
 
@@ -230,91 +309,38 @@ impl Config {
         Ok(figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]).split("__")))
     }
 
-    fn validate(&self, figment: &Figment) -> Result<(), ConfigError> {
-        let invalid = |key: &str, value: String, reason: &str| ConfigError::Invalid {
-            key: key.into(),
-            value,
-            origin: origin_of(figment, key),
-            reason: reason.into(),
-        };
-        if self.child.command.is_empty() || self.child.command[0].is_empty() {
-            return Err(invalid("child.command", format!("{:?}", self.child.command), "needs a program to run"));
+    fn validate(&self) -> Result<(), Invalid> {
+        let invalid = |key, value, reason: &str| Err(Invalid { key, value, reason: reason.into() });
+        if self.child.command.first().is_none_or(|program| program.is_empty()) {
+            return invalid("child.command", format!("{:?}", self.child.command), "needs a program to run");
         }
-        if self.schema.enabled && (self.schema.directus.is_empty() || self.schema.directus[0].is_empty()) {
-            return Err(invalid(
-                "schema.directus",
-                format!("{:?}", self.schema.directus),
-                "needs the Directus CLI command",
-            ));
+        if self.schema.enabled && self.schema.directus.first().is_none_or(|program| program.is_empty()) {
+            return invalid("schema.directus", format!("{:?}", self.schema.directus), "needs the Directus CLI command");
         }
         if !is_identifier(&self.db_init.table) {
-            return Err(invalid(
+            return invalid(
                 "db_init.table",
                 format!("{:?}", self.db_init.table),
                 "must be a plain SQL name (letters, digits, _; optionally schema.table)",
-            ));
+            );
         }
         for ext in &self.db_init.required_extensions {
             if !is_identifier(ext) {
-                return Err(invalid("db_init.required_extensions", format!("{ext:?}"), "not an extension name"));
+                return invalid("db_init.required_extensions", format!("{ext:?}"), "not an extension name");
             }
         }
-        // The same parser the health server uses: http://, and an IP address or localhost (no DNS).
-        if let Err(reason) = crate::health::target::Target::parse(&self.health.upstream) {
-            return Err(invalid("health.upstream", format!("{:?}", self.health.upstream), &reason));
-        }
         if self.child.stop_grace.get().is_zero() {
-            return Err(invalid("child.stop_grace", self.child.stop_grace.to_string(), "must be more than zero"));
+            return invalid("child.stop_grace", self.child.stop_grace.to_string(), "must be more than zero");
         }
-        if let Err(e) = crate::logging::parse_filter(&self.log.level) {
-            return Err(invalid(
-                "log.level",
-                format!("{:?}", self.log.level),
-                &format!("not a log level or filter ({e})"),
-            ));
+        if self.child.replicas == 0 {
+            return invalid("child.replicas", "0".into(), "must be at least 1");
         }
         Ok(())
     }
 
     /// The effective configuration as TOML, for `check`. Nothing in it is secret.
-    pub fn to_toml(&self) -> String {
-        toml_text(self)
-    }
-}
-
-fn toml_text<T: Serialize>(value: &T) -> String {
-    // figment depends on toml; re-serialise through figment's value to avoid a second toml crate.
-    let value = figment::value::Value::serialize(value).unwrap_or_else(|_| figment::value::Value::from("?"));
-    let mut out = String::new();
-    write_toml(&mut out, "", &value);
-    out
-}
-
-fn write_toml(out: &mut String, section: &str, value: &figment::value::Value) {
-    use figment::value::Value;
-    let Value::Dict(_, dict) = value else { return };
-    for (k, v) in dict.iter().filter(|(_, v)| !matches!(v, Value::Dict(..))) {
-        out.push_str(&format!("{k} = {}\n", inline(v)));
-    }
-    for (k, v) in dict.iter().filter(|(_, v)| matches!(v, Value::Dict(..))) {
-        let name = if section.is_empty() { k.clone() } else { format!("{section}.{k}") };
-        out.push_str(&format!("\n[{name}]\n"));
-        write_toml(out, &name, v);
-    }
-}
-
-fn inline(value: &figment::value::Value) -> String {
-    use figment::value::Value;
-    match value {
-        Value::String(_, s) => serde_json::to_string(s).unwrap_or_default(),
-        Value::Array(_, items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
-        Value::Bool(_, b) => b.to_string(),
-        Value::Num(_, n) => {
-            n.to_u128().map(|n| n.to_string()).or_else(|| n.to_f64().map(|f| f.to_string())).unwrap_or_default()
-        }
-        Value::Char(_, c) => serde_json::to_string(&c.to_string()).unwrap_or_default(),
-        Value::Empty(..) => "\"\"".into(),
-        Value::Dict(..) => "{...}".into(),
+    pub(crate) fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# the configuration cannot be printed as TOML: {e}\n"))
     }
 }
 

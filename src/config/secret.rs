@@ -6,19 +6,16 @@ use std::fmt;
 /// A secret value (a password, a connection string with a password in it). `Debug`, `Display` and
 /// `Serialize` all print `<redacted>`; only `expose` gives the value, for the code that must send it.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

@@ -6,7 +6,7 @@ use super::*;
 use figment::Jail;
 
 fn load_in(jail: &Jail, file: Option<&str>) -> Result<Config, ConfigError> {
-    Config::load(file.map(|f| jail.directory().join(f)).as_deref())
+    crate::load_config(file.map(|f| jail.directory().join(f)).as_deref())
 }
 
 #[test]
@@ -152,6 +152,37 @@ fn effective_config_prints_as_toml_that_loads_back() {
         jail.create_file("back.toml", &text)?;
         let back = load_in(jail, Some("back.toml")).unwrap();
         assert_eq!(back.child.stop_grace, Dur::secs(8));
+        Ok(())
+    });
+}
+
+/// README's example TOML is the contract: every key it shows exists, every key exists in it, and each
+/// value is the built-in default.
+#[test]
+fn readme_example_toml_is_the_defaults() {
+    const README: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+    let section = README.split("\n## Configuration\n").nth(1).expect("README has a `## Configuration` section");
+    let example = section.split("```toml\n").nth(1).and_then(|t| t.split("```").next()).expect("a ```toml block");
+    let keys = |t: &toml::Table| -> Vec<String> {
+        t.iter()
+            .flat_map(|(s, v)| v.as_table().into_iter().flat_map(move |t| t.keys().map(move |k| format!("{s}.{k}"))))
+            .collect()
+    };
+    let shown: toml::Table = toml::from_str(example).unwrap_or_else(|e| panic!("README's example TOML: {e}"));
+    let defaults: toml::Table = toml::from_str(&Config::default().to_toml()).expect("defaults as TOML");
+    assert_eq!(keys(&shown), keys(&defaults), "README's example TOML lacks or adds keys");
+    // Values compared as loaded (\"2m\" and \"120s\" are the same duration).
+    let loaded: Config = toml::from_str(example).unwrap_or_else(|e| panic!("README's example TOML: {e}"));
+    assert_eq!(loaded.to_toml(), Config::default().to_toml(), "README's example TOML differs from the defaults");
+}
+
+#[test]
+fn health_can_be_switched_off() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TRM_INIT_HEALTH__ENABLED", "false");
+        // The upstream is not validated for a server that does not run.
+        jail.set_env("TRM_INIT_HEALTH__UPSTREAM", "unused");
+        assert!(!load_in(jail, None).unwrap().health.enabled);
         Ok(())
     });
 }

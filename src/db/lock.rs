@@ -27,12 +27,12 @@ pub fn key_for(table: &str) -> i64 {
 
 /// A held lock. Call `release`; if it is dropped instead, closing the session releases it.
 #[must_use = "release the lock with Lock::release"]
-pub struct Lock {
+pub(crate) struct Lock {
     key: i64,
 }
 
 impl Lock {
-    pub async fn acquire(
+    pub(crate) async fn acquire(
         session: &Session,
         key: i64,
         limit: Duration,
@@ -47,7 +47,7 @@ impl Lock {
                 .cancellable(shutdown, session.query_one("SELECT pg_try_advisory_lock($1)", &[&key]))
                 .await?
                 .map_err(|e| DbError::query("taking the preflight lock", &e))?;
-            if got.get::<_, bool>(0) {
+            if super::column::<bool>(&got, 0, "taking the preflight lock")? {
                 let waited = started.elapsed();
                 if waited > FIRST_POLL {
                     tracing::info!(waited_ms = waited.as_millis() as u64, "preflight lock acquired after waiting");
@@ -78,17 +78,19 @@ impl Lock {
 
     /// Releases the lock and checks that the server had it for this session. Never cancelled by a stop
     /// signal (it must run on that path too), but bounded.
-    pub async fn release(self, session: &Session) -> Result<(), DbError> {
+    pub(crate) async fn release(self, session: &Session) -> Result<(), DbError> {
         let key = self.key;
         match timeout(CLEANUP_LIMIT, session.query_one("SELECT pg_advisory_unlock($1)", &[&key])).await {
-            Ok(Ok(row)) if row.get::<_, bool>(0) => {
-                tracing::debug!("preflight lock released");
-                Ok(())
-            }
-            Ok(Ok(_)) => Err(DbError::Query {
-                what: "releasing the preflight lock".into(),
-                message: "the server says this session did not hold it".into(),
-            }),
+            Ok(Ok(row)) => match super::column::<bool>(&row, 0, "releasing the preflight lock")? {
+                true => {
+                    tracing::debug!("preflight lock released");
+                    Ok(())
+                }
+                false => Err(DbError::Query {
+                    what: "releasing the preflight lock".into(),
+                    message: "the server says this session did not hold it".into(),
+                }),
+            },
             Ok(Err(e)) => Err(DbError::Query {
                 what: "releasing the preflight lock".into(),
                 message: format!("{} (closing the connection releases it)", describe_error(&e)),
@@ -105,14 +107,16 @@ impl Lock {
 /// released on every path. A failed release is logged, as an error when `work` succeeded and as a
 /// warning when it already failed (its own error is the one to report); closing the session releases
 /// the lock in any case.
-pub async fn holding<T, E: From<DbError>>(
+pub(crate) async fn holding<T, E: From<DbError>>(
     session: &Session,
     key: i64,
     limit: Duration,
     shutdown: &CancellationToken,
     work: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
+    let started = std::time::Instant::now();
     let lock = Lock::acquire(session, key, limit, shutdown).await?;
+    crate::metrics::lock_waited(started.elapsed());
     let result = work.await;
     if let Err(e) = lock.release(session).await {
         if result.is_ok() {
@@ -134,13 +138,17 @@ async fn describe_holder(session: &Session, key: i64) -> String {
         LIMIT 1";
     match session.query_opt(SQL, &[&key]).await {
         Ok(Some(row)) => {
-            let pid: i32 = row.get(0);
-            let app: String = row.get(1);
-            let client: String = row.get(2);
-            let age: i64 = row.get(3);
-            let state: String = row.get(4);
-            let app = if app.is_empty() { "no application_name".to_string() } else { app };
-            format!("held by backend pid {pid} ({app}, client {client}, connected {age}s ago, state {state})")
+            let what = "reading who holds the preflight lock";
+            let read = || -> Result<String, DbError> {
+                let pid: i32 = super::column(&row, 0, what)?;
+                let app: String = super::column(&row, 1, what)?;
+                let client: String = super::column(&row, 2, what)?;
+                let age: i64 = super::column(&row, 3, what)?;
+                let state: String = super::column(&row, 4, what)?;
+                let app = if app.is_empty() { "no application_name".to_string() } else { app };
+                Ok(format!("held by backend pid {pid} ({app}, client {client}, connected {age}s ago, state {state})"))
+            };
+            read().unwrap_or_else(|e| format!("held by another session (who: unknown, {e})"))
         }
         Ok(None) => "held by another session (it may have just released it)".into(),
         Err(e) => format!("held by another session (who: unknown, {})", describe_error(&e)),

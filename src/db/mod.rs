@@ -6,12 +6,13 @@
 //! fires. It knows nothing about migrations or Directus; the advisory lock lives in `lock`.
 
 pub mod lock;
-pub mod resolve;
+pub(crate) mod resolve;
 mod target;
 mod tls;
 mod tls_stream;
 
-use crate::config::database::DbSettings;
+use crate::config::database::{DbConfigError, DbSettings};
+use crate::config::Config;
 use futures_util::future::poll_fn;
 use std::future::Future;
 use std::ops::Deref;
@@ -23,19 +24,19 @@ use tokio::time::{sleep, timeout, Instant};
 use tokio_postgres::{AsyncMessage, Client};
 use tokio_util::sync::CancellationToken;
 
-pub use target::Target;
+pub(crate) use target::Target;
 
 /// The `application_name` of every session trm-init opens (visible in `pg_stat_activity`).
-pub const APPLICATION_NAME: &str = "trm-init";
+pub(crate) const APPLICATION_NAME: &str = "trm-init";
 /// One connection attempt (TCP, TLS and authentication together) never takes longer than this.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(10);
 const FIRST_DELAY: Duration = Duration::from_millis(100);
 const MAX_DELAY: Duration = Duration::from_secs(2);
 /// Bound on the out-of-band work done after a stop request (cancel request, rollback, unlock).
-pub const CLEANUP_LIMIT: Duration = Duration::from_secs(5);
+pub(crate) const CLEANUP_LIMIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Error)]
-pub enum DbError {
+pub(crate) enum DbError {
     #[error("invalid database settings: {0}")]
     Config(String),
     #[error("PostgreSQL at {target} refused trm-init: {reason}")]
@@ -48,6 +49,8 @@ pub enum DbError {
     Cancelled,
     #[error("{what}: {message}")]
     Query { what: String, message: String },
+    #[error("{what}: column {column:?} has the unexpected type {found} ({message})")]
+    Row { what: String, column: String, found: String, message: String },
 }
 
 impl crate::exit::ExitCode for DbError {
@@ -58,20 +61,41 @@ impl crate::exit::ExitCode for DbError {
             DbError::Unavailable { .. } | DbError::LockTimeout { .. } => exit::UNAVAILABLE,
             DbError::Cancelled => exit::TERMINATED,
             DbError::Query { .. } => exit::UNAVAILABLE,
+            // The tables trm-init reads rows from are its own history tables (and catalogs): a row it
+            // cannot read means the history was altered by hand.
+            DbError::Row { .. } => exit::MIGRATION,
         }
     }
 }
 
 impl DbError {
     /// A failed query outside the migrations (history, lock, catalog reads): `what` says which.
-    pub fn query(what: impl Into<String>, err: &tokio_postgres::Error) -> Self {
+    pub(crate) fn query(what: impl Into<String>, err: &tokio_postgres::Error) -> Self {
         DbError::Query { what: what.into(), message: describe_error(err) }
     }
 }
 
+/// Reads column `idx` of `row` as `T` (never `Row::get`, which panics on a type mismatch): a value of
+/// another type is a `DbError::Row` naming `what` was read, the column and the type it has.
+pub(crate) fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    idx: usize,
+    what: &str,
+) -> Result<T, DbError> {
+    row.try_get(idx).map_err(|e| {
+        let col = row.columns().get(idx);
+        DbError::Row {
+            what: what.to_string(),
+            column: col.map_or_else(|| format!("#{idx}"), |c| c.name().to_string()),
+            found: col.map_or_else(|| "(no such column)".to_string(), |c| c.type_().name().to_string()),
+            message: describe_error(&e),
+        }
+    })
+}
+
 /// The text of a driver error: SQLSTATE, message, detail and hint for server errors, the cause chain
 /// otherwise (the driver's own Display is just "db error").
-pub fn describe_error(err: &tokio_postgres::Error) -> String {
+pub(crate) fn describe_error(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {
         Some(db) => {
             let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
@@ -104,17 +128,13 @@ impl Deref for Session {
 }
 
 impl Session {
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// Where this session is connected (user@host:port/db), for messages.
-    pub fn target(&self) -> &str {
+    pub(crate) fn target(&self) -> &str {
         &self.target
     }
 
     /// Names what the session is running (a migration file) in the NOTICE/WARNING lines it logs.
-    pub fn set_label(&self, label: &str) {
+    pub(crate) fn set_label(&self, label: &str) {
         if let Ok(mut l) = self.label.lock() {
             l.clear();
             l.push_str(label);
@@ -124,7 +144,7 @@ impl Session {
     /// Runs `work` (one statement or batch on this session) unless `shutdown` fires first. When it
     /// fires mid-statement, the statement is cancelled on the server (cancel request on a separate
     /// connection) and awaited briefly so it is gone before this returns `Err(DbError::Cancelled)`.
-    pub async fn cancellable<T, F>(
+    pub(crate) async fn cancellable<T, F>(
         &self,
         shutdown: &CancellationToken,
         work: F,
@@ -158,7 +178,7 @@ impl Session {
     }
 
     /// Closes the session (ending it releases any session lock the server still holds for it).
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         let Session { client, driver, .. } = self;
         drop(client);
         if timeout(CLEANUP_LIMIT, driver).await.is_err() {
@@ -167,11 +187,53 @@ impl Session {
     }
 }
 
+/// Whether a session's work runs under the preflight lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Locking {
+    /// Take the preflight lock (`database.lock_timeout`) before the work, release it after: whatever
+    /// writes (preflight, `db-init`, `schema`).
+    Hold,
+    /// Read only (`status`, dry runs): no lock.
+    None,
+}
+
+/// The one protocol every database command follows: read the `DB_*` settings, connect (waiting up to
+/// `database.wait_timeout`), take the preflight lock if asked, run `work`, release the lock, close the
+/// session — on every path. The lock's key is derived from `db_init.table`.
+pub(crate) async fn with_session<T, E>(
+    config: &Config,
+    locking: Locking,
+    shutdown: &CancellationToken,
+    work: impl AsyncFnOnce(&Session) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DbError> + From<DbConfigError>,
+{
+    let settings = DbSettings::from_env()?;
+    let started = std::time::Instant::now();
+    let session = connect(&settings, config.database.wait_timeout.get(), shutdown).await;
+    crate::metrics::phase("wait", if session.is_ok() { "ok" } else { "failed" }, started.elapsed());
+    let session = session?;
+    let result = match locking {
+        Locking::Hold => {
+            let key = lock::key_for(&config.db_init.table);
+            lock::holding(&session, key, config.database.lock_timeout.get(), shutdown, work(&session)).await
+        }
+        Locking::None => work(&session).await,
+    };
+    session.close().await;
+    result
+}
+
 /// Connects, waiting for the server until `wait` has passed: connection refused/reset, DNS failures,
 /// SQLSTATE 57P03 (starting up), class 08 and 53300 (too many connections) are retried with capped
 /// exponential backoff, each wait logged. Authentication, unknown database and TLS verification errors
 /// fail at once (exit 78); so does `shutdown` (143).
-pub async fn connect(settings: &DbSettings, wait: Duration, shutdown: &CancellationToken) -> Result<Session, DbError> {
+pub(crate) async fn connect(
+    settings: &DbSettings,
+    wait: Duration,
+    shutdown: &CancellationToken,
+) -> Result<Session, DbError> {
     for w in &settings.warnings {
         tracing::warn!("{w}");
     }
@@ -179,7 +241,11 @@ pub async fn connect(settings: &DbSettings, wait: Duration, shutdown: &Cancellat
     connect_target(&target, wait, shutdown).await
 }
 
-pub async fn connect_target(target: &Target, wait: Duration, shutdown: &CancellationToken) -> Result<Session, DbError> {
+pub(crate) async fn connect_target(
+    target: &Target,
+    wait: Duration,
+    shutdown: &CancellationToken,
+) -> Result<Session, DbError> {
     let started = Instant::now();
     let deadline = started + wait;
     let mut delay = FIRST_DELAY;

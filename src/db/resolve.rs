@@ -16,7 +16,7 @@ const TYPE_A: u16 = 1;
 const TYPE_AAAA: u16 = 28;
 
 /// Resolves `host` to one address.
-pub async fn lookup(host: &str) -> io::Result<IpAddr> {
+pub(crate) async fn lookup(host: &str) -> io::Result<IpAddr> {
     if let Some(ip) = literal(host) {
         return Ok(ip);
     }
@@ -29,12 +29,12 @@ pub async fn lookup(host: &str) -> io::Result<IpAddr> {
     lookup_dns(host, &conf).await
 }
 
-pub fn literal(host: &str) -> Option<IpAddr> {
+pub(crate) fn literal(host: &str) -> Option<IpAddr> {
     host.trim_start_matches('[').trim_end_matches(']').parse().ok()
 }
 
 /// The first address `/etc/hosts` gives `host` (names compare case-insensitively).
-pub fn from_hosts(text: &str, host: &str) -> Option<IpAddr> {
+pub(crate) fn from_hosts(text: &str, host: &str) -> Option<IpAddr> {
     let host = host.trim_end_matches('.');
     text.lines()
         .map(|l| l.split('#').next().unwrap_or(""))
@@ -47,16 +47,16 @@ pub fn from_hosts(text: &str, host: &str) -> Option<IpAddr> {
 }
 
 #[derive(Debug, PartialEq)]
-pub struct ResolvConf {
-    pub servers: Vec<SocketAddr>,
-    pub search: Vec<String>,
-    pub ndots: usize,
-    pub timeout: Duration,
-    pub attempts: usize,
+pub(crate) struct ResolvConf {
+    pub(crate) servers: Vec<SocketAddr>,
+    pub(crate) search: Vec<String>,
+    pub(crate) ndots: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) attempts: usize,
 }
 
 impl ResolvConf {
-    pub fn parse(text: &str) -> ResolvConf {
+    pub(crate) fn parse(text: &str) -> ResolvConf {
         let mut conf =
             ResolvConf { servers: vec![], search: vec![], ndots: 1, timeout: Duration::from_secs(2), attempts: 2 };
         for line in text.lines() {
@@ -95,7 +95,7 @@ impl ResolvConf {
     }
 
     /// The names to try, in order (resolv.conf(5): the bare name first when it has `ndots` dots).
-    pub fn candidates(&self, host: &str) -> Vec<String> {
+    pub(crate) fn candidates(&self, host: &str) -> Vec<String> {
         if let Some(absolute) = host.strip_suffix('.') {
             return vec![absolute.to_string()];
         }
@@ -108,7 +108,7 @@ impl ResolvConf {
     }
 }
 
-pub async fn lookup_dns(host: &str, conf: &ResolvConf) -> io::Result<IpAddr> {
+pub(crate) async fn lookup_dns(host: &str, conf: &ResolvConf) -> io::Result<IpAddr> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no such host");
     for name in conf.candidates(host) {
         for qtype in [TYPE_A, TYPE_AAAA] {
@@ -165,7 +165,7 @@ fn query_id() -> u16 {
     (nanos ^ (std::process::id() << 7)) as u16
 }
 
-pub fn build_query(id: u16, name: &str, qtype: u16) -> io::Result<Vec<u8>> {
+pub(crate) fn build_query(id: u16, name: &str, qtype: u16) -> io::Result<Vec<u8>> {
     let mut p = Vec::with_capacity(32 + name.len());
     p.extend_from_slice(&id.to_be_bytes());
     p.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // RD; one question
@@ -183,7 +183,7 @@ pub fn build_query(id: u16, name: &str, qtype: u16) -> io::Result<Vec<u8>> {
 }
 
 #[derive(Debug, PartialEq)]
-pub enum Answer {
+pub(crate) enum Answer {
     Found(IpAddr),
     /// NXDOMAIN, or the name exists without a record of that type.
     NoRecord,
@@ -192,7 +192,7 @@ pub enum Answer {
     Mismatch,
 }
 
-pub fn parse_answer(p: &[u8], id: u16, qtype: u16) -> Answer {
+pub(crate) fn parse_answer(p: &[u8], id: u16, qtype: u16) -> Answer {
     if p.len() < 12 || u16::from_be_bytes([p[0], p[1]]) != id || p[2] & 0x80 == 0 {
         return Answer::Mismatch;
     }

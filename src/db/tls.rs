@@ -9,7 +9,7 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStor
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verify {
+pub(crate) enum Verify {
     /// Chain to a trusted root and the host name (node-postgres and `verify-full`).
     Full,
     /// Chain only (`sslmode=verify-ca`).
@@ -18,15 +18,15 @@ pub enum Verify {
     None,
 }
 
-pub struct TlsInput {
-    pub verify: Verify,
+pub(crate) struct TlsInput {
+    pub(crate) verify: Verify,
     /// PEM CA bundle; the system's bundle when absent.
-    pub ca: Option<String>,
-    pub cert: Option<String>,
-    pub key: Option<String>,
+    pub(crate) ca: Option<String>,
+    pub(crate) cert: Option<String>,
+    pub(crate) key: Option<String>,
 }
 
-pub fn client_config(input: &TlsInput) -> Result<ClientConfig, String> {
+pub(crate) fn client_config(input: &TlsInput) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     match &input.ca {

@@ -14,20 +14,20 @@ use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream}
 
 /// Makes a TLS connector per host name, from one rustls configuration.
 #[derive(Clone)]
-pub struct MakeRustlsConnect(Arc<ClientConfig>);
+pub(crate) struct MakeRustlsConnect(Arc<ClientConfig>);
 
 impl MakeRustlsConnect {
-    pub fn new(config: ClientConfig) -> Self {
+    pub(crate) fn new(config: ClientConfig) -> Self {
         MakeRustlsConnect(Arc::new(config))
     }
 }
 
-pub struct RustlsConnect {
+pub(crate) struct RustlsConnect {
     config: Arc<ClientConfig>,
     name: ServerName<'static>,
 }
 
-pub struct RustlsStream<S>(tokio_rustls::client::TlsStream<S>);
+pub(crate) struct RustlsStream<S>(tokio_rustls::client::TlsStream<S>);
 
 impl<S> MakeTlsConnect<S> for MakeRustlsConnect
 where

@@ -15,18 +15,18 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 /// Bytes of the response read at most (head and body together).
-pub const MAX_RESPONSE: usize = 4096;
+pub(crate) const MAX_RESPONSE: usize = 4096;
 
 /// A response: its status and as much of its body as arrived within the bounds.
 #[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub body: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
 }
 
 /// Why there is no HTTP status.
 #[derive(Debug)]
-pub enum GetError {
+pub(crate) enum GetError {
     Refused,
     Unreachable(io::Error),
     /// No complete response head before the deadline; `silent`: not one byte came back.
@@ -69,7 +69,7 @@ impl fmt::Display for GetError {
 /// GETs `target`. The head must arrive within `limit`; the body is then read until its announced
 /// length, the end of the connection, `MAX_RESPONSE`, or `body_wait` (whichever comes first) and may be
 /// cut short: a slow body never delays the verdict past `limit`.
-pub async fn get(target: &Target, limit: Duration, body_wait: Duration) -> Result<Reply, GetError> {
+pub(crate) async fn get(target: &Target, limit: Duration, body_wait: Duration) -> Result<Reply, GetError> {
     let deadline = Instant::now() + limit;
     let timed_out = |silent| GetError::TimedOut { limit, silent };
     let mut stream = match timeout_at(deadline, connect(&target.addrs)).await {
@@ -202,9 +202,9 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
 
 /// `trm-init health`'s verdict and its one line of output.
 #[derive(Debug)]
-pub struct Probe {
-    pub healthy: bool,
-    pub line: String,
+pub(crate) struct Probe {
+    pub(crate) healthy: bool,
+    pub(crate) line: String,
 }
 
 /// How long the body may take once the status is known.
@@ -213,7 +213,7 @@ const PROBE_BODY_WAIT: Duration = Duration::from_millis(250);
 const MAX_SHOWN: usize = 512;
 
 /// Probes `target`: healthy only on status 200.
-pub async fn probe(target: &Target, limit: Duration) -> Probe {
+pub(crate) async fn probe(target: &Target, limit: Duration) -> Probe {
     match get(target, limit, PROBE_BODY_WAIT).await {
         Ok(reply) => {
             let healthy = reply.status == 200;
@@ -232,7 +232,7 @@ pub async fn probe(target: &Target, limit: Duration) -> Probe {
 }
 
 /// Printable, on one line, at most 1 KiB (Docker keeps 4 KiB of a probe's output).
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     let mut out: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(1024).collect();
     out.truncate(out.trim_end().len());
     out

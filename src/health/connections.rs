@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
 
 /// Open connections at most.
-pub const MAX_CONNECTIONS: usize = 128;
+pub(crate) const MAX_CONNECTIONS: usize = 128;
 /// An idle connection is not dropped for a newcomer before this (a real client sends its request at
 /// once after connecting).
-pub const EVICT_AFTER: Duration = Duration::from_millis(250);
+pub(crate) const EVICT_AFTER: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Default)]
-pub struct Connections {
+pub(crate) struct Connections {
     inner: Arc<Inner>,
 }
 
@@ -43,11 +43,11 @@ struct Entry {
 }
 
 /// A connection's place in the table; it leaves the table when dropped.
-pub struct Slot {
+pub(crate) struct Slot {
     connections: Connections,
-    pub id: u64,
+    pub(crate) id: u64,
     /// Resolves when the connection was dropped for a newcomer.
-    pub evicted: oneshot::Receiver<()>,
+    pub(crate) evicted: oneshot::Receiver<()>,
 }
 
 impl Drop for Slot {
@@ -57,7 +57,7 @@ impl Drop for Slot {
 }
 
 /// Marks a connection busy while a request is answered.
-pub struct Busy {
+pub(crate) struct Busy {
     connections: Connections,
     id: u64,
 }
@@ -76,7 +76,7 @@ impl Connections {
 
     /// Takes a slot for a newly accepted connection, dropping the longest-idle connection if the table is
     /// full. Waits (without accepting more) while every connection is busy or too recently idle.
-    pub async fn admit(&self) -> Slot {
+    pub(crate) async fn admit(&self) -> Slot {
         loop {
             let wait = match self.try_admit() {
                 Ok(slot) => return slot,
@@ -113,7 +113,7 @@ impl Connections {
     }
 
     /// Marks connection `id` busy until the returned guard is dropped.
-    pub fn busy(&self, id: u64) -> Busy {
+    pub(crate) fn busy(&self, id: u64) -> Busy {
         self.set_busy(id, true);
         Busy { connections: self.clone(), id }
     }
@@ -135,12 +135,14 @@ impl Connections {
         }
     }
 
-    pub fn open(&self) -> usize {
+    /// How many connections the table holds (for the tests).
+    #[cfg(test)]
+    fn open(&self) -> usize {
         self.lock().entries.len()
     }
 
     /// Connections dropped for newcomers so far.
-    pub fn evicted(&self) -> u64 {
+    pub(crate) fn evicted(&self) -> u64 {
         self.lock().evicted
     }
 }

@@ -1,5 +1,5 @@
-//! What each path answers: `/livez`, `/readyz`, `/healthz`; 404 elsewhere, 405 for methods other
-//! than GET and HEAD.
+//! What each path answers: `/livez`, `/readyz`, `/healthz`, and `/metrics` when metrics are on; 404
+//! elsewhere, 405 for methods other than GET and HEAD.
 //!
 //! Owns the status codes and JSON bodies. It reads the lifecycle and the shutdown token, and asks the
 //! `Pinger` (never the upstream directly) for Directus's state.
@@ -17,18 +17,25 @@ use tokio_util::sync::CancellationToken;
 
 /// What the endpoints read.
 #[derive(Clone)]
-pub struct Endpoints {
-    pub lifecycle: Lifecycle,
-    pub shutdown: CancellationToken,
-    pub pinger: Pinger,
-    pub quiet: Quiet,
+pub(crate) struct Endpoints {
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) pinger: Pinger,
+    pub(crate) quiet: Quiet,
 }
 
 impl Endpoints {
-    pub async fn answer<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+    pub(crate) async fn answer<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+        let response = self.respond(req).await;
+        crate::metrics::probe(req.uri().path(), response.status().as_u16());
+        response
+    }
+
+    async fn respond<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
         self.quiet.touch();
         let path = req.uri().path();
-        if !matches!(path, "/livez" | "/readyz" | "/healthz") {
+        let metrics = path == "/metrics" && crate::metrics::enabled();
+        if !matches!(path, "/livez" | "/readyz" | "/healthz") && !metrics {
             return reply(
                 StatusCode::NOT_FOUND,
                 json!({"status": "not found", "paths": ["/livez", "/readyz", "/healthz"]}).to_string(),
@@ -39,7 +46,9 @@ impl Endpoints {
             r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
             return r;
         }
-        if path == "/livez" {
+        if metrics {
+            metrics_reply()
+        } else if path == "/livez" {
             self.livez()
         } else {
             self.readyz().await
@@ -71,14 +80,17 @@ impl Endpoints {
         };
         match state.phase {
             Phase::Stopping => return unavailable(state, None, "trm-init is shutting down"),
+            Phase::Draining => return unavailable(state, None, DRAINING),
             Phase::Preflight => return unavailable(state, None, "preflight has not finished"),
             Phase::Starting | Phase::Running => {}
         }
         let answer = self.pinger.answer().await;
         // The answer may have moved starting -> running, or a stop may have come meanwhile.
         let state = self.state();
-        if state.phase == Phase::Stopping {
-            return unavailable(state, Some(&answer), "trm-init is shutting down");
+        match state.phase {
+            Phase::Stopping => return unavailable(state, Some(&answer), "trm-init is shutting down"),
+            Phase::Draining => return unavailable(state, Some(&answer), DRAINING),
+            _ => {}
         }
         if answer.is_pong() {
             reply(StatusCode::OK, body("ok", state, Some(&answer), None))
@@ -86,6 +98,19 @@ impl Endpoints {
             unavailable(state, Some(&answer), &answer.reason(self.pinger.target()))
         }
     }
+}
+
+const DRAINING: &str = "draining: a stop signal arrived; Directus still serves until child.drain has passed";
+
+/// `/metrics`: the registry in the OpenMetrics text format.
+fn metrics_reply() -> Response<Full<Bytes>> {
+    let Some(text) = crate::metrics::scrape() else {
+        return reply(StatusCode::INTERNAL_SERVER_ERROR, json!({"status": "metrics unavailable"}).to_string());
+    };
+    let mut r = Response::new(Full::new(Bytes::from(text)));
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE));
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// The JSON of /livez, /readyz and /healthz, fields in this order.

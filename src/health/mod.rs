@@ -12,15 +12,15 @@
 //! * `quiet`: gives back the memory a burst of traffic faulted in;
 //! * `target`: `http://IP:port/path` without DNS.
 
-pub mod client;
-pub mod connections;
-pub mod endpoints;
-pub mod quiet;
-pub mod server;
-pub mod target;
+pub(crate) mod client;
+pub(crate) mod connections;
+pub(crate) mod endpoints;
+pub(crate) mod quiet;
+pub(crate) mod server;
+pub(crate) mod target;
 pub mod upstream;
 
-use crate::config::HealthConfig;
+use crate::config::{Config, HealthConfig, Invalid};
 use crate::lifecycle::Lifecycle;
 use endpoints::Endpoints;
 use std::net::SocketAddr;
@@ -31,7 +31,11 @@ use upstream::Pinger;
 
 #[derive(Debug, Error)]
 pub enum HealthError {
-    #[error("health.listen = {addr}: cannot listen there: {source}")]
+    #[error(
+        "health.listen = {addr}: cannot listen there: {source}; move the health server with health.listen \
+         (TRM_INIT_HEALTH__LISTEN=127.0.0.1:PORT) or turn it off with health.enabled = false \
+         (TRM_INIT_HEALTH__ENABLED=false)"
+    )]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("health.upstream: {0}")]
     Upstream(String),
@@ -40,6 +44,18 @@ pub enum HealthError {
 impl crate::exit::ExitCode for HealthError {
     fn exit_code(&self) -> u8 {
         crate::exit::CONFIG
+    }
+}
+
+/// `health.upstream` checked at load time by the parser the server uses (http://, an IP address or
+/// localhost: no DNS); a `config::Check`.
+pub(crate) fn check_config(config: &Config) -> Result<(), Invalid> {
+    let health = &config.health;
+    match Target::parse(&health.upstream) {
+        Err(reason) if health.enabled => {
+            Err(Invalid { key: "health.upstream", value: format!("{:?}", health.upstream), reason })
+        }
+        _ => Ok(()),
     }
 }
 

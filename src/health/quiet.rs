@@ -14,10 +14,10 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// Quiet time after the last request or ping before trimming.
-pub const QUIET: Duration = Duration::from_secs(2);
+pub(crate) const QUIET: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
-pub struct Quiet {
+pub(crate) struct Quiet {
     inner: Arc<Inner>,
 }
 
@@ -44,7 +44,7 @@ impl Default for Quiet {
 }
 
 impl Quiet {
-    pub fn touch(&self) {
+    pub(crate) fn touch(&self) {
         let now = self.inner.epoch.elapsed().as_millis() as u64;
         self.inner.last.store(now, Ordering::Relaxed);
         if !self.inner.armed.swap(true, Ordering::Relaxed) {
@@ -53,7 +53,7 @@ impl Quiet {
     }
 
     /// Runs for the life of the server.
-    pub async fn trim_when_quiet(self, lifecycle: Lifecycle) {
+    pub(crate) async fn trim_when_quiet(self, lifecycle: Lifecycle) {
         loop {
             self.inner.wake.notified().await;
             loop {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpSocket};
 
 /// A client must send its whole request head within this.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// hyper's smallest read buffer; a request head must fit in it (else 431).
 const MAX_REQUEST_BYTES: usize = 8192;
 const MAX_HEADERS: usize = 32;
@@ -25,7 +25,7 @@ const MAX_HEADERS: usize = 32;
 const BACKLOG: u32 = 1024;
 
 /// Binds `addr` (close-on-exec, SO_REUSEADDR so a restart does not wait for TIME_WAIT).
-pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
@@ -33,7 +33,7 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Accepts connections until the runtime ends.
-pub async fn serve(listener: TcpListener, endpoints: Endpoints) {
+pub(crate) async fn serve(listener: TcpListener, endpoints: Endpoints) {
     let connections = Connections::default();
     let mut last_warning: Option<Instant> = None;
     loop {

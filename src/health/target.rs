@@ -9,18 +9,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// A parsed `http://` URL whose host is an address.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     /// Addresses to try in order (`localhost` gives 127.0.0.1 then ::1).
-    pub addrs: Vec<SocketAddr>,
+    pub(crate) addrs: Vec<SocketAddr>,
     /// The `Host` header value (`127.0.0.1:8055`).
-    pub authority: String,
+    pub(crate) authority: String,
     /// Path and query (`/server/ping`).
-    pub path: String,
+    pub(crate) path: String,
 }
 
 impl Target {
     /// Parses `http://host[:port][/path]`. `host` is an IPv4 literal, a bracketed IPv6 literal or `localhost`.
-    pub fn parse(url: &str) -> Result<Target, String> {
+    pub(crate) fn parse(url: &str) -> Result<Target, String> {
         let uri: hyper::Uri = url.trim().parse().map_err(|e| format!("{url:?} is not a URL ({e})"))?;
         if uri.scheme_str() != Some("http") {
             return Err(format!("{url:?} must start with http:// (https is not supported for a local probe)"));
@@ -53,7 +53,7 @@ impl Target {
     }
 
     /// `/path` on a listening address; an unspecified address (0.0.0.0, ::) is probed on loopback.
-    pub fn local(listen: SocketAddr, path: &str) -> Target {
+    pub(crate) fn local(listen: SocketAddr, path: &str) -> Target {
         let ip = match listen.ip() {
             IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),

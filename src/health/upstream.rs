@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Whatever `cache_ttl` says, two pings start at least this far apart (<= 10 pings/s).
-pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What the upstream answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     Pong,
     Refused,
     TimedOut(Duration),
@@ -32,12 +32,12 @@ pub enum Answer {
 }
 
 impl Answer {
-    pub fn is_pong(&self) -> bool {
+    pub(crate) fn is_pong(&self) -> bool {
         matches!(self, Answer::Pong)
     }
 
     /// A short machine-friendly word: `pong`, `refused`, `timeout`, `status 500`, `not pong`, `error`.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         match self {
             Answer::Pong => "pong".into(),
             Answer::Refused => "refused".into(),
@@ -49,7 +49,7 @@ impl Answer {
     }
 
     /// A sentence for people, naming the upstream.
-    pub fn reason(&self, upstream: &Target) -> String {
+    pub(crate) fn reason(&self, upstream: &Target) -> String {
         match self {
             Answer::Pong => format!("{upstream} answered pong"),
             Answer::Refused => format!("{upstream} refused the connection"),
@@ -67,7 +67,7 @@ impl Answer {
 }
 
 /// One ping, bounded by `limit` as a whole (connect, request, response head and body).
-pub async fn ping(target: &Target, limit: Duration) -> Answer {
+pub(crate) async fn ping(target: &Target, limit: Duration) -> Answer {
     match client::get(target, limit, limit).await {
         Ok(reply) if reply.status != 200 => Answer::Status(reply.status),
         Ok(reply) if reply.body.trim_ascii() == b"pong" => Answer::Pong,
@@ -103,13 +103,19 @@ struct State {
 }
 
 impl Pinger {
-    pub fn new(target: Target, timeout: Duration, cache_ttl: Duration, lifecycle: Lifecycle, quiet: Quiet) -> Pinger {
+    pub(crate) fn new(
+        target: Target,
+        timeout: Duration,
+        cache_ttl: Duration,
+        lifecycle: Lifecycle,
+        quiet: Quiet,
+    ) -> Pinger {
         let ttl = cache_ttl.max(MIN_INTERVAL);
         let state = Mutex::new(State::default());
         Pinger { inner: Arc::new(Inner { target, timeout, ttl, lifecycle, quiet, state }) }
     }
 
-    pub fn target(&self) -> &Target {
+    pub(crate) fn target(&self) -> &Target {
         &self.inner.target
     }
 
@@ -124,7 +130,7 @@ impl Pinger {
     }
 
     /// The upstream's answer: the cached one if fresh, the one in flight, or a new ping's.
-    pub async fn answer(&self) -> Answer {
+    pub(crate) async fn answer(&self) -> Answer {
         let mut rx = {
             let mut state = self.lock();
             if let Some((at, answer)) = &state.last {
@@ -153,7 +159,9 @@ impl Pinger {
 
     async fn ping_and_publish(self, tx: watch::Sender<Option<Answer>>) {
         self.inner.quiet.touch();
+        let started = Instant::now();
         let answer = ping(&self.inner.target, self.inner.timeout).await;
+        crate::metrics::ping(&answer.key(), started.elapsed());
         tracing::debug!(upstream = %self.inner.target, answer = %answer.key(), "upstream ping");
         if answer.is_pong() {
             let before = self.inner.lifecycle.current();

@@ -9,9 +9,8 @@
 pub mod db_init;
 pub mod directus;
 
-use crate::config::database::DbSettings;
 use crate::config::Config;
-use crate::db::{self, Session};
+use crate::db::{self, Locking, Session};
 use crate::exit::Failure;
 use crate::logging::PhaseTimer;
 use crate::reaper::Reaper;
@@ -27,16 +26,16 @@ pub struct Context<'a> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     DbInitPre,
     Directus,
     DbInitPost,
 }
 
-pub const ORDER: [Step; 3] = [Step::DbInitPre, Step::Directus, Step::DbInitPost];
+pub(crate) const ORDER: [Step; 3] = [Step::DbInitPre, Step::Directus, Step::DbInitPost];
 
 impl Step {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Step::DbInitPre => "db-init pre",
             Step::Directus => "directus schema",
@@ -47,7 +46,7 @@ impl Step {
 
 /// Connects (waiting for the server), takes the preflight lock, runs every step in order, and
 /// releases the lock on every path; the first failure ends preflight.
-pub async fn run(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
+pub(crate) async fn run(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
     let all = PhaseTimer::start("preflight");
     let result = with_session(config, reaper, shutdown).await;
     all.end(if result.is_ok() { "ok" } else { "failed" });
@@ -55,13 +54,10 @@ pub async fn run(config: &Config, reaper: &Reaper, shutdown: CancellationToken) 
 }
 
 async fn with_session(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
-    let settings = DbSettings::from_env()?;
-    let session = db::connect(&settings, config.database.wait_timeout.get(), &shutdown).await?;
-    let key = db::lock::key_for(&config.db_init.table);
-    let ctx = Context { config, reaper, shutdown: shutdown.clone(), db: &session };
-    let result = db::lock::holding(&session, key, config.database.lock_timeout.get(), &shutdown, run_steps(&ctx)).await;
-    session.close().await;
-    result
+    db::with_session(config, Locking::Hold, &shutdown, async |session| {
+        run_steps(&Context { config, reaper, shutdown: shutdown.clone(), db: session }).await
+    })
+    .await
 }
 
 async fn run_steps(ctx: &Context<'_>) -> Result<(), Failure> {
@@ -90,6 +86,7 @@ async fn run_step(step: Step, ctx: &Context<'_>) -> Result<(), Failure> {
 }
 
 async fn db_init_step(ctx: &Context<'_>, phase: db_init::Phase) -> Result<(), Failure> {
-    db_init::run(ctx.db, ctx.config, phase, db_init::Mode::Apply, &ctx.shutdown).await?;
+    let summary = db_init::run(ctx.db, ctx.config, phase, db_init::Mode::Apply, &ctx.shutdown).await?;
+    crate::metrics::migrations_applied(phase.name(), summary.applied);
     Ok(())
 }

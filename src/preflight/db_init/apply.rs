@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 /// How a transactional file's COMMIT waits for the WAL flush.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flush {
+pub(crate) enum Flush {
     /// The last file of a run: its synchronous COMMIT also flushes every earlier one.
     Wait,
     /// Earlier files: `synchronous_commit = off` for that transaction only. A server crash right after
@@ -25,7 +25,7 @@ pub enum Flush {
 }
 
 /// Applies `file`; returns its duration in milliseconds.
-pub async fn apply(
+pub(crate) async fn apply(
     session: &Session,
     phase: Phase,
     file: &MigrationFile,

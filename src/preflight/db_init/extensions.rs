@@ -6,12 +6,12 @@
 //! `shared_preload_libraries`: `CREATE EXTENSION timescaledb` without it ends the session with FATAL.
 
 use super::MigrationError;
-use crate::db::{DbError, Session};
+use crate::db::{self, DbError, Session};
 
 /// Extensions whose shared library must be in `shared_preload_libraries`.
 const NEEDS_PRELOAD: &[&str] = &["timescaledb", "pg_cron", "citus", "pg_partman_bgw"];
 
-pub async fn check(session: &Session, required: &[String]) -> Result<(), MigrationError> {
+pub(crate) async fn check(session: &Session, required: &[String]) -> Result<(), MigrationError> {
     if required.is_empty() {
         return Ok(());
     }
@@ -29,13 +29,15 @@ pub async fn check(session: &Session, required: &[String]) -> Result<(), Migrati
     let version: String = session
         .query_one("SELECT current_setting('server_version')", &[])
         .await
-        .map(|r| r.get(0))
-        .unwrap_or_else(|_| "?".into());
+        .ok()
+        .and_then(|r| r.try_get::<_, String>(0).ok())
+        .unwrap_or_else(|| "?".into());
     let mut problems = Vec::new();
     for row in rows {
-        let name: String = row.get(0);
-        let installed: Option<String> = row.get(1);
-        let available: Option<String> = row.get(2);
+        let what = "checking db_init.required_extensions";
+        let name: String = db::column(&row, 0, what)?;
+        let installed: Option<String> = db::column(&row, 1, what)?;
+        let available: Option<String> = db::column(&row, 2, what)?;
         if installed.is_none() && available.is_none() {
             problems.push(format!(
                 "{name} is not available on this server (PostgreSQL {version}: no {name} in pg_available_extensions); install its package into the database server (e.g. the TimescaleDB image or postgresql-{major}-{name})",
@@ -75,6 +77,6 @@ pub async fn check(session: &Session, required: &[String]) -> Result<(), Migrati
 /// `shared_preload_libraries` as a list, or `None` when this role may not read it.
 async fn preload_libraries(session: &Session) -> Option<Vec<String>> {
     let row = session.query_one("SELECT current_setting('shared_preload_libraries')", &[]).await.ok()?;
-    let text: String = row.get(0);
+    let text: String = row.try_get(0).ok()?;
     Some(text.split(',').map(|s| s.trim().trim_matches('"').to_string()).filter(|s| !s.is_empty()).collect())
 }

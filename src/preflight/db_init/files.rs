@@ -5,43 +5,34 @@
 //! checksum, and the `-- trm-init: no-transaction` directive. Reads files only.
 
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// First line of a file that must run outside a transaction, one statement at a time.
-pub const NO_TRANSACTION: &str = "-- trm-init: no-transaction";
+/// The UTF-8 byte order mark, dropped before the checksum.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 #[derive(Debug)]
-pub struct MigrationFile {
-    pub name: String,
-    pub path: PathBuf,
+pub(crate) struct MigrationFile {
+    pub(crate) name: String,
     /// The text as sent to the server: UTF-8 BOM dropped, CRLF turned into LF.
-    pub sql: String,
+    pub(crate) sql: String,
     /// sha256 hex of `sql` (what is recorded).
-    pub checksum: String,
-    pub no_transaction: bool,
+    pub(crate) checksum: String,
+    pub(crate) no_transaction: bool,
     raw: Vec<u8>,
 }
 
 impl MigrationFile {
-    pub fn from_bytes(name: &str, path: PathBuf, raw: Vec<u8>) -> Result<MigrationFile, String> {
+    pub(crate) fn from_bytes(name: &str, raw: Vec<u8>) -> Result<MigrationFile, String> {
         let body = raw.strip_prefix(BOM).unwrap_or(&raw);
         let text = std::str::from_utf8(body).map_err(|e| format!("{name}: not UTF-8 text ({e})"))?;
         let sql = text.replace("\r\n", "\n");
         let no_transaction = sql.lines().next().is_some_and(is_no_transaction_directive);
-        Ok(MigrationFile {
-            name: name.to_string(),
-            path,
-            checksum: sha256_hex(sql.as_bytes()),
-            sql,
-            no_transaction,
-            raw,
-        })
+        Ok(MigrationFile { name: name.to_string(), checksum: sha256_hex(sql.as_bytes()), sql, no_transaction, raw })
     }
 
     /// Whether `recorded` is this file's checksum: the normalised hash, or the raw hash of the same
     /// content with CRLF line ends and/or a BOM (rows written by the shell runner from such a checkout).
-    pub fn matches(&self, recorded: &str) -> bool {
+    pub(crate) fn matches(&self, recorded: &str) -> bool {
         let recorded = recorded.trim();
         if recorded.eq_ignore_ascii_case(&self.checksum) {
             return true;
@@ -70,7 +61,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Why a folder is not usable.
 #[derive(Debug)]
-pub enum FolderProblem {
+pub(crate) enum FolderProblem {
     /// The folder cannot be listed (a configuration problem).
     Unreadable(String),
     /// Files that break the naming rule, each named.
@@ -78,7 +69,7 @@ pub enum FolderProblem {
 }
 
 /// The migration file names of `dir`, sorted; every other entry (but README*/.gitkeep) is a problem.
-pub fn migration_names(dir: &Path) -> Result<Vec<String>, FolderProblem> {
+pub(crate) fn migration_names(dir: &Path) -> Result<Vec<String>, FolderProblem> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| FolderProblem::Unreadable(format!("folder {} cannot be read: {e}", dir.display())))?;
     let mut names = Vec::new();
@@ -115,14 +106,14 @@ pub fn migration_names(dir: &Path) -> Result<Vec<String>, FolderProblem> {
 }
 
 /// Reads and normalises every migration of `dir`, in order.
-pub fn load(dir: &Path) -> Result<Vec<MigrationFile>, FolderProblem> {
+pub(crate) fn load(dir: &Path) -> Result<Vec<MigrationFile>, FolderProblem> {
     let names = migration_names(dir)?;
     let mut files = Vec::with_capacity(names.len());
     let mut problems = Vec::new();
     for name in names {
         let path = dir.join(&name);
         match std::fs::read(&path) {
-            Ok(raw) => match MigrationFile::from_bytes(&name, path, raw) {
+            Ok(raw) => match MigrationFile::from_bytes(&name, raw) {
                 Ok(f) => files.push(f),
                 Err(p) => problems.push(p),
             },
@@ -140,7 +131,7 @@ fn is_ignored(name: &str) -> bool {
     name == ".gitkeep" || name.starts_with("README")
 }
 
-pub fn is_migration_name(name: &str) -> bool {
+pub(crate) fn is_migration_name(name: &str) -> bool {
     let Some(stem) = name.strip_suffix(".sql") else {
         return false;
     };
@@ -194,10 +185,8 @@ mod tests {
 
     #[test]
     fn crlf_and_bom_do_not_change_the_checksum() {
-        let lf = MigrationFile::from_bytes("001_a.sql", "x".into(), b"SELECT 1;\nSELECT 2;\n".to_vec()).unwrap();
-        let crlf =
-            MigrationFile::from_bytes("001_a.sql", "x".into(), b"\xEF\xBB\xBFSELECT 1;\r\nSELECT 2;\r\n".to_vec())
-                .unwrap();
+        let lf = MigrationFile::from_bytes("001_a.sql", b"SELECT 1;\nSELECT 2;\n".to_vec()).unwrap();
+        let crlf = MigrationFile::from_bytes("001_a.sql", b"\xEF\xBB\xBFSELECT 1;\r\nSELECT 2;\r\n".to_vec()).unwrap();
         assert_eq!(lf.checksum, crlf.checksum);
         assert_eq!(lf.sql, crlf.sql);
     }
@@ -206,9 +195,9 @@ mod tests {
     fn raw_hash_of_the_same_content_is_accepted() {
         let crlf_bytes = b"SELECT 1;\r\n".to_vec();
         let shell_row = sha256_hex(&crlf_bytes);
-        let now_lf = MigrationFile::from_bytes("001_a.sql", "x".into(), b"SELECT 1;\n".to_vec()).unwrap();
+        let now_lf = MigrationFile::from_bytes("001_a.sql", b"SELECT 1;\n".to_vec()).unwrap();
         assert!(now_lf.matches(&shell_row), "a row hashed from a CRLF checkout must match the LF file");
-        let still_crlf = MigrationFile::from_bytes("001_a.sql", "x".into(), crlf_bytes).unwrap();
+        let still_crlf = MigrationFile::from_bytes("001_a.sql", crlf_bytes).unwrap();
         assert!(still_crlf.matches(&shell_row));
         assert!(!now_lf.matches(&sha256_hex(b"SELECT 2;\n")));
     }
@@ -217,14 +206,11 @@ mod tests {
     fn no_transaction_directive_is_read_from_the_first_line_only() {
         let yes = MigrationFile::from_bytes(
             "001_a.sql",
-            "x".into(),
             b"--  trm-init: no-transaction\r\nCREATE INDEX CONCURRENTLY i ON t (a);".to_vec(),
         )
         .unwrap();
         assert!(yes.no_transaction);
-        let no =
-            MigrationFile::from_bytes("001_a.sql", "x".into(), b"SELECT 1;\n-- trm-init: no-transaction\n".to_vec())
-                .unwrap();
+        let no = MigrationFile::from_bytes("001_a.sql", b"SELECT 1;\n-- trm-init: no-transaction\n".to_vec()).unwrap();
         assert!(!no.no_transaction);
     }
 

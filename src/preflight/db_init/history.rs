@@ -6,11 +6,11 @@
 //! read only while the preflight lock is held (CREATE TABLE IF NOT EXISTS races otherwise).
 
 use super::Phase;
-use crate::db::{DbError, Session};
+use crate::db::{self, DbError, Session};
 use std::collections::BTreeMap;
 
 /// Creates the table if missing and adds trm-init's columns (one round trip).
-pub async fn ensure(session: &Session, table: &str) -> Result<(), DbError> {
+pub(crate) async fn ensure(session: &Session, table: &str) -> Result<(), DbError> {
     let sql = format!(
         "SET client_min_messages = warning;\n\
          CREATE TABLE IF NOT EXISTS {table} (filename text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), checksum text NOT NULL);\n\
@@ -20,32 +20,34 @@ pub async fn ensure(session: &Session, table: &str) -> Result<(), DbError> {
     session.batch_execute(&sql).await.map_err(|e| DbError::query(format!("creating the history table {table}"), &e))
 }
 
-pub async fn exists(session: &Session, table: &str) -> Result<bool, DbError> {
+pub(crate) async fn exists(session: &Session, table: &str) -> Result<bool, DbError> {
     let row = session
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
         .await
         .map_err(|e| DbError::query(format!("looking for the history table {table}"), &e))?;
-    Ok(row.get(0))
+    db::column(&row, 0, &format!("looking for the history table {table}"))
 }
 
 /// Recorded checksums of `phase`, keyed by file name.
-pub async fn read(session: &Session, table: &str, phase: Phase) -> Result<BTreeMap<String, String>, DbError> {
+pub(crate) async fn read(session: &Session, table: &str, phase: Phase) -> Result<BTreeMap<String, String>, DbError> {
     let rows = session
         .query(&format!("SELECT filename, checksum FROM {table}"), &[])
         .await
         .map_err(|e| DbError::query(format!("reading the history table {table}"), &e))?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            let name: String = r.get(0);
-            let sum: Option<String> = r.get(1);
-            phase.file_of(&name).map(|f| (f.to_string(), sum.unwrap_or_default()))
-        })
-        .collect())
+    let what = format!("reading the history table {table} (expected filename text, checksum text)");
+    let mut recorded = BTreeMap::new();
+    for row in &rows {
+        let name: String = db::column(row, 0, &what)?;
+        let sum: Option<String> = db::column(row, 1, &what)?;
+        if let Some(file) = phase.file_of(&name) {
+            recorded.insert(file.to_string(), sum.unwrap_or_default());
+        }
+    }
+    Ok(recorded)
 }
 
 /// The prepared INSERT of one history row (filename, checksum, phase, duration_ms, applied_by).
-pub async fn prepare_insert(session: &Session, table: &str) -> Result<tokio_postgres::Statement, DbError> {
+pub(crate) async fn prepare_insert(session: &Session, table: &str) -> Result<tokio_postgres::Statement, DbError> {
     session
         .prepare(&insert_sql(table))
         .await
@@ -57,6 +59,6 @@ fn insert_sql(table: &str) -> String {
 }
 
 /// What `applied_by` says: this program and version.
-pub fn applied_by() -> String {
+pub(crate) fn applied_by() -> String {
     format!("trm-init {}", env!("CARGO_PKG_VERSION"))
 }

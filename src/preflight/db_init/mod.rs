@@ -5,11 +5,11 @@
 //! order), applying pending files, and the log lines and summary. Connecting and the lock are `db`'s.
 
 mod apply;
-pub mod extensions;
+pub(crate) mod extensions;
 pub mod files;
 mod history;
-pub mod plan;
-pub mod sql_text;
+pub(crate) mod plan;
+pub(crate) mod sql_text;
 
 use crate::config::Config;
 use crate::db::{DbError, Session};
@@ -22,7 +22,7 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     Pre,
     Post,
 }
@@ -30,21 +30,21 @@ pub enum Phase {
 const POST_PREFIX: &str = "post/";
 
 impl Phase {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Phase::Pre => "pre",
             Phase::Post => "post",
         }
     }
 
-    pub fn dir(self, config: &Config) -> &Path {
+    pub(crate) fn dir(self, config: &Config) -> &Path {
         match self {
             Phase::Pre => &config.db_init.pre_dir,
             Phase::Post => &config.db_init.post_dir,
         }
     }
 
-    pub fn config_key(self) -> &'static str {
+    pub(crate) fn config_key(self) -> &'static str {
         match self {
             Phase::Pre => "db_init.pre_dir",
             Phase::Post => "db_init.post_dir",
@@ -52,7 +52,7 @@ impl Phase {
     }
 
     /// The `filename` recorded for `file` (post-schema files carry a prefix).
-    pub fn history_name(self, file: &str) -> String {
+    pub(crate) fn history_name(self, file: &str) -> String {
         match self {
             Phase::Pre => file.to_string(),
             Phase::Post => format!("{POST_PREFIX}{file}"),
@@ -60,7 +60,7 @@ impl Phase {
     }
 
     /// The file name behind a recorded `filename`, if it belongs to this phase.
-    pub fn file_of(self, recorded: &str) -> Option<&str> {
+    pub(crate) fn file_of(self, recorded: &str) -> Option<&str> {
         match self {
             Phase::Pre => (!recorded.starts_with(POST_PREFIX)).then_some(recorded),
             Phase::Post => recorded.strip_prefix(POST_PREFIX),
@@ -70,18 +70,18 @@ impl Phase {
 
 /// A migration file that failed on the server.
 #[derive(Debug)]
-pub struct FileFailure {
-    pub phase: Phase,
-    pub file: String,
-    pub sqlstate: Option<String>,
-    pub message: String,
-    pub detail: Option<String>,
-    pub hint: Option<String>,
-    pub context: Option<String>,
+pub(crate) struct FileFailure {
+    pub(crate) phase: Phase,
+    pub(crate) file: String,
+    pub(crate) sqlstate: Option<String>,
+    pub(crate) message: String,
+    pub(crate) detail: Option<String>,
+    pub(crate) hint: Option<String>,
+    pub(crate) context: Option<String>,
     /// Line and column in the file.
-    pub position: Option<(usize, usize)>,
+    pub(crate) position: Option<(usize, usize)>,
     /// A no-transaction file whose earlier statements stay applied.
-    pub partial: bool,
+    pub(crate) partial: bool,
 }
 
 impl fmt::Display for FileFailure {
@@ -113,7 +113,7 @@ impl fmt::Display for FileFailure {
 }
 
 #[derive(Debug, Error)]
-pub enum MigrationError {
+pub(crate) enum MigrationError {
     #[error("{key}: {message}")]
     Folder { key: &'static str, message: String },
     #[error("{phase}: {dir}: {}", problems.join("; "))]
@@ -139,27 +139,27 @@ impl exit::ExitCode for MigrationError {
             | MigrationError::OutOfOrder { .. }
             | MigrationError::Failed(_) => exit::MIGRATION,
             // A history-table query that failed is part of the migration run.
-            MigrationError::Db(DbError::Query { .. }) => exit::MIGRATION,
+            MigrationError::Db(DbError::Query { .. } | DbError::Row { .. }) => exit::MIGRATION,
             MigrationError::Db(e) => e.exit_code(),
         }
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     Apply,
     /// Report what would be applied; write nothing (the history table is not even created).
     DryRun,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub applied: usize,
-    pub skipped: usize,
+pub(crate) struct Summary {
+    pub(crate) applied: usize,
+    pub(crate) skipped: usize,
 }
 
 /// Loads and validates the folder of `phase`.
-pub fn load(config: &Config, phase: Phase) -> Result<Vec<MigrationFile>, MigrationError> {
+pub(crate) fn load(config: &Config, phase: Phase) -> Result<Vec<MigrationFile>, MigrationError> {
     let dir = phase.dir(config);
     files::load(dir).map_err(|p| match p {
         FolderProblem::Unreadable(message) => MigrationError::Folder { key: phase.config_key(), message },
@@ -170,7 +170,7 @@ pub fn load(config: &Config, phase: Phase) -> Result<Vec<MigrationFile>, Migrati
 }
 
 /// Runs one phase on a session that holds the preflight lock (not needed for `Mode::DryRun`).
-pub async fn run(
+pub(crate) async fn run(
     session: &Session,
     config: &Config,
     phase: Phase,
@@ -272,13 +272,17 @@ fn refuse_unsafe(
 }
 
 /// One line of `trm-init status`.
-pub struct StatusLine {
-    pub name: String,
-    pub state: State,
+pub(crate) struct StatusLine {
+    pub(crate) name: String,
+    pub(crate) state: State,
 }
 
 /// The verdict for every file of `phase`, without taking the lock or writing anything.
-pub async fn status(session: &Session, config: &Config, phase: Phase) -> Result<Vec<StatusLine>, MigrationError> {
+pub(crate) async fn status(
+    session: &Session,
+    config: &Config,
+    phase: Phase,
+) -> Result<Vec<StatusLine>, MigrationError> {
     let files = load(config, phase)?;
     let table = &config.db_init.table;
     let recorded = if history::exists(session, table).await? {
@@ -290,7 +294,7 @@ pub async fn status(session: &Session, config: &Config, phase: Phase) -> Result<
 }
 
 /// For `check`: the folder's migration files, or the problems that would stop a run.
-pub fn check_folder(dir: &Path) -> Result<usize, Vec<String>> {
+pub(crate) fn check_folder(dir: &Path) -> Result<usize, Vec<String>> {
     match files::migration_names(dir) {
         Ok(names) => Ok(names.len()),
         Err(FolderProblem::Unreadable(m)) => Err(vec![m]),

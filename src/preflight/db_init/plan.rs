@@ -5,7 +5,7 @@ use super::files::MigrationFile;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     /// Recorded with a matching checksum: skipped.
     Applied,
     /// Not recorded; sorts after every recorded file.
@@ -19,13 +19,13 @@ pub enum State {
 }
 
 #[derive(Debug)]
-pub struct Item<'a> {
-    pub name: String,
-    pub state: State,
-    pub file: Option<&'a MigrationFile>,
+pub(crate) struct Item<'a> {
+    pub(crate) name: String,
+    pub(crate) state: State,
+    pub(crate) file: Option<&'a MigrationFile>,
 }
 
-pub fn plan<'a>(files: &'a [MigrationFile], recorded: &BTreeMap<String, String>) -> Vec<Item<'a>> {
+pub(crate) fn plan<'a>(files: &'a [MigrationFile], recorded: &BTreeMap<String, String>) -> Vec<Item<'a>> {
     let last_recorded = recorded.keys().next_back();
     let mut items: Vec<Item<'a>> = files
         .iter()
@@ -51,7 +51,7 @@ mod tests {
     use super::*;
 
     fn file(name: &str, sql: &str) -> MigrationFile {
-        MigrationFile::from_bytes(name, name.into(), sql.as_bytes().to_vec()).unwrap()
+        MigrationFile::from_bytes(name, sql.as_bytes().to_vec()).unwrap()
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 /// The statements of `sql`: (byte offset where the statement's text starts, text without the `;`).
 /// Pieces holding only whitespace and comments are left out.
-pub fn statements(sql: &str) -> Vec<(usize, &str)> {
+pub(crate) fn statements(sql: &str) -> Vec<(usize, &str)> {
     let b = sql.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
@@ -122,7 +122,7 @@ fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
 }
 
 /// Line and column (both 1-based) of PostgreSQL's error position `position` (1-based characters).
-pub fn line_col(text: &str, position: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, position: usize) -> (usize, usize) {
     let mut line = 1;
     let mut col = 1;
     for c in text.chars().take(position.saturating_sub(1)) {
@@ -137,7 +137,7 @@ pub fn line_col(text: &str, position: usize) -> (usize, usize) {
 }
 
 /// Characters in `text[..byte_offset]` (to shift a statement's error position into its file).
-pub fn chars_before(text: &str, byte_offset: usize) -> usize {
+pub(crate) fn chars_before(text: &str, byte_offset: usize) -> usize {
     text[..byte_offset].chars().count()
 }
 

@@ -175,6 +175,7 @@ impl<'a> Directus<'a> {
     pub async fn run(&self) -> Result<(), DirectusError> {
         if !self.config.enabled {
             tracing::info!("schema.enabled = false: Directus bootstrap and schema apply are skipped");
+            crate::metrics::schema_result("disabled");
             return Ok(());
         }
         let path = self.snapshot_path();
@@ -182,6 +183,7 @@ impl<'a> Directus<'a> {
         let version = installed_version(&self.config.directus);
 
         if self.config.skip_unchanged && self.unchanged(&snapshot, version.as_deref()).await? {
+            crate::metrics::schema_result("skipped");
             return Ok(());
         }
         self.check_version(&snapshot, version.as_deref())?;
@@ -202,6 +204,7 @@ impl<'a> Directus<'a> {
             fingerprint::store(self.db, &now, version).await.map_err(db_err("recording the schema fingerprint"))?;
             tracing::info!(fingerprint = &now[..12], "schema applied; fingerprint recorded");
         }
+        crate::metrics::schema_result("applied");
         Ok(())
     }
 
@@ -245,7 +248,10 @@ impl<'a> Directus<'a> {
     }
 
     async fn bootstrap_check_apply(&self, helper: &mut Helper<'_>, path: &Path) -> Result<(), DirectusError> {
-        let done = self.call(helper, "bootstrap", json!({"cmd": "bootstrap"})).await?;
+        let started = std::time::Instant::now();
+        let bootstrap = self.call(helper, "bootstrap", json!({"cmd": "bootstrap"})).await;
+        crate::metrics::phase("bootstrap", if bootstrap.is_ok() { "ok" } else { "failed" }, started.elapsed());
+        let done = bootstrap?;
         let installed = done.get("installed").and_then(Value::as_bool).unwrap_or(false);
         tracing::info!(
             "directus bootstrap done ({})",
@@ -262,6 +268,7 @@ impl<'a> Directus<'a> {
         }
         if !verdict.deletions.is_empty() {
             if !self.config.allow_destructive {
+                crate::metrics::schema_result("refused");
                 return Err(DirectusError::Destructive {
                     path: path.to_path_buf(),
                     deletions: verdict.deletions.clone(),
@@ -275,7 +282,10 @@ impl<'a> Directus<'a> {
             );
         }
         tracing::info!(entries = verdict.entries, "applying the snapshot: the diff the guard checked");
-        self.call(helper, "apply", json!({"cmd": "apply"})).await?;
+        let started = std::time::Instant::now();
+        let apply = self.call(helper, "apply", json!({"cmd": "apply"})).await;
+        crate::metrics::phase("apply", if apply.is_ok() { "ok" } else { "failed" }, started.elapsed());
+        apply?;
         tracing::info!(entries = verdict.entries, "snapshot applied (the diff the guard checked)");
         Ok(())
     }
@@ -343,7 +353,13 @@ impl<'a> Directus<'a> {
 
 /// Preflight's entry point: the step on preflight's locked session.
 pub async fn run(ctx: &super::Context<'_>) -> Result<(), Failure> {
-    Directus::new(ctx.config, ctx.reaper, &ctx.shutdown, ctx.db).run().await.map_err(Failure::from)
+    let result = Directus::new(ctx.config, ctx.reaper, &ctx.shutdown, ctx.db).run().await;
+    if let Err(e) = &result {
+        if !matches!(e, DirectusError::Destructive { .. }) {
+            crate::metrics::schema_result("failed");
+        }
+    }
+    result.map_err(Failure::from)
 }
 
 /// One line for `trm-init status`: the recorded fingerprint and whether it still matches.

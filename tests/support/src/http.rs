@@ -1,17 +1,52 @@
-//! Helpers for the health tests: a fake upstream (a stand-in for Directus's /server/ping), a plain HTTP
-//! GET, and trm-init running as an ordinary process with its health server on a free port.
-#![allow(dead_code)]
+//! HTTP for the tests: a free loopback port, one plain HTTP/1.1 request (no client library), a fake
+//! upstream standing in for Directus's `/server/ping`, and trm-init with its health server on a free port.
 
+use crate::{eventually, trm_init, trm_init_command};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A loopback port nothing listens on (it was free a moment ago).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+/// Sends raw bytes to 127.0.0.1:`port`, reads the whole answer (the server closes), and splits status
+/// and body; None when there is no HTTP answer.
+pub fn request(port: u16, raw: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    s.write_all(raw.as_bytes()).ok()?;
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+/// GET `path` on 127.0.0.1:`port`: the status and body, or None when there is no HTTP answer.
+pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    request(port, &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+}
+
+/// The status and the JSON body of a health endpoint.
+pub fn probe(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
+    let (status, body) = get(port, path)?;
+    Some((status, serde_json::from_str(&body).ok()?))
+}
+
+/// A JSON request (Directus's REST API), optionally with a bearer token; (0, "") when nothing answers.
+pub fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+    let body = body.unwrap_or("");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let raw = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    request(port, &raw).unwrap_or_default()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,29 +130,6 @@ fn answer(mut stream: TcpStream, mode: &Mutex<Mode>, pings: &AtomicUsize) {
     let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
 }
 
-/// GET `path` on 127.0.0.1:`port`: the status and body, or None when there is no HTTP answer.
-pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    request(port, &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
-}
-
-/// Sends raw bytes, reads the whole answer (the server closes), and splits status and body.
-pub fn request(port: u16, raw: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
-    s.write_all(raw.as_bytes()).ok()?;
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((status, body))
-}
-
-/// The status and the JSON body of a health endpoint.
-pub fn probe(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
-    let (status, body) = get(port, path)?;
-    Some((status, serde_json::from_str(&body).ok()?))
-}
-
 /// trm-init (not PID 1) supervising `child`, without preflight, health on a free port.
 pub struct Trm {
     pub child: Child,
@@ -132,13 +144,14 @@ impl Trm {
     /// `trm-init ARGS CHILD...` with the health settings of `start`.
     pub fn start_with(args: &[&str], upstream: &str, child: &[&str], extra_env: &[(&str, &str)]) -> Trm {
         let port = free_port();
-        let mut cmd = Command::new(super::common::bin());
-        cmd.args(args).args(child);
-        cmd.env_remove("TRM_INIT_CONFIG")
-            .env("TRM_INIT_HEALTH__LISTEN", format!("127.0.0.1:{port}"))
+        let mut all_args = args.to_vec();
+        all_args.extend(child);
+        let mut cmd = trm_init_command(&all_args, extra_env);
+        cmd.env("TRM_INIT_HEALTH__LISTEN", format!("127.0.0.1:{port}"))
             .env("TRM_INIT_HEALTH__UPSTREAM", upstream)
             .env("TRM_INIT_HEALTH__UPSTREAM_TIMEOUT", "300ms")
             .env("TRM_INIT_HEALTH__CACHE_TTL", "100ms");
+        // The test's own variables win over these defaults.
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
@@ -146,14 +159,14 @@ impl Trm {
         let child = cmd.spawn().expect("start trm-init");
         let trm = Trm { child, port };
         assert!(
-            super::common::eventually(Duration::from_secs(10), || get(port, "/livez").is_some()),
+            eventually(Duration::from_secs(10), || get(port, "/livez").is_some()),
             "trm-init's health server did not come up on port {port}"
         );
         trm
     }
 
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill with a pid we started.
+        // SAFETY: kill takes integers only; the pid is a process this test started.
         unsafe { libc::kill(self.child.id() as i32, sig) };
     }
 }
@@ -161,7 +174,7 @@ impl Trm {
 impl Drop for Trm {
     fn drop(&mut self) {
         self.signal(libc::SIGTERM);
-        if super::common::eventually(Duration::from_secs(5), || matches!(self.child.try_wait(), Ok(Some(_)))) {
+        if eventually(Duration::from_secs(5), || matches!(self.child.try_wait(), Ok(Some(_)))) {
             return;
         }
         let _ = self.child.kill();
@@ -169,14 +182,10 @@ impl Drop for Trm {
     }
 }
 
-/// Runs `trm-init health ARGS` with `env`; returns its exit code and output.
+/// Runs `trm-init health ARGS` with `env`; returns its exit code and output (stdout then stderr).
 pub fn health_cmd(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let mut cmd = Command::new(super::common::bin());
-    cmd.arg("health").args(args).env_remove("TRM_INIT_CONFIG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run trm-init health");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text)
+    let mut health = vec!["health"];
+    health.extend(args);
+    let out = trm_init(&health, env, Duration::from_secs(30));
+    (out.status.code().unwrap_or(-1), format!("{}{}", out.stdout, out.stderr))
 }

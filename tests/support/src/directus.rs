@@ -1,0 +1,169 @@
+//! The real Directus 11.17.4 (`TRM_TEST_DIRECTUS_DIR`): its environment for a test database, its CLI,
+//! logging in, and a full boot of trm-init + Directus as PID 1 with the log in a file.
+
+use crate::{eventually, free_port, http, repo_dir, require, zombies, Pid1, TestDb};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+const DIRECTUS_HOW: &str = "install Node 22 + Directus 11.17.4 with scripts/install-directus.sh, export \
+                            TRM_TEST_DIRECTUS_DIR=<the folder it prints> and put Node 22 first on PATH; \
+                            scripts/test.sh does this";
+
+/// The folder holding Directus's cli.js.
+pub fn directus_dir() -> PathBuf {
+    let dir = std::env::var("TRM_TEST_DIRECTUS_DIR").unwrap_or_default();
+    require("Directus (TRM_TEST_DIRECTUS_DIR is not set)", !dir.is_empty(), DIRECTUS_HOW);
+    let dir = PathBuf::from(dir);
+    require("Directus's cli.js in TRM_TEST_DIRECTUS_DIR", dir.join("cli.js").exists(), DIRECTUS_HOW);
+    dir
+}
+
+/// The repository's schema snapshot.
+pub fn repo_snapshot() -> PathBuf {
+    repo_dir("snapshots/schema.yaml")
+}
+
+/// The repository's Directus step helper (the image ships it as /directus/directus-step/step.mjs).
+pub fn step_script() -> PathBuf {
+    repo_dir("directus-step/step.mjs")
+}
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "e2e-admin-pw";
+
+/// Everything trm-init and Directus need for `db` with Directus on `port`: DB_*, Directus's own
+/// variables, and trm-init's schema keys pointing at the test install and the repository's snapshot.
+/// The update check Directus makes on every command goes through an unreachable proxy, so it fails at
+/// once instead of waiting up to 8 s for the npm registry.
+pub fn directus_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
+    let dir = directus_dir();
+    let cli = dir.join("cli.js").to_string_lossy().into_owned();
+    let mut env = db.env();
+    let pairs: Vec<(&str, String)> = vec![
+        ("TELEMETRY", "false".into()),
+        ("SECRET", "e2e-secret-e2e-secret-e2e-secret-e2e".into()),
+        ("ADMIN_EMAIL", ADMIN_EMAIL.into()),
+        ("ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
+        ("HOST", "127.0.0.1".into()),
+        ("PORT", port.to_string()),
+        ("PUBLIC_URL", format!("http://127.0.0.1:{port}")),
+        ("HTTPS_PROXY", "http://127.0.0.1:9".into()),
+        ("NO_PROXY", "127.0.0.1,localhost".into()),
+        ("TRM_INIT_SCHEMA__DIRECTUS", format!("[\"node\", \"{cli}\"]")),
+        ("TRM_INIT_SCHEMA__SNAPSHOT", repo_snapshot().to_string_lossy().into_owned()),
+        ("TRM_INIT_SCHEMA__STEP_SCRIPT", step_script().to_string_lossy().into_owned()),
+        // In Directus's folder, as in the image (WORKDIR /directus); `env` execs node.
+        (
+            "TRM_INIT_CHILD__COMMAND",
+            format!("[\"env\", \"-C\", \"{}\", \"node\", \"cli.js\", \"start\"]", dir.display()),
+        ),
+    ];
+    env.extend(pairs.into_iter().map(|(k, v)| (k.to_string(), v)));
+    env
+}
+
+/// Runs Directus's own CLI (`node cli.js ARGS`) in its folder with `env`; panics on failure.
+pub fn directus_cli(args: &[&str], env: &[(String, String)]) -> String {
+    let out = Command::new("node")
+        .arg(directus_dir().join("cli.js"))
+        .args(args)
+        .current_dir(directus_dir())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap_or_else(|e| panic!("node cannot run ({e}); {DIRECTUS_HOW}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "directus {args:?} failed: {text}");
+    text
+}
+
+/// Logs in as the test admin; returns the access token.
+pub fn directus_login(port: u16) -> String {
+    let body = format!("{{\"email\":\"{ADMIN_EMAIL}\",\"password\":\"{ADMIN_PASSWORD}\"}}");
+    let (status, text) = http(port, "POST", "/auth/login", None, Some(&body));
+    assert_eq!(status, 200, "login failed: {text}");
+    let start = text.find("\"access_token\":\"").expect("access_token in the login answer") + 16;
+    text[start..].split('"').next().unwrap_or_default().to_string()
+}
+
+/// Ports of one booted stack: Directus's own and trm-init's health server.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    pub directus: u16,
+    pub health: u16,
+}
+
+impl Ports {
+    pub fn free() -> Ports {
+        Ports { directus: free_port(), health: free_port() }
+    }
+}
+
+/// Everything a full boot of trm-init + Directus needs on `db` with `ports`.
+pub fn boot_env(db: &TestDb, ports: Ports) -> Vec<(String, String)> {
+    let mut env = directus_env(db, ports.directus);
+    env.extend([
+        ("TRM_INIT_HEALTH__LISTEN".to_string(), format!("127.0.0.1:{}", ports.health)),
+        ("TRM_INIT_HEALTH__UPSTREAM".to_string(), format!("http://127.0.0.1:{}/server/ping", ports.directus)),
+        ("TRM_INIT_DB_INIT__PRE_DIR".to_string(), repo_dir("db-init").to_string_lossy().into_owned()),
+        ("TRM_INIT_DB_INIT__POST_DIR".to_string(), repo_dir("db-init-post").to_string_lossy().into_owned()),
+    ]);
+    env
+}
+
+/// trm-init as PID 1 with its output (stdout and stderr) in a file that can be read while it runs.
+pub struct Boot {
+    pub pid1: Pid1,
+    pub ports: Ports,
+    log: tempfile::NamedTempFile,
+}
+
+impl Boot {
+    pub fn start(env: &[(String, String)], ports: Ports) -> Boot {
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        // Both streams append to one file (separate offsets would overwrite each other).
+        let append = || std::fs::OpenOptions::new().append(true).open(log.path()).expect("log file");
+        let (out, err) = (append(), append());
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pid1 = Pid1::start_with(&[], &env, |cmd| {
+            cmd.stdout(out).stderr(err);
+        });
+        Boot { pid1, ports, log }
+    }
+
+    /// Everything trm-init and its children printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// Waits until the stack answers healthy: trm-init's /healthz when its health server runs,
+    /// otherwise Directus's own /server/ping. Panics with the log when it does not within `limit`.
+    pub fn wait_healthy(&self, limit: Duration) {
+        let ok = eventually(limit, || {
+            std::thread::sleep(Duration::from_millis(200));
+            http(self.ports.health, "GET", "/healthz", None, None).0 == 200
+                || (http(self.ports.health, "GET", "/livez", None, None).0 == 0
+                    && http(self.ports.directus, "GET", "/server/ping", None, None).0 == 200)
+                || !self.running()
+        });
+        assert!(ok && self.running(), "the stack did not become healthy within {limit:?}; log:\n{}", self.log());
+    }
+
+    pub fn running(&self) -> bool {
+        std::fs::metadata(format!("/proc/{}", self.pid1.outer_pid)).is_ok()
+            && !zombies(&[self.pid1.outer_pid]).contains(&self.pid1.outer_pid)
+    }
+
+    /// SIGTERM, then waits for trm-init's exit; returns its code and the whole log.
+    pub fn stop(self, limit: Duration) -> (i32, String) {
+        self.pid1.signal(libc::SIGTERM);
+        self.wait(limit)
+    }
+
+    /// Waits for trm-init to exit by itself.
+    pub fn wait(self, limit: Duration) -> (i32, String) {
+        let Boot { pid1, log, .. } = self;
+        let outcome = pid1.wait(limit);
+        (outcome.code(), std::fs::read_to_string(log.path()).unwrap_or_default())
+    }
+}
