@@ -34,8 +34,8 @@ pub(crate) const TABLE: &[(&str, &str)] = &[
     ("126 / 127", "the command could not be executed / was not found"),
     ("64", "usage error"),
     ("65", "a migration failed or a migration file changed after it was applied"),
-    ("69", "the database could not be reached before `wait_timeout`, or a lock before `lock_timeout`"),
-    ("70", "Directus bootstrap or schema apply failed, or the snapshot would delete data"),
+    ("69", "the database could not be reached before `wait_timeout` (or went away during the Directus step), or a lock before `lock_timeout`"),
+    ("70", "Directus bootstrap or schema apply failed, the snapshot would delete data, or it comes from another major Directus"),
     ("78", "invalid configuration"),
     ("1", "`trm-init health`: not healthy (also an internal error, such as failing to install signal handlers)"),
 ];
