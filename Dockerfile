@@ -23,9 +23,30 @@ RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked \
     && test -x target/x86_64-unknown-linux-gnu/release/trm-init
 
+# ---- extensions: the TypeScript Directus extensions (extensions/), built with the official SDK ----------
+# Their own package.json and lockfile: `npm ci` installs exactly what the lockfile pins, in a layer reused
+# until either changes. The unit tests run before the build; only package.json and dist/ (the bundle,
+# dependencies included) reach the final stage, laid out as Directus's extensions folder expects.
+FROM node:22.23.5-bookworm-slim AS extensions
+WORKDIR /src
+COPY extensions/package.json extensions/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY extensions/tsconfig.json ./
+COPY extensions/src/ src/
+COPY extensions/test/ test/
+RUN npm test && npm run build \
+    && mkdir -p /out/trm-extensions && cp -r package.json dist /out/trm-extensions/ \
+    && test -f /out/trm-extensions/dist/api.js
+
+# ---- seed: the loader's npm dependencies, exact versions from seed/package-lock.json (no dev tools) -------
+FROM node:22-alpine AS seed
+WORKDIR /seed
+COPY seed/package.json seed/package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
 # ---- runtime: the official Directus image, pinned to the version the end-to-end tests run ---------------
 FROM directus/directus:11.17.4
-# Rarely changing layers first; the snapshot late; extensions last.
+# Rarely changing layers first; the snapshot and the seed late; extensions last.
 COPY --from=build /src/target/x86_64-unknown-linux-gnu/release/trm-init /usr/local/bin/trm-init
 COPY config/ /directus/config/
 # The Directus step's helper: bootstrap, diff and apply in one Node process, through @directus/api's modules.
@@ -33,7 +54,10 @@ COPY directus-step/ /directus/directus-step/
 COPY db-init/ /directus/db-init/
 COPY db-init-post/ /directus/db-init-post/
 COPY snapshots/ /directus/snapshots/
-COPY --chown=node:node extensions/ /directus/extensions/
+# The seed loader, run on demand: docker exec <container> node /directus/seed/load.mjs (seed/README.md).
+COPY --from=seed /seed/node_modules/ /directus/seed/node_modules/
+COPY seed/ /directus/seed/
+COPY --from=extensions --chown=node:node /out/ /directus/extensions/
 
 ENV TRM_INIT_CONFIG=/directus/config/trm-init.toml
 USER node

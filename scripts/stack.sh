@@ -5,7 +5,9 @@
 # Ctrl-C stops Directus, trm-init and the cluster cleanly. The cluster's data stays in .stack/ so the
 # next run is a warm boot (the schema step is skipped by fingerprint); --fresh starts from nothing.
 #
-# Usage: scripts/stack.sh [--fresh]
+# --seed loads the dogfood seed (seed/rally-albania-2026.yaml, idempotent) once Directus answers.
+#
+# Usage: scripts/stack.sh [--fresh] [--seed]
 # Env:   ADMIN_EMAIL, ADMIN_PASSWORD   the first admin (defaults printed at start)
 #        STACK_DIR (.stack)  STACK_PG_PORT (55432)  PORT (8055)  HOST (127.0.0.1)
 #        STACK_PROFILE (debug | release: how trm-init is built)
@@ -16,10 +18,12 @@ repo=$TRM_REPO
 log() { echo "[stack] $*" >&2; }
 
 fresh=false
+seed=false
 for arg in "$@"; do
   case $arg in
     --fresh) fresh=true ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --seed) seed=true ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) log "unknown argument $arg"; exit 64 ;;
   esac
 done
@@ -53,6 +57,10 @@ dx=$(scripts/install-directus.sh)
 trm_node
 ln -sfn "$dx" "$stack/directus"   # config/dev.toml runs .stack/directus/cli.js
 log "node $(node --version), Directus in $dx"
+if $seed && [[ ! -d seed/node_modules/@directus/sdk ]]; then
+  log "installing the seed loader's packages (seed/package-lock.json)"
+  (cd seed && npm ci --no-audit --no-fund >&2)
+fi
 
 # ---- trm-init ------------------------------------------------------------------------------------------
 profile=${STACK_PROFILE:-debug}
@@ -105,7 +113,16 @@ export PUBLIC_URL=${PUBLIC_URL:-http://localhost:$PORT}
 export TELEMETRY=${TELEMETRY:-false}
 export STORAGE_LOCATIONS=local STORAGE_LOCAL_ROOT=$stack/uploads EXTENSIONS_PATH=$stack/extensions
 mkdir -p "$stack/uploads" "$stack/extensions"
+# The project's extensions, built from extensions/ and laid out as in the image. Without Redis and
+# RECOMPUTE_STREAM in the environment the flag endpoint answers 503 and says what is missing.
+log "building extensions/"
+(cd "$repo/extensions" && npm ci --no-audit --no-fund --prefer-offline >&2 && npm run build >&2)
+rm -rf "$stack/extensions/trm-extensions" && mkdir -p "$stack/extensions/trm-extensions"
+cp -r "$repo/extensions/package.json" "$repo/extensions/dist" "$stack/extensions/trm-extensions/"
 export TRM_INIT_CONFIG=$repo/config/dev.toml
+# config/dev.toml names .stack/directus; follow STACK_DIR when it is elsewhere.
+export TRM_INIT_SCHEMA__DIRECTUS="[\"node\", \"$stack/directus/cli.js\"]"
+export TRM_INIT_CHILD__COMMAND="[\"env\", \"-C\", \"$stack/directus\", \"node\", \"cli.js\", \"start\"]"
 export TRM_INIT_HEALTH__LISTEN=${TRM_INIT_HEALTH__LISTEN:-127.0.0.1:8056}
 export TRM_INIT_HEALTH__UPSTREAM=${TRM_INIT_HEALTH__UPSTREAM:-http://127.0.0.1:$PORT/server/ping}
 
@@ -124,6 +141,16 @@ else
   "$trm_init" </dev/null &
 fi
 runner=$!
+if $seed; then
+  # In the background, so Ctrl-C still reaches trm-init; gives up when trm-init exits first.
+  (
+    until curl -fsS "http://127.0.0.1:$PORT/server/ping" >/dev/null 2>&1; do
+      kill -0 "$runner" 2>/dev/null || exit 0
+      sleep 1
+    done
+    DIRECTUS_URL=http://127.0.0.1:$PORT node seed/load.mjs --quiet >&2 || log "the seed exited with $? (see above)"
+  ) &
+fi
 stop() {
   log "stopping (trm-init forwards the signal to Directus)"
   # The process that is trm-init: the runner itself, or unshare's child.

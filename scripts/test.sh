@@ -17,6 +17,10 @@ command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v ps >/dev/null || need_pkgs+=(procps)
 command -v file >/dev/null || need_pkgs+=(file)
 command -v script >/dev/null || need_pkgs+=(bsdutils)
+command -v npm >/dev/null || need_pkgs+=(npm)
+command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+command -v redis-cli >/dev/null || need_pkgs+=(redis-tools)
+[[ -x /usr/bin/chromium ]] || need_pkgs+=(chromium)   # tests/dogfood.rs drives the admin UI headless
 # tests/metrics.rs parses /metrics with the Prometheus client's OpenMetrics parser (Debian's python3).
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need_pkgs+=(python3-prometheus-client)
 if ((${#need_pkgs[@]})); then
@@ -30,6 +34,16 @@ dx_dir=$(scripts/install-directus.sh)
 export TRM_TEST_DIRECTUS_DIR=$dx_dir
 trm_node
 log "node $(node --version), Directus in $TRM_TEST_DIRECTUS_DIR"
+
+# Node packages of the seed loader and the browser test (exact versions from their lockfiles), then the
+# seed's own checks: its types (tsc over the JSDoc) and unit tests.
+for dir in seed tests/browser; do
+  (cd "$dir" && npm ci --no-audit --no-fund >&2)
+done
+(cd seed && npm run --silent typecheck >&2 && npm test >&2)
+# The extensions' packages (extensions/package-lock.json) into the npm cache, once and online; the tests
+# then build extensions/ with `npm ci --offline` (tests/support: extensions_path).
+(cd extensions && npm ci --no-audit --no-fund --prefer-offline >&2)
 
 cargo build --release --bin trm-init >&2
 export TRM_TEST_RELEASE_BIN=$TRM_RELEASE_BIN

@@ -12,9 +12,9 @@ const LONG_ABOUT: &str = "\
 trm-init is the init process (PID 1) of the TRM Directus container.
 
 `trm-init run` (the default) waits for PostgreSQL, applies db-init/*.sql, runs Directus bootstrap,
-applies the Directus schema snapshot (refusing one that would delete data), applies db-init-post/*.sql,
-then starts and supervises the main child (node /directus/cli.js start): it forwards signals, reaps
-every zombie, KILLs the child if it ignores TERM for child.stop_grace, and exits with its status.
+applies the Directus schema snapshot (refusing one that would delete data), applies db-init-post/*.sql
+and the access file (roles, policies, permissions), then starts and supervises the main child
+(node /directus/cli.js start): it forwards signals, reaps every zombie, KILLs the child if it ignores TERM for child.stop_grace, and exits with its status.
 A health server answers /livez, /readyz and /healthz on health.listen (loopback by default; off
 with health.enabled = false). `trm-init preflight` runs the same preflight and exits without starting
 the child (a CI gate, a Kubernetes migration Job).
@@ -114,6 +114,19 @@ pub(crate) enum Command {
     /// The whole preflight, then exit 0 without starting the child (CI gate, Kubernetes migration Job);
     /// exit codes as `run`.
     Preflight,
+    /// Directus roles, policies and permissions as code (access.file).
+    #[command(subcommand)]
+    Access(AccessCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Print the database's access rows in the access file's format.
+    Export,
+    /// Apply the access file alone, under the preflight lock (what preflight's access step does).
+    Apply,
+    /// Print docs/permissions.md (the policy x collection x action matrix) generated from the access file.
+    Matrix,
 }
 
 #[derive(Debug, Args, Default)]

@@ -18,9 +18,10 @@ pub(crate) const NOT_FOUND: u8 = 127;
 pub(crate) const USAGE: u8 = 64;
 /// A migration failed or a migration file changed after it was applied.
 pub(crate) const MIGRATION: u8 = 65;
-/// The database (or the preflight lock) could not be had in time.
+/// The database (or the preflight lock) could not be had in time; Redis could not be told of new permissions.
 pub(crate) const UNAVAILABLE: u8 = 69;
-/// Directus bootstrap or schema apply failed, or the snapshot would delete data.
+/// Directus bootstrap or schema apply failed, the snapshot would delete data, or the access file is
+/// missing, invalid or names what the schema lacks.
 pub(crate) const DIRECTUS: u8 = 70;
 /// Invalid configuration.
 pub(crate) const CONFIG: u8 = 78;
@@ -34,8 +35,14 @@ pub(crate) const TABLE: &[(&str, &str)] = &[
     ("126 / 127", "the command could not be executed / was not found"),
     ("64", "usage error"),
     ("65", "a migration failed or a migration file changed after it was applied"),
-    ("69", "the database could not be reached before `wait_timeout` (or went away during the Directus step), or a lock before `lock_timeout`"),
-    ("70", "Directus bootstrap or schema apply failed, the snapshot would delete data, or it comes from another major Directus"),
+    (
+        "69",
+        "the database could not be reached before `wait_timeout` (or went away during the Directus step), or a lock before `lock_timeout`; Redis could not be told that permissions changed",
+    ),
+    (
+        "70",
+        "Directus bootstrap or schema apply failed, the snapshot would delete data or comes from another major Directus, or the access file is missing, invalid or names what the schema lacks",
+    ),
     ("78", "invalid configuration"),
     ("1", "`trm-init health`: not healthy (also an internal error, such as failing to install signal handlers)"),
 ];

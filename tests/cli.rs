@@ -104,3 +104,41 @@ fn check_names_every_problem_and_exits_78() {
         assert!(shown.contains(needle), "{needle} not named: {shown}");
     }
 }
+
+#[test]
+fn check_reports_the_extensions_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bundle = dir.path().join("trm-extensions");
+    std::fs::create_dir_all(bundle.join("dist")).expect("mkdir");
+    std::fs::write(bundle.join("dist/api.js"), "export default {}").expect("write");
+    std::fs::write(
+        bundle.join("package.json"),
+        r#"{"name":"trm-extensions","version":"1.2.3","directus:extension":{"type":"bundle",
+           "path":{"app":"dist/app.js","api":"dist/api.js"},
+           "entries":[{"type":"endpoint","name":"faulty-positions"},{"type":"hook","name":"stage-start-list"}]}}"#,
+    )
+    .expect("write");
+    let folder = dir.path().to_str().expect("utf-8");
+    let off = [("TRM_INIT_PREFLIGHT__ENABLED", "false"), ("EXTENSIONS_PATH", folder)];
+    let out = trm_init(&["check"], &off);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains(&format!("# extensions: 1 in {folder}")), "{shown}");
+    assert!(
+        shown.contains("#   trm-extensions 1.2.3 (bundle): endpoint faulty-positions, hook stage-start-list"),
+        "{shown}"
+    );
+
+    // An extension whose build output is missing is a problem, named with its folder.
+    std::fs::remove_file(bundle.join("dist/api.js")).expect("rm");
+    let out = trm_init(&["check"], &off);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{shown}");
+    assert!(shown.contains("dist/api.js is missing") && shown.contains(folder), "{shown}");
+
+    let none = [("TRM_INIT_PREFLIGHT__ENABLED", "false"), ("EXTENSIONS_PATH", "/no/such/extensions")];
+    let out = trm_init(&["check"], &none);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "a missing folder is a note, not a problem: {shown}");
+    assert!(shown.contains("# extensions: no folder /no/such/extensions"), "{shown}");
+}

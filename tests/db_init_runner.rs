@@ -26,9 +26,10 @@ fn fresh_apply_then_rerun_skips_everything() {
     let db = TestDb::fresh("dbi_fresh_rerun");
     let post = empty();
     let pre = repo_dir("db-init");
+    let n = repo_migrations("db-init").len();
     let first = run(&db, &pre, post.path(), &["--phase", "pre"], &[]);
     assert_eq!(first.code(), 0, "{}", first.stderr);
-    assert_eq!(first.stdout.trim(), "pre: 3 applied, 0 skipped");
+    assert_eq!(first.stdout.trim(), format!("pre: {n} applied, 0 skipped"));
     assert!(first.stderr.contains("001_extensions.sql applied in"), "{}", first.stderr);
     // 001 adapts to the server: the test states which branch this server takes and checks that one.
     let timescale = db.query(
@@ -44,8 +45,8 @@ fn fresh_apply_then_rerun_skips_everything() {
     }
     let second = run(&db, &pre, post.path(), &["--phase", "pre"], &[]);
     assert_eq!(second.code(), 0, "{}", second.stderr);
-    assert_eq!(second.stdout.trim(), "pre: 0 applied, 3 skipped");
-    assert_eq!(db.query("SELECT count(*) FROM migrations_applied"), "3");
+    assert_eq!(second.stdout.trim(), format!("pre: 0 applied, {n} skipped"));
+    assert_eq!(db.query("SELECT count(*) FROM migrations_applied"), n.to_string());
     assert_eq!(db.query("SELECT count(*) FROM information_schema.columns WHERE table_name = 'positions'"), "13");
     assert_eq!(
         db.query("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'positions'"),
@@ -59,7 +60,8 @@ fn rows_written_by_the_shell_runner_are_adopted_without_reapplying() {
     let pre = repo_dir("db-init");
     // What ../shared/baselines/apply-db-init.sh does: psql -f each file, then record sha256sum.
     db.query("CREATE TABLE migrations_applied (filename TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), checksum TEXT NOT NULL)");
-    for name in ["001_extensions.sql", "002_positions_hypertable.sql", "003_positions_faulty.sql"] {
+    let files = repo_migrations("db-init");
+    for name in &files {
         let text = std::fs::read_to_string(pre.join(name)).unwrap();
         db.query(&text);
         let out = std::process::Command::new("sha256sum").arg(pre.join(name)).output().unwrap();
@@ -71,10 +73,10 @@ fn rows_written_by_the_shell_runner_are_adopted_without_reapplying() {
     let post = empty();
     let out = run(&db, &pre, post.path(), &["--phase", "pre"], &[]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert_eq!(out.stdout.trim(), "pre: 0 applied, 3 skipped");
+    assert_eq!(out.stdout.trim(), format!("pre: 0 applied, {} skipped", files.len()));
     assert_eq!(
         db.query("SELECT count(*) FROM migrations_applied WHERE applied_at = '2026-01-01'"),
-        "3",
+        files.len().to_string(),
         "rows untouched"
     );
 }
@@ -207,7 +209,13 @@ fn missing_required_extension_refuses_before_anything_is_applied() {
 #[test]
 fn post_folder_adds_composite_uniques_once_and_names_a_missing_table() {
     let db = TestDb::fresh("dbi_post");
-    let post = repo_dir("db-init-post");
+    // The Phase 1 files as shipped; later phases' files need their own tables (tested with the real schema).
+    let phase1 = ["001_composite_uniques.sql", "002_default_views.sql", "003_default_view_widths.sql"];
+    let copied = tempfile::tempdir().expect("temp dir");
+    for name in phase1 {
+        std::fs::copy(repo_dir("db-init-post").join(name), copied.path().join(name)).expect("copy a db-init-post file");
+    }
+    let post = copied.path().to_path_buf();
     let pre = empty();
     let missing = run(&db, pre.path(), &post, &["--phase", "post"], &[]);
     assert_eq!(missing.code(), 65, "{}", missing.stderr);
@@ -223,24 +231,29 @@ fn post_folder_adds_composite_uniques_once_and_names_a_missing_table() {
          CREATE TABLE entry_crew (id serial, entry_id int, user_id uuid); \
          CREATE TABLE entry_devices (id serial, entry_id int, device_id uuid); \
          CREATE TABLE directus_presets (id serial, bookmark text, \"user\" uuid, role uuid, collection text, \
-                                        layout text, layout_query json, icon text); \
+                                        layout text, layout_query json, layout_options json, icon text); \
          ALTER TABLE classes ADD CONSTRAINT classes_event_id_code_unique UNIQUE (event_id, code);",
     );
     let out = run(&db, pre.path(), &post, &["--phase", "all"], &[]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert_eq!(out.stdout, "pre: 0 applied, 0 skipped\npost: 2 applied, 0 skipped\n");
+    assert_eq!(out.stdout, "pre: 0 applied, 0 skipped\npost: 3 applied, 0 skipped\n");
     assert_eq!(db.query("SELECT count(*) FROM pg_constraint WHERE contype = 'u' AND conname LIKE '%_unique'"), "8");
     assert_eq!(
         db.query("SELECT string_agg(filename, ',' ORDER BY filename) FROM migrations_applied"),
-        "post/001_composite_uniques.sql,post/002_default_views.sql"
+        "post/001_composite_uniques.sql,post/002_default_views.sql,post/003_default_view_widths.sql"
     );
     assert_eq!(
         db.query("SELECT layout_query->'tabular'->>'sort' FROM directus_presets WHERE collection = 'organizations'"),
         r#"["name"]"#,
         "organizations are listed by name"
     );
+    assert_eq!(
+        db.query("SELECT layout_options->'tabular'->'widths'->>'class_id' FROM directus_presets WHERE collection = 'entries'"),
+        "260",
+        "entries list their class in a wide column"
+    );
     let again = run(&db, pre.path(), &post, &["--phase", "post"], &[]);
-    assert_eq!(again.stdout.trim(), "post: 0 applied, 2 skipped");
+    assert_eq!(again.stdout.trim(), "post: 0 applied, 3 skipped");
 }
 
 #[test]
@@ -249,7 +262,7 @@ fn dry_run_lists_pending_files_and_writes_nothing() {
     let post = empty();
     let out = run(&db, &repo_dir("db-init"), post.path(), &["--phase", "pre", "--dry-run"], &[]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert_eq!(out.stdout.trim(), "pre: 3 to apply, 0 skipped (dry run)");
+    assert_eq!(out.stdout.trim(), format!("pre: {} to apply, 0 skipped (dry run)", repo_migrations("db-init").len()));
     assert_eq!(db.query("SELECT to_regclass('migrations_applied') IS NULL AND to_regclass('positions') IS NULL"), "t");
 }
 

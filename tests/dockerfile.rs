@@ -46,7 +46,8 @@ fn build_stage() -> Stage {
     let dockerfile = load();
     let from = final_copies()
         .into_iter()
-        .find_map(|c| c.from)
+        .find(|c| c.dest == BINARY)
+        .and_then(|c| c.from)
         .expect("the final stage copies the binary from a build stage (COPY --from=...)");
     dockerfile.stage(&from).unwrap_or_else(|| panic!("no stage named {from}")).clone()
 }
@@ -93,7 +94,7 @@ fn build_stage_produces_the_static_binary_the_final_stage_copies() {
     );
     let workdir = stage.workdir().expect("the build stage sets WORKDIR");
     let produced = format!("{}/{BUILD_OUTPUT}", workdir.trim_end_matches('/'));
-    let binary = final_copies().into_iter().find(|c| c.from.is_some()).expect("a COPY --from");
+    let binary = final_copies().into_iter().find(|c| c.dest == BINARY).expect("the COPY of the binary");
     assert_eq!(binary.sources, std::slice::from_ref(&produced), "the final stage copies what cargo produced");
     assert_eq!(binary.target_of(&produced, false), BINARY);
 }
@@ -260,15 +261,60 @@ fn layers_are_in_cache_friendly_order() {
         "/directus/db-init",
         "/directus/db-init-post",
         "/directus/snapshots",
+        "/directus/seed/node_modules",
+        "/directus/seed",
         "/directus/extensions",
     ];
-    assert_eq!(dests, expected, "rarely changing layers first, the snapshot late, extensions last");
+    assert_eq!(dests, expected, "rarely changing layers first, the snapshot and the seed late, extensions last");
     for (source, dest) in
-        [("config", 1), ("directus-step", 2), ("db-init", 3), ("db-init-post", 4), ("snapshots", 5), ("extensions", 6)]
+        [("config", 1), ("directus-step", 2), ("db-init", 3), ("db-init-post", 4), ("snapshots", 5), ("seed", 7)]
     {
         let copy = copy_of(&final_copies(), &format!("{source}/"));
         assert_eq!(copy.target_of(&format!("{source}/"), true), expected[dest]);
     }
+}
+
+/// The extensions stage: a pinned Node 22 image, dependencies from the lockfile in their own layer, unit
+/// tests before the build, and nothing but the built output (package.json + dist/) copied to the final
+/// stage, owned by node, into Directus's extensions folder.
+#[test]
+fn extensions_are_built_in_a_node_stage_and_only_the_output_is_copied() {
+    let dockerfile = load();
+    let stage = dockerfile.stage("extensions").expect("a build stage named extensions").clone();
+    let (image, tag) = stage.base.split_once(':').expect("the Node image is pinned with a tag");
+    assert_eq!(image, "node");
+    let version = tag.split('-').next().unwrap_or_default();
+    assert!(version.starts_with("22.") && version.split('.').count() == 3, "pin Node 22 as x.y.z, not {tag}");
+
+    let copies = stage.copies();
+    let runs = stage.all("RUN");
+    let ci = runs.iter().position(|r| r.rest.contains("npm ci")).expect("RUN npm ci (installs from the lockfile)");
+    let ci_line = runs[ci].line;
+    let manifests: Vec<&Copy> = copies.iter().filter(|c| c.line < ci_line).collect();
+    let before: Vec<&String> = manifests.iter().flat_map(|c| c.sources.iter()).collect();
+    assert!(
+        before.iter().any(|s| *s == "extensions/package.json")
+            && before.iter().any(|s| *s == "extensions/package-lock.json"),
+        "package.json and package-lock.json are copied before npm ci: {before:?}"
+    );
+    assert!(
+        before.iter().all(|s| s.ends_with("package.json") || s.ends_with("package-lock.json")),
+        "only the manifests before npm ci, so a source change reuses the installed layer: {before:?}"
+    );
+    let build = runs.iter().find(|r| r.rest.contains("npm run build")).expect("RUN npm run build");
+    assert!(build.rest.contains("npm test"), "the unit tests run in the image build: {}", build.rest);
+    let lock = read("extensions/package-lock.json");
+    assert!(lock.contains("\"@directus/extensions-sdk\""), "the lockfile pins the official extensions SDK");
+
+    let finals: Vec<Copy> = final_copies().into_iter().filter(|c| c.from.as_deref() == Some("extensions")).collect();
+    assert_eq!(finals.len(), 1, "one COPY --from=extensions in the final stage");
+    let copy = &finals[0];
+    assert_eq!(copy.chown.as_deref(), Some("node:node"), "Directus (uid 1000) owns its extensions");
+    assert_eq!(copy.dest.trim_end_matches('/'), "/directus/extensions");
+    assert!(
+        final_copies().iter().all(|c| !c.sources.iter().any(|s| s.starts_with("extensions"))),
+        "the final stage copies no extension sources"
+    );
 }
 
 #[test]
@@ -326,6 +372,9 @@ fn baked_config_paths_are_the_folders_the_image_holds() {
             "schema.directus {:?} names {cli}: the step helper finds Directus's folder by it",
             config.schema.directus
         );
+        if config.access.enabled {
+            check("access.file", &config.access_file(), false);
+        }
     }
     let workdir = load().final_stage().workdir().unwrap_or_default();
     assert!(
@@ -352,4 +401,29 @@ fn gitattributes_forces_lf_on_what_breaks_with_crlf() {
             ".gitattributes must force LF for {pattern}"
         );
     }
+}
+
+#[test]
+fn seed_stage_installs_the_locked_runtime_dependencies_only() {
+    let copy = final_copies()
+        .into_iter()
+        .find(|c| c.dest.trim_end_matches('/') == "/directus/seed/node_modules")
+        .expect("the final stage copies the seed's node_modules");
+    let from = copy.from.clone().expect("node_modules come from a stage (COPY --from=...), not the host");
+    let stage = load().stage(&from).unwrap_or_else(|| panic!("no stage named {from}")).clone();
+    assert!(stage.base.starts_with("node:22"), "the seed stage runs Node 22 (the base image's major): {}", stage.base);
+    let sources: Vec<String> = stage.copies().into_iter().flat_map(|c| c.sources).collect();
+    assert_eq!(sources, ["seed/package.json", "seed/package-lock.json"], "only the manifest and its lockfile");
+    let runs: Vec<String> = stage.all("RUN").iter().map(|r| r.rest.clone()).collect();
+    assert!(runs.iter().any(|r| r.contains("npm ci --omit=dev")), "exact versions, no dev tools: {runs:?}");
+    assert_eq!(copy.sources, [format!("{}/node_modules/", stage.workdir().unwrap_or_default())]);
+
+    // The lockfile matches the manifest (npm ci refuses otherwise).
+    let manifest: serde_json::Value = serde_json::from_str(&read("seed/package.json")).expect("seed/package.json");
+    let lock: serde_json::Value =
+        serde_json::from_str(&read("seed/package-lock.json")).expect("seed/package-lock.json");
+    for key in ["dependencies", "devDependencies"] {
+        assert_eq!(lock["packages"][""][key], manifest[key], "package-lock.json is stale for {key}");
+    }
+    assert!(manifest["dependencies"]["@directus/sdk"].is_string(), "the loader uses the official SDK");
 }

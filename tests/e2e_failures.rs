@@ -18,7 +18,7 @@ fn destructive_snapshot_stops_the_boot_with_70_and_the_data_stays() {
     let env = boot_env(&db, ports);
     let first = trm_init(&["schema"], &env, BOOT);
     assert_eq!(first.code(), 0, "{}", first.stderr);
-    db.query("INSERT INTO devices (imei, model) VALUES ('356307042441013', 'FMB920')");
+    db.query("INSERT INTO devices (id, imei, model) VALUES (gen_random_uuid(), '356307042441013', 'FMB920')");
 
     let dir = tempfile::tempdir().unwrap();
     let smaller = dir.path().join("schema.yaml");

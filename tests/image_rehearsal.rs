@@ -3,7 +3,9 @@
 //! /directus and the host's system libraries for Node; trm-init then boots as PID 1 of a new PID
 //! namespace, chrooted there, as the image's USER, on a fresh database. The HEALTHCHECK command is run
 //! the way Docker runs it (from outside, entering the container with nsenter) until healthy, and the
-//! container is stopped the way `docker stop` stops it (STOPSIGNAL, KILL after 10 s).
+//! container is stopped the way `docker stop` stops it (STOPSIGNAL, KILL after 10 s). In between, the
+//! seed runs the way its README says (`docker exec <container> node /directus/seed/load.mjs`). A Node
+//! build stage the final stage copies from (the seed's npm dependencies) is run on the host.
 //!
 //! How it maps onto Docker:
 //! - base image `directus/directus` = an overlay whose lower layer is TRM_TEST_DIRECTUS_DIR (cli.js and
@@ -122,6 +124,14 @@ fn image_boots_as_pid1_gets_healthy_and_stops_like_docker_stop() {
         container.logs()
     );
 
+    // The image seeds a fresh environment on demand: `docker exec <container> node /directus/seed/load.mjs`
+    // (as the image's USER, with the container's environment: its PORT and first admin).
+    let seed_argv: Vec<String> = ["node", "/directus/seed/load.mjs", "--quiet"].map(String::from).to_vec();
+    let seeded = probe(pid1, &seed_argv, &env, image.uid, image.gid, Duration::from_secs(180));
+    assert_eq!(seeded.code, Some(0), "docker exec ... node /directus/seed/load.mjs: {}", seeded.output);
+    assert!(seeded.output.contains("seed: 35 created, 0 unchanged"), "{}", seeded.output);
+    assert_eq!(db.query("SELECT count(*) FROM classes"), "18");
+
     let directus_child = common::children_of(pid1)
         .into_iter()
         // The baked child.command names /directus/cli.js; child.skip_update_check starts it as
@@ -132,6 +142,24 @@ fn image_boots_as_pid1_gets_healthy_and_stops_like_docker_stop() {
         })
         .unwrap_or_else(|| panic!("no Directus child (cli/run.js start) under trm-init; {}", container.logs()));
     assert_eq!(uid_of(directus_child), Some(image.uid), "Directus runs as the image's USER");
+
+    // The extensions the image ships are node's and Directus loaded them: the endpoint answers itself
+    // (an unknown route would be Directus's 404).
+    let bundle = image.upper.join("extensions/trm-extensions/dist/api.js");
+    let owner = std::fs::metadata(&bundle).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    assert_eq!(owner.ok(), Some(1000), "{} is owned by node (uid 1000)", bundle.display());
+    // Directus's pressure limiter answers 503 while this busy machine catches up: ask again.
+    let mut answer = (0, String::new());
+    common::eventually(Duration::from_secs(60), || {
+        answer = common::http(directus_port, "POST", "/faulty-positions", None, Some("{}"));
+        answer.0 != 503 || !answer.1.contains("Under pressure") || {
+            std::thread::sleep(Duration::from_secs(1));
+            false
+        }
+    });
+    let (status, body) = answer;
+    assert_eq!(status, 401, "POST /faulty-positions: {body}; {}", container.logs());
+    assert!(body.contains("log in to flag positions"), "the extension's own answer: {body}");
 
     let stopping = Instant::now();
     let code = container.docker_stop();
@@ -311,20 +339,79 @@ impl Image {
             None => (0, 0),
         };
         for source in &copy.sources {
-            let host = if copy.from.is_some() {
-                assert!(
-                    source.ends_with(BUILD_OUTPUT),
-                    "line {}: COPY --from copies {source}, not cargo's output",
-                    copy.line
-                );
-                trm_init_binary()
-            } else {
-                repo().join(source)
+            let host = match copy.from.as_deref() {
+                Some(_) if source.ends_with(BUILD_OUTPUT) => trm_init_binary(),
+                // The extensions stage's /out/: the bundle the harness builds from extensions/ with the
+                // stage's own commands (npm ci from the lockfile, npm run build), laid out the same way
+                // (trm-extensions/package.json + dist/). Its RUN writes to /out, so it is not replayed here.
+                Some("extensions") => {
+                    assert_eq!(source, "/out/", "line {}: COPY --from=extensions copies {source}", copy.line);
+                    common::extensions_path()
+                }
+                Some(stage) => self.node_stage(stage).join(source.trim_start_matches('/')),
+                None => repo().join(source),
             };
             assert!(host.exists(), "line {}: COPY source {} does not exist", copy.line, host.display());
             let dest = self.staging_path(&copy.target_of(source, host.is_dir()));
             copy_tree(&host, &dest, owner, group);
         }
+    }
+
+    /// A Node build stage (`FROM node:22...`) run on the host: its COPYs of repository files into a
+    /// folder standing for the stage's root, then its RUN lines with `sh -c` in its WORKDIR, with Node 22
+    /// and npm on PATH. Returns that root; built once per stage.
+    fn node_stage(&mut self, name: &str) -> PathBuf {
+        let root = self.tmp.path().join("stages").join(name);
+        if root.exists() {
+            return root;
+        }
+        let dockerfile = dockerfile_model::load();
+        let stage = dockerfile.stage(name).unwrap_or_else(|| panic!("COPY --from={name}: no such stage")).clone();
+        assert!(
+            stage.base.starts_with("node:22"),
+            "stage {name}: the rehearsal runs Node 22 stages only, not {}",
+            stage.base
+        );
+        let workdir = root.join(stage.workdir().unwrap_or_else(|| "/".into()).trim_start_matches('/'));
+        std::fs::create_dir_all(&workdir).expect("mkdir stage workdir");
+        let node_bin = node22().parent().map(Path::to_path_buf).unwrap_or_default();
+        let path = format!("{}:{}", node_bin.display(), std::env::var("PATH").unwrap_or_default());
+        for i in &stage.instructions {
+            match i.keyword.as_str() {
+                "COPY" => {
+                    let copy = stage.copies().into_iter().find(|c| c.line == i.line).expect("the COPY of this line");
+                    assert!(copy.from.is_none(), "stage {name} line {}: nested COPY --from", copy.line);
+                    for source in &copy.sources {
+                        let host = repo().join(source);
+                        let dest = if copy.dest.starts_with('/') {
+                            root.join(copy.target_of(source, host.is_dir()).trim_start_matches('/'))
+                        } else {
+                            workdir.join(copy.target_of(source, host.is_dir()))
+                        };
+                        copy_tree(&host, &dest, 0, 0);
+                    }
+                }
+                "RUN" => {
+                    let out = Command::new("sh")
+                        .args(["-c", &i.rest])
+                        .current_dir(&workdir)
+                        .env("PATH", &path)
+                        .output()
+                        .expect("sh");
+                    assert!(
+                        out.status.success(),
+                        "stage {name} line {}: {} failed: {}{}",
+                        i.line,
+                        i.rest,
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                "FROM" | "WORKDIR" | "ENV" => {}
+                other => panic!("stage {name} line {}: the rehearsal does not know {other}", i.line),
+            }
+        }
+        root
     }
 
     fn lookup_user(&self, name: &str) -> (u32, u32) {

@@ -1,12 +1,13 @@
 //! `snapshots/schema.yaml` holds the Phase 1 model as published (plan NAMES.md, CONTEXT.md "Phase 1 as
 //! published"): the processor reads these tables with plain SQL under these names, so a rename here is
-//! a break there. Also: the raw tables (positions, migrations_applied, trm_init_schema_state) are never
-//! in it. Read from the file; no database needed (tests/e2e_boot.rs checks a booted Directus).
+//! a break there. Also: the raw tables (positions, migrations_applied, trm_init_schema_state,
+//! recompute_outbox) are never in it. Read from the file; no database needed (tests/e2e_boot.rs checks a
+//! booted Directus).
 
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 
-const RAW_TABLES: [&str; 3] = ["positions", "migrations_applied", "trm_init_schema_state"];
+const RAW_TABLES: [&str; 4] = ["positions", "migrations_applied", "trm_init_schema_state", "recompute_outbox"];
 
 fn snapshot() -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/schema.yaml");
@@ -64,7 +65,22 @@ fn collections_and_columns_are_the_published_names() {
     // Columns (alias fields such as entries.crew are listed apart: they have no column).
     let want: [(&str, &[&str]); 11] = [
         ("organizations", &["id", "name", "slug"]),
-        ("organization_users", &["id", "organization_id", "user_id", "role"]),
+        // The role columns: Phase 4 (scripts/schema/phase4.mjs), kept by a trigger (db-init-post/006).
+        (
+            "organization_users",
+            &[
+                "id",
+                "organization_id",
+                "user_id",
+                "role",
+                "org_admin_user_id",
+                "race_director_user_id",
+                "marshal_user_id",
+                "timekeeper_user_id",
+                "participant_user_id",
+                "viewer_user_id",
+            ],
+        ),
         ("vehicles", &["id", "make", "model", "year", "cc", "vin", "plate"]),
         ("organization_vehicles", &["id", "organization_id", "vehicle_id", "registered_at"]),
         ("devices", &["id", "imei", "model"]),
@@ -85,7 +101,8 @@ fn collections_and_columns_are_the_published_names() {
             ],
         ),
         ("classes", &["id", "event_id", "code", "name", "description", "sort_order", "vehicle_kind"]),
-        ("entries", &["id", "event_id", "class_id", "vehicle_id", "race_number", "status"]),
+        // notes: Phase 4 (scripts/schema/phase4.mjs), where marshals write during the event.
+        ("entries", &["id", "event_id", "class_id", "vehicle_id", "race_number", "status", "notes"]),
         ("entry_crew", &["id", "entry_id", "user_id", "role"]),
         ("entry_devices", &["id", "entry_id", "device_id", "assigned_user_id"]),
     ];
@@ -102,7 +119,12 @@ fn collections_and_columns_are_the_published_names() {
     let aliases = |c: &str| -> Vec<String> {
         fields(&doc, c).into_iter().filter(|(_, f)| s(&f["type"]) == "alias").map(|(n, _)| n).collect()
     };
-    assert_eq!(aliases("events"), ["classes"], "events lists its classes");
+    assert_eq!(aliases("events"), ["classes", "entries"], "events lists its classes (and, Phase 4, entries)");
+    // Phase 4: the one-to-many aliases the permissions walk (snapshots/access.yaml).
+    assert_eq!(aliases("organizations"), ["events", "organization_users"], "organizations list members and events");
+    assert_eq!(aliases("vehicles"), ["organization_vehicles"]);
+    assert_eq!(aliases("devices"), ["organization_devices"]);
+    assert!(fields(&doc, "directus_users").contains_key("organization_users"), "a user lists their memberships");
     assert_eq!(aliases("entries"), ["crew", "devices"], "an entry lists its crew and devices (fields=*.*)");
     let users = fields(&doc, "directus_users");
     for extra in ["phone", "birth_date", "nationality"] {
@@ -202,7 +224,22 @@ fn relations_restrict_deletes_except_the_worn_device() {
     ];
     let phase1: std::collections::BTreeSet<&str> = m2o.iter().map(|(c, _, _)| *c).collect();
     let in_phase1 = seq(&doc, "relations").iter().filter(|r| phase1.contains(s(&r["collection"]))).count();
-    assert_eq!(in_phase1, m2o.len(), "no other relation from the Phase 1 collections");
+    // Phase 4 adds the six role columns of organization_users (SET NULL: derived copies of user_id).
+    let role_columns = [
+        ("org_admin_user_id", "org_admin_of"),
+        ("race_director_user_id", "race_director_of"),
+        ("marshal_user_id", "marshal_of"),
+        ("timekeeper_user_id", "timekeeper_of"),
+        ("participant_user_id", "participant_of"),
+        ("viewer_user_id", "viewer_of"),
+    ];
+    assert_eq!(in_phase1, m2o.len() + role_columns.len(), "no other relation from the Phase 1 collections");
+    for (f, alias) in role_columns {
+        let r = relation(&doc, "organization_users", f);
+        assert_eq!(s(&r["related_collection"]), "directus_users", "organization_users.{f}");
+        assert_eq!(s(&r["schema"]["on_delete"]), "SET NULL", "organization_users.{f} ON DELETE");
+        assert_eq!(s(&r["meta"]["one_field"]), alias, "organization_users.{f} listed on directus_users");
+    }
     for (c, f, related) in m2o {
         let r = relation(&doc, c, f);
         assert_eq!(s(&r["related_collection"]), related, "{c}.{f}");
@@ -212,6 +249,16 @@ fn relations_restrict_deletes_except_the_worn_device() {
     assert_eq!(s(&relation(&doc, "entry_crew", "entry_id")["meta"]["one_field"]), "crew");
     assert_eq!(s(&relation(&doc, "entry_devices", "entry_id")["meta"]["one_field"]), "devices");
     assert_eq!(s(&relation(&doc, "classes", "event_id")["meta"]["one_field"]), "classes");
+    for (c, f, alias) in [
+        ("organization_users", "organization_id", "organization_users"),
+        ("organization_users", "user_id", "organization_users"),
+        ("events", "organization_id", "events"),
+        ("entries", "event_id", "entries"),
+        ("organization_vehicles", "vehicle_id", "organization_vehicles"),
+        ("organization_devices", "device_id", "organization_devices"),
+    ] {
+        assert_eq!(s(&relation(&doc, c, f)["meta"]["one_field"]), alias, "{c}.{f} listed as {alias} (Phase 4)");
+    }
 }
 
 #[test]
@@ -230,5 +277,5 @@ fn display_templates_and_sorting() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("db-init-post/002_default_views.sql"),
     )
     .expect("db-init-post/002_default_views.sql");
-    assert!(post.contains(r#"('organizations', '{"tabular":{"fields":["name","slug"],"sort":["name"]}}')"#));
+    assert!(post.contains(r#"('organizations', '{"tabular":{"fields":["name","slug"],"sort":["name"]}}'"#));
 }

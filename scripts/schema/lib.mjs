@@ -84,16 +84,22 @@ export const choice = (field, values, { required = true, fallback = null, note =
   schema: { max_length: 32, is_nullable: !required, default_value: fallback },
 });
 
+/** The admin UI's label of a foreign key: `class_id` -> "Class", `assigned_user_id` -> "Assigned User". */
+export const fkLabel = (field) =>
+  field.replace(/_id$/, '').split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+
 /**
  * A many-to-one: the column (`field`) and its relation (`relation`). `type` follows the related
  * primary key; `template` is how the admin UI shows the related item. `oneField` names the alias on
- * the related collection that lists these rows (a one-to-many seen from there).
+ * the related collection that lists these rows (a one-to-many seen from there). The column keeps its
+ * published name (`event_id`); the admin UI labels it without the suffix ("Event").
  */
-export const m2o = (field, related, { required = true, onDelete = 'RESTRICT', type = 'integer', template = null, oneField = null, note = null } = {}) => ({
+export const m2o = (field, related, { required = true, onDelete = 'RESTRICT', type = 'integer', template = null, oneField = null, note = null, label = fkLabel(field) } = {}) => ({
   field: {
     field, type,
     meta: {
       interface: 'select-dropdown-m2o', special: ['m2o'], required, note, width: 'half',
+      translations: [{ language: 'en-US', translation: label }],
       options: template ? { template } : null,
       display: 'related-values', display_options: template ? { template } : null,
     },

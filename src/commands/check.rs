@@ -39,8 +39,22 @@ pub(super) fn check(config: &Config) -> Result<u8, Failure> {
                 )),
                 Err(e) => problems.push(format!("schema.snapshot: {}", exit::error_chain(&e))),
             }
+            if config.access.enabled {
+                let path = config.access_file();
+                match crate::preflight::access::file::AccessFile::read(&path) {
+                    Ok((file, _)) => out.push_str(&format!(
+                        "# access.file: {} role(s), {} policy(ies), {} permission(s) in {}\n",
+                        file.roles.len(),
+                        file.policies.len(),
+                        file.expand().permissions.len(),
+                        path.display()
+                    )),
+                    Err(e) => problems.push(format!("access.file: {}", exit::error_chain(&e))),
+                }
+            }
         }
     }
+    extensions(&mut out, &mut problems);
     print!("{out}");
     if problems.is_empty() {
         println!("\n# check: ok");
@@ -48,4 +62,55 @@ pub(super) fn check(config: &Config) -> Result<u8, Failure> {
     } else {
         Err(Failure::new(exit::CONFIG, format!("check found {} problem(s): {}", problems.len(), problems.join("; "))))
     }
+}
+
+/// Reports the Directus extensions folder (Directus's own `EXTENSIONS_PATH`, default /directus/extensions):
+/// each extension's name, version and type (a bundle's entries too). A folder that is missing is only a
+/// note (Directus starts without extensions); an extension Directus could not load is a problem.
+fn extensions(out: &mut String, problems: &mut Vec<String>) {
+    let dir =
+        std::env::var_os("EXTENSIONS_PATH").map_or_else(|| "/directus/extensions".into(), std::path::PathBuf::from);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        out.push_str(&format!("\n# extensions: no folder {} (EXTENSIONS_PATH); Directus loads none\n", dir.display()));
+        return;
+    };
+    let mut names: Vec<_> = entries
+        .flatten()
+        .filter(|e| e.path().is_dir() && !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    let mut lines = Vec::new();
+    for name in names {
+        let manifest = dir.join(&name).join("package.json");
+        let parsed = std::fs::read_to_string(&manifest)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string()));
+        let json = match parsed {
+            Ok(json) => json,
+            Err(e) => {
+                problems.push(format!("extensions: {}: {e}", manifest.display()));
+                continue;
+            }
+        };
+        let ext = &json["directus:extension"];
+        let (kind, api) = (ext["type"].as_str().unwrap_or(""), ext["path"]["api"].as_str().or(ext["path"].as_str()));
+        if kind.is_empty() {
+            problems.push(format!("extensions: {} has no \"directus:extension\" type", manifest.display()));
+            continue;
+        }
+        if let Some(api) = api.filter(|a| !dir.join(&name).join(a).is_file()) {
+            problems.push(format!("extensions: {}: built file {api} is missing", dir.join(&name).display()));
+        }
+        let parts: Vec<String> = ext["entries"].as_array().map_or_else(Vec::new, |list| {
+            list.iter()
+                .map(|e| format!("{} {}", e["type"].as_str().unwrap_or("?"), e["name"].as_str().unwrap_or("?")))
+                .collect()
+        });
+        let version = json["version"].as_str().unwrap_or("?");
+        let entries = if parts.is_empty() { String::new() } else { format!(": {}", parts.join(", ")) };
+        lines.push(format!("#   {} {version} ({kind}){entries}\n", name.to_string_lossy()));
+    }
+    out.push_str(&format!("\n# extensions: {} in {}\n", lines.len(), dir.display()));
+    out.extend(lines);
 }

@@ -2,6 +2,7 @@
 //! The shared prologues live elsewhere: becoming an init (`init::Init`), the database session with the
 //! preflight lock (`db::with_session`).
 
+mod access;
 mod check;
 mod db_init;
 mod health;
@@ -24,5 +25,6 @@ pub(crate) async fn dispatch(cli: Cli, config: Config) -> Result<u8, Failure> {
         Some(Command::Status) => status::status(config).await,
         Some(Command::Health(args)) => health::health(args, &config).await,
         Some(Command::Schema(args)) => schema::schema(args, config).await,
+        Some(Command::Access(cmd)) => access::access(cmd, config).await,
     }
 }

@@ -37,6 +37,7 @@ pub struct Config {
     pub db_init: DbInitConfig,
     /// `[schema]`: Directus bootstrap and the schema snapshot.
     pub schema: SchemaConfig,
+    pub access: AccessConfig,
     /// `[health]`: the health server.
     pub health: HealthConfig,
     /// `[log]`: trm-init's own log lines.
@@ -194,6 +195,26 @@ impl Default for SchemaConfig {
     }
 }
 
+/// The access step: Directus roles, policies and permissions from a file (after the schema step).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// false: the access file is not applied (also skipped when `schema.enabled = false`).
+    pub enabled: bool,
+    /// The access file (roles, policies, permissions); must exist when enabled. Unset: `access.yaml`
+    /// next to `schema.snapshot`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// Skip the step when neither the file nor the database's access rows changed since the last apply.
+    pub skip_unchanged: bool,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        AccessConfig { enabled: true, file: None, skip_unchanged: true }
+    }
+}
+
 /// `[health]`: the health server (`/livez`, `/readyz`, `/healthz`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -336,6 +357,14 @@ impl Config {
             return invalid("child.replicas", "0".into(), "must be at least 1");
         }
         Ok(())
+    }
+
+    /// The access file: `access.file`, or `access.yaml` next to the schema snapshot.
+    pub fn access_file(&self) -> PathBuf {
+        match &self.access.file {
+            Some(path) => path.clone(),
+            None => self.schema.snapshot.with_file_name("access.yaml"),
+        }
     }
 
     /// The effective configuration as TOML, for `check`. Nothing in it is secret.

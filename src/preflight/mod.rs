@@ -1,11 +1,12 @@
 //! Preflight: the ordered steps that run before the main child starts.
 //!
-//! Owns the order (db-init pre -> Directus bootstrap + schema apply -> db-init post), the one database
+//! Owns the order (db-init pre -> Directus bootstrap + schema apply -> db-init post -> access), the one database
 //! session they share (connected by waiting for the server, holding the preflight lock for the whole
 //! preflight so replicas take turns), and the logging of each step's start, end and duration. Steps
 //! get what they need through `Context`; a step that runs a process spawns it through the reaper and
 //! stops it when `shutdown` is cancelled.
 
+pub mod access;
 pub mod db_init;
 pub mod directus;
 
@@ -30,9 +31,10 @@ pub(crate) enum Step {
     DbInitPre,
     Directus,
     DbInitPost,
+    Access,
 }
 
-pub(crate) const ORDER: [Step; 3] = [Step::DbInitPre, Step::Directus, Step::DbInitPost];
+pub(crate) const ORDER: [Step; 4] = [Step::DbInitPre, Step::Directus, Step::DbInitPost, Step::Access];
 
 impl Step {
     pub(crate) fn name(self) -> &'static str {
@@ -40,6 +42,7 @@ impl Step {
             Step::DbInitPre => "db-init pre",
             Step::Directus => "directus schema",
             Step::DbInitPost => "db-init post",
+            Step::Access => "access",
         }
     }
 }
@@ -82,6 +85,7 @@ async fn run_step(step: Step, ctx: &Context<'_>) -> Result<(), Failure> {
         }
         Step::Directus => directus::run(ctx).await,
         Step::DbInitPost => db_init_step(ctx, db_init::Phase::Post).await,
+        Step::Access => access::run(ctx).await,
     }
 }
 

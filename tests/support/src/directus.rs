@@ -50,6 +50,8 @@ pub fn directus_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
         ("PUBLIC_URL", format!("http://127.0.0.1:{port}")),
         ("HTTPS_PROXY", "http://127.0.0.1:9".into()),
         ("NO_PROXY", "127.0.0.1,localhost".into()),
+        // The project's extensions, built from extensions/, as the image ships them.
+        ("EXTENSIONS_PATH", crate::extensions_path().to_string_lossy().into_owned()),
         ("TRM_INIT_SCHEMA__DIRECTUS", format!("[\"node\", \"{cli}\"]")),
         ("TRM_INIT_SCHEMA__SNAPSHOT", repo_snapshot().to_string_lossy().into_owned()),
         ("TRM_INIT_SCHEMA__STEP_SCRIPT", step_script().to_string_lossy().into_owned()),

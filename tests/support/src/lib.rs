@@ -5,14 +5,18 @@
 //! Tests never skip: what a test needs and lacks makes it fail with `require`, saying how to provide it.
 
 mod directus;
+mod extensions;
 mod http;
 mod pid1;
 mod postgres;
+mod redis;
 
 pub use directus::*;
+pub use extensions::*;
 pub use http::*;
 pub use pid1::*;
 pub use postgres::*;
+pub use redis::*;
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -80,6 +80,17 @@ impl Drop for TestDb {
     }
 }
 
+/// The `.sql` files of one of the repository's migration folders, in apply order.
+pub fn repo_migrations(name: &str) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(crate::repo_dir(name))
+        .expect("the repository's migration folder")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// A temporary migration folder holding `files` (name, content).
 pub fn migration_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");

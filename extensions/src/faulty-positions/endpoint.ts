@@ -1,0 +1,147 @@
+/**
+ * `POST /faulty-positions`: an operator marks one device's fixes in a time window as faulty (or clears the
+ * flag) with a reason. Owns the request's unit of work: the update of `positions.faulty` and the outbox
+ * row commit in one transaction; delivery to Redis is the relay's (relay.ts). Must not write to Redis
+ * itself: a request is accepted whether or not Redis is up.
+ */
+import { randomUUID } from 'node:crypto';
+import { defineEndpoint } from '@directus/extensions-sdk';
+import type { Knex } from 'knex';
+import { mayFlag, type Membership, type TouchedEvent } from './authorize.ts';
+import { encodeMessage } from './message.ts';
+import { configurationProblem, OUTBOX_TABLE, relay } from './relay.ts';
+import { parseFlagRequest, RequestError } from './request.ts';
+
+interface Accountability {
+	user?: string | null;
+	admin?: boolean;
+}
+
+interface Device {
+	id: string;
+	imei: string;
+}
+
+export default defineEndpoint({
+	id: 'faulty-positions',
+	handler: (router, { database, env, logger }) => {
+		router.post('/', async (req, res) => {
+			const accountability = (req as unknown as { accountability?: Accountability }).accountability;
+			const user = accountability?.user ?? null;
+			const admin = accountability?.admin === true;
+			if (!user && !admin) {
+				res.status(401).json({ errors: [{ message: 'log in to flag positions' }] });
+				return;
+			}
+			const problem = configurationProblem(env);
+			if (problem !== null) {
+				logger.error(`faulty-positions: ${problem}`);
+				res.status(503).json({ errors: [{ message: `recompute requests are not configured: ${problem}` }] });
+				return;
+			}
+			let request;
+			try {
+				request = parseFlagRequest(req.body);
+			} catch (err) {
+				if (err instanceof RequestError) {
+					res.status(400).json({ errors: [{ message: err.message }] });
+					return;
+				}
+				throw err;
+			}
+
+			const device = await findDevice(database, request.imei, request.deviceId);
+			if (device === null) {
+				// A non-admin learns nothing about devices outside their organisations.
+				if (admin) res.status(404).json({ errors: [{ message: 'no such device' }] });
+				else res.status(403).json({ errors: [{ message: 'you may not flag positions of this device' }] });
+				return;
+			}
+			const touched = await touchedEvents(database, device.id, request.from, request.to);
+			const memberships = user ? await membershipsOf(database, user, device.id) : [];
+			const decision = mayFlag(admin, touched, memberships);
+			if (!decision.allowed) {
+				res.status(403).json({ errors: [{ message: decision.reason }] });
+				return;
+			}
+
+			const requestId = randomUUID();
+			const result = await database.transaction(async (trx) => {
+				const updated = await trx.raw(
+					`UPDATE positions SET faulty = ? WHERE device_id = ? AND ts >= ? AND ts <= ? AND faulty <> ?`,
+					[request.faulty, device.imei, request.from, request.to, request.faulty],
+				);
+				const now = await trx.raw(`SELECT now() AS now`);
+				const fields = encodeMessage({
+					requestId,
+					imei: device.imei,
+					from: request.from,
+					to: request.to,
+					faulty: request.faulty,
+					reason: request.reason,
+					userId: user,
+					eventIds: touched.map((e) => e.eventId),
+					requestedAt: new Date(now.rows[0].now),
+					positionsChanged: updated.rowCount ?? 0,
+				});
+				await trx.raw(`INSERT INTO ${OUTBOX_TABLE} (request_id, payload) VALUES (?, ?::jsonb)`, [
+					requestId,
+					JSON.stringify(fields),
+				]);
+				return fields;
+			});
+			logger.info(
+				`faulty-positions: request ${requestId} by ${user ?? 'admin'}: device ${device.imei} ` +
+					`${result['window_start']}..${result['window_end']} faulty=${result['faulty']}, ` +
+					`${result['positions_changed']} position(s) changed`,
+			);
+			// Deliver now if Redis is up; otherwise the scheduled relay does it later.
+			relay(database, env, logger).catch((err: unknown) => logger.warn(`recompute relay: ${String(err)}`));
+			res.status(202).json({ data: result });
+		});
+	},
+});
+
+async function findDevice(database: Knex, imei: string | null, deviceId: string | null): Promise<Device | null> {
+	const rows = await database.raw(
+		imei !== null ? `SELECT id, imei FROM devices WHERE imei = ?` : `SELECT id, imei FROM devices WHERE id = ?`,
+		[imei ?? deviceId],
+	);
+	const row = rows.rows[0];
+	return row ? { id: String(row.id), imei: String(row.imei) } : null;
+}
+
+/** Events with the device on one of their entries whose period overlaps [from, to]. */
+async function touchedEvents(database: Knex, deviceId: string, from: Date, to: Date): Promise<TouchedEvent[]> {
+	const rows = await database.raw(
+		`SELECT DISTINCT ev.id AS event_id, ev.organization_id,
+		        (ev.starts_at <= now() AND now() <= ev.ends_at) AS active
+		   FROM entry_devices ed
+		   JOIN entries en ON en.id = ed.entry_id
+		   JOIN events ev ON ev.id = en.event_id
+		  WHERE ed.device_id = ? AND ev.starts_at <= ? AND ev.ends_at >= ?
+		  ORDER BY ev.id`,
+		[deviceId, to, from],
+	);
+	return (rows.rows as Array<Record<string, unknown>>).map((r) => ({
+		eventId: r['event_id'] as number,
+		organizationId: String(r['organization_id']),
+		active: r['active'] === true,
+	}));
+}
+
+async function membershipsOf(database: Knex, userId: string, deviceId: string): Promise<Membership[]> {
+	const rows = await database.raw(
+		`SELECT ou.organization_id, ou.role,
+		        EXISTS (SELECT 1 FROM organization_devices od
+		                 WHERE od.organization_id = ou.organization_id AND od.device_id = ?) AS device_registered
+		   FROM organization_users ou
+		  WHERE ou.user_id = ?`,
+		[deviceId, userId],
+	);
+	return (rows.rows as Array<Record<string, unknown>>).map((r) => ({
+		organizationId: String(r['organization_id']),
+		role: String(r['role']),
+		deviceRegistered: r['device_registered'] === true,
+	}));
+}

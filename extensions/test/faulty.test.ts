@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { mayFlag } from '../src/faulty-positions/authorize.ts';
+import { encodeMessage, xaddArguments } from '../src/faulty-positions/message.ts';
+import { parseFlagRequest, RequestError } from '../src/faulty-positions/request.ts';
+import { recomputeStream, redisConnection } from '../src/shared/env.ts';
+
+const ok = { imei: '356307042441013', from: '2026-06-07T08:00:00Z', to: '2026-06-07T10:05:00+02:00', faulty: true, reason: 'multipath' };
+
+test('a valid request is parsed, times normalised to UTC', () => {
+	const r = parseFlagRequest(ok);
+	assert.equal(r.imei, '356307042441013');
+	assert.equal(r.from.toISOString(), '2026-06-07T08:00:00.000Z');
+	assert.equal(r.to.toISOString(), '2026-06-07T08:05:00.000Z');
+	assert.equal(r.faulty, true);
+});
+
+test('bad requests name what is wrong', () => {
+	const bad: Array<[Record<string, unknown>, RegExp]> = [
+		[{ ...ok, imei: undefined }, /exactly one of/],
+		[{ ...ok, device_id: '8f6c8d1e-1111-4a4a-9b9b-123456789abc' }, /exactly one of/],
+		[{ ...ok, from: '2026-06-07 08:00' }, /"from" must be an ISO 8601/],
+		[{ ...ok, to: '2026-06-07T08:05:00' }, /offset/],
+		[{ ...ok, from: '2026-06-07T09:00:00Z', to: '2026-06-07T08:00:00Z' }, /after/],
+		[{ ...ok, faulty: 'yes' }, /"faulty" must be true/],
+		[{ ...ok, reason: '  ' }, /"reason" is required/],
+		[{ ...ok, reason: 'x'.repeat(501) }, /at most 500/],
+		[{ ...ok, extra: 1 }, /unknown field/],
+	];
+	for (const [body, why] of bad) {
+		const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
+		assert.throws(() => parseFlagRequest(clean), (e: unknown) => e instanceof RequestError && why.test(e.message), JSON.stringify(body));
+	}
+	assert.throws(() => parseFlagRequest([1]), RequestError);
+});
+
+const ev = (eventId: number, organizationId: string, active: boolean) => ({ eventId, organizationId, active });
+const m = (organizationId: string, role: string, deviceRegistered = true) => ({ organizationId, role, deviceRegistered });
+
+test('org-admin and race-director may flag; marshal only while the event is active', () => {
+	assert.equal(mayFlag(false, [ev(1, 'A', false)], [m('A', 'org-admin')]).allowed, true);
+	assert.equal(mayFlag(false, [ev(1, 'A', false)], [m('A', 'race-director')]).allowed, true);
+	assert.equal(mayFlag(false, [ev(1, 'A', true)], [m('A', 'marshal')]).allowed, true);
+	const d = mayFlag(false, [ev(1, 'A', false)], [m('A', 'marshal')]);
+	assert.equal(d.allowed, false);
+	assert.match(d.allowed ? '' : d.reason, /not active/);
+	for (const role of ['timekeeper', 'participant', 'viewer']) {
+		assert.equal(mayFlag(false, [ev(1, 'A', true)], [m('A', role)]).allowed, false, role);
+	}
+});
+
+test('another organisation, an unregistered device, or no touched event: refused; admin: allowed', () => {
+	assert.equal(mayFlag(false, [ev(1, 'A', true)], [m('B', 'org-admin')]).allowed, false);
+	assert.equal(mayFlag(false, [ev(1, 'A', true)], [m('A', 'org-admin', false)]).allowed, false);
+	assert.equal(mayFlag(false, [], [m('A', 'org-admin')]).allowed, false);
+	assert.equal(mayFlag(false, [ev(1, 'A', true), ev(2, 'B', true)], [m('A', 'org-admin')]).allowed, false);
+	assert.equal(mayFlag(true, [], []).allowed, true);
+});
+
+test('the message carries every field of the contract as strings', () => {
+	const fields = encodeMessage({
+		requestId: 'r-1',
+		imei: '1',
+		from: new Date('2026-06-07T08:00:00Z'),
+		to: new Date('2026-06-07T08:05:00Z'),
+		faulty: false,
+		reason: 'cleared',
+		userId: 'u',
+		eventIds: [3, 1],
+		requestedAt: new Date('2026-06-07T09:00:00Z'),
+		positionsChanged: 12,
+	});
+	assert.deepEqual(fields, {
+		version: '1',
+		request_id: 'r-1',
+		device_imei: '1',
+		window_start: '2026-06-07T08:00:00.000Z',
+		window_end: '2026-06-07T08:05:00.000Z',
+		faulty: 'false',
+		reason: 'cleared',
+		user_id: 'u',
+		event_ids: '[1,3]',
+		requested_at: '2026-06-07T09:00:00.000Z',
+		positions_changed: '12',
+	});
+	assert.equal(xaddArguments(fields).length, 22);
+});
+
+test('Redis connection and stream name come from the environment, with no defaults', () => {
+	assert.equal(redisConnection({}), null);
+	assert.equal(redisConnection({ REDIS: 'redis://127.0.0.1:6390' }), 'redis://127.0.0.1:6390');
+	assert.deepEqual(redisConnection({ REDIS_HOST: 'cache', REDIS_PORT: 6390, REDIS_ENABLED: true, REDIS_PASSWORD_FILE: '/x' }), {
+		host: 'cache',
+		port: 6390,
+	});
+	assert.equal(redisConnection({ REDIS_PORT: 6390 }), null);
+	assert.equal(recomputeStream({}), null);
+	assert.equal(recomputeStream({ RECOMPUTE_STREAM: 'recompute:requests' }), 'recompute:requests');
+});
