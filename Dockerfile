@@ -49,6 +49,8 @@ FROM directus/directus:11.17.4
 # Rarely changing layers first; the snapshot and the seed late; extensions last.
 COPY --from=build /src/target/x86_64-unknown-linux-gnu/release/trm-init /usr/local/bin/trm-init
 COPY config/ /directus/config/
+# The Directus step's helper: bootstrap, diff and apply in one Node process, through @directus/api's modules.
+COPY directus-step/ /directus/directus-step/
 COPY db-init/ /directus/db-init/
 COPY db-init-post/ /directus/db-init-post/
 COPY snapshots/ /directus/snapshots/

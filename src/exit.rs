@@ -37,11 +37,11 @@ pub(crate) const TABLE: &[(&str, &str)] = &[
     ("65", "a migration failed or a migration file changed after it was applied"),
     (
         "69",
-        "the database could not be reached before `wait_timeout`, or a lock before `lock_timeout`; Redis could not be told that permissions changed",
+        "the database could not be reached before `wait_timeout` (or went away during the Directus step), or a lock before `lock_timeout`; Redis could not be told that permissions changed",
     ),
     (
         "70",
-        "Directus bootstrap or schema apply failed, the snapshot would delete data, or the access file is missing, invalid or names what the schema lacks",
+        "Directus bootstrap or schema apply failed, the snapshot would delete data or comes from another major Directus, or the access file is missing, invalid or names what the schema lacks",
     ),
     ("78", "invalid configuration"),
     ("1", "`trm-init health`: not healthy (also an internal error, such as failing to install signal handlers)"),

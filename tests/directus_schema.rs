@@ -28,11 +28,12 @@ fn snapshot_applies_on_a_fresh_database_reads_back_identical_and_is_then_skipped
     let first = schema(&env, &[]);
     assert_eq!(first.code(), 0, "first apply failed:\n{}", first.stderr);
     assert!(
-        first.stderr.contains("[directus bootstrap]"),
-        "bootstrap output is relayed with a prefix:\n{}",
+        first.stderr.contains("[directus step]") && first.stderr.contains("Installing Directus system tables"),
+        "Directus's own log is relayed with a prefix:\n{}",
         first.stderr
     );
-    assert!(first.stderr.contains("Snapshot applied successfully"), "{}", first.stderr);
+    assert!(first.stderr.contains("snapshot applied"), "{}", first.stderr);
+    assert_eq!(first.stderr.matches("starting the Directus step helper").count(), 1, "one Node process");
     assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "21");
 
     let dir = tempfile::tempdir().unwrap();
@@ -47,7 +48,7 @@ fn snapshot_applies_on_a_fresh_database_reads_back_identical_and_is_then_skipped
         "unchanged schema not skipped:\n{}",
         second.stderr
     );
-    assert!(!second.stderr.contains("[directus bootstrap]"), "bootstrap ran although nothing changed");
+    assert!(!second.stderr.contains("[directus step]"), "Directus ran although nothing changed");
 
     // A change made with plain SQL to a Directus-managed column changes the fingerprint; apply restores it.
     db.query("ALTER TABLE vehicles ALTER COLUMN plate TYPE varchar(40)");
@@ -77,7 +78,7 @@ fn destructive_snapshot_is_refused_with_exit_70_listing_what_and_the_data_stays(
     let refused = schema(&env2, &[]);
     assert_eq!(refused.code(), 70, "{}", refused.stderr);
     assert!(refused.stderr.contains("would delete collections vehicles"), "{}", refused.stderr);
-    assert!(!refused.stderr.contains("[directus schema apply]"), "apply ran although refused");
+    assert!(!refused.stderr.contains("snapshot applied"), "apply ran although refused");
     assert_eq!(db.query("SELECT count(*) FROM vehicles"), "1");
 
     let dry = schema(&env2, &["--dry-run"]);
@@ -113,7 +114,7 @@ fn a_database_of_the_earlier_slice1_snapshot_refuses_the_published_names_and_kee
     for gone in ["entries.event", "entries.class", "entry_devices.assigned_user", "organization_users.organization"] {
         assert!(refused.stderr.contains(gone), "the refusal names {gone}:\n{}", refused.stderr);
     }
-    assert!(!refused.stderr.contains("[directus schema apply]"), "apply ran although refused");
+    assert!(!refused.stderr.contains("snapshot applied"), "apply ran although refused");
     assert_eq!(db.query("SELECT count(*) FROM vehicles"), "1");
     assert_eq!(
         db.query(
@@ -121,6 +122,38 @@ fn a_database_of_the_earlier_slice1_snapshot_refuses_the_published_names_and_kee
         ),
         "integer",
         "the old key is untouched"
+    );
+}
+
+#[test]
+fn a_stop_signal_during_the_step_stops_the_helper_and_exits_143() {
+    let db = TestDb::fresh("schema_stopped");
+    let env = directus_env(&db, free_port());
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("schema").env_remove("TRM_INIT_CONFIG").stdin(std::process::Stdio::null());
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut child = cmd.spawn().expect("trm-init starts");
+    let err = Captured::read_from(child.stderr.take());
+    let _out = Captured::read_from(child.stdout.take());
+    // Bootstrap is under way on the empty database.
+    assert!(eventually(LIMIT, || err.text().contains("Installing Directus system tables")), "{}", err.text());
+    let log = err.text();
+    let pid: i32 = log
+        .split("pid=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the helper's pid is logged:\n{log}"));
+    // SAFETY: kill with the pid of the process this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait_child(&mut child, Duration::from_secs(60));
+    let code = Outcome { status, stdout: String::new(), stderr: String::new() }.code();
+    assert_eq!(code, 143, "{}", err.text());
+    assert!(
+        eventually(Duration::from_secs(5), || !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || zombies(&[pid]).contains(&pid)),
+        "the helper {pid} still runs after trm-init stopped"
     );
 }
 

@@ -257,6 +257,7 @@ fn layers_are_in_cache_friendly_order() {
     let expected = [
         BINARY,
         "/directus/config",
+        "/directus/directus-step",
         "/directus/db-init",
         "/directus/db-init-post",
         "/directus/snapshots",
@@ -265,7 +266,9 @@ fn layers_are_in_cache_friendly_order() {
         "/directus/extensions",
     ];
     assert_eq!(dests, expected, "rarely changing layers first, the snapshot and the seed late, extensions last");
-    for (source, dest) in [("config", 1), ("db-init", 2), ("db-init-post", 3), ("snapshots", 4), ("seed", 6)] {
+    for (source, dest) in
+        [("config", 1), ("directus-step", 2), ("db-init", 3), ("db-init-post", 4), ("snapshots", 5), ("seed", 7)]
+    {
         let copy = copy_of(&final_copies(), &format!("{source}/"));
         assert_eq!(copy.target_of(&format!("{source}/"), true), expected[dest]);
     }
@@ -362,6 +365,13 @@ fn baked_config_paths_are_the_folders_the_image_holds() {
     check("db_init.post_dir", &config.db_init.post_dir, true);
     if config.schema.enabled {
         check("schema.snapshot", &config.schema.snapshot, false);
+        check("schema.step_script", &config.schema.step_script, false);
+        let cli = format!("{}/cli.js", load().final_stage().workdir().unwrap_or_default());
+        assert!(
+            config.schema.directus.contains(&cli),
+            "schema.directus {:?} names {cli}: the step helper finds Directus's folder by it",
+            config.schema.directus
+        );
         if config.access.enabled {
             check("access.file", &config.access_file(), false);
         }

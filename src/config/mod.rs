@@ -79,6 +79,11 @@ pub struct ChildConfig {
     pub stop_grace: Dur,
     /// `signal_target` (default `"child"`): `"child"` or `"group"`.
     pub signal_target: SignalTarget,
+    /// `skip_update_check` (default true): when the command runs Directus's `cli.js`, run
+    /// `@directus/api`'s `cli/run.js` from the same installation instead: the same commands without cli.js's
+    /// npm update check (up to 8 s where egress is blocked, and an "Update available" box in the log).
+    /// false: run the command as written.
+    pub skip_update_check: bool,
     /// `drain` (default `"0s"`): on the stop signal `/readyz` turns 503 at once and the child keeps
     /// serving this long before it gets the signal, so load balancers stop sending it requests first. 0 (default): forward at once.
     /// Budget: drain + Directus's `SERVER_SHUTDOWN_TIMEOUT` + margin < the engine's grace period.
@@ -94,6 +99,7 @@ impl Default for ChildConfig {
             command: vec!["node".into(), "/directus/cli.js".into(), "start".into()],
             stop_grace: Dur::secs(8),
             signal_target: SignalTarget::Child,
+            skip_update_check: true,
             drain: Dur::secs(0),
             replicas: 1,
         }
@@ -153,17 +159,24 @@ impl Default for DbInitConfig {
 pub struct SchemaConfig {
     /// `enabled` (default true): false skips bootstrap and apply.
     pub enabled: bool,
-    /// `directus` (default `["node", "/directus/cli.js"]`): the Directus CLI as a command prefix
-    /// (`bootstrap`, `schema apply ...` are appended).
+    /// `directus` (default `["node", "/directus/cli.js"]`): the Directus CLI as a command prefix: names
+    /// the Node program and, by the folder of `cli.js`, the Directus installation the step helper
+    /// imports Directus's modules from.
     pub directus: Vec<String>,
+    /// `step_script` (default `/directus/directus-step/step.mjs`): the step helper, which runs bootstrap,
+    /// diff and apply in one Node process.
+    pub step_script: PathBuf,
     /// `snapshot` (default `/directus/snapshots/schema.yaml`): the schema snapshot to apply.
     pub snapshot: PathBuf,
     /// `allow_destructive` (default false): allow a snapshot that would delete collections, fields or
     /// relations.
     pub allow_destructive: bool,
+    /// `allow_version_mismatch` (default false): apply a snapshot written by another major version of
+    /// Directus (refused with 70 otherwise; another minor version is only a warning).
+    pub allow_version_mismatch: bool,
     /// `skip_unchanged` (default true): skip bootstrap + apply when nothing changed since the last apply.
     pub skip_unchanged: bool,
-    /// `timeout` (default `"5m"`): bound on each Directus command.
+    /// `timeout` (default `"5m"`): bound on each command of the step (start, bootstrap, diff, apply).
     pub timeout: Dur,
 }
 
@@ -172,8 +185,10 @@ impl Default for SchemaConfig {
         SchemaConfig {
             enabled: true,
             directus: vec!["node".into(), "/directus/cli.js".into()],
+            step_script: "/directus/directus-step/step.mjs".into(),
             snapshot: "/directus/snapshots/schema.yaml".into(),
             allow_destructive: false,
+            allow_version_mismatch: false,
             skip_unchanged: true,
             timeout: Dur::secs(300),
         }

@@ -15,7 +15,7 @@ pub const TABLE: &str = "trm_init_schema_state";
 /// The database side of the fingerprint, as one text (JSON pieces); "directus: not installed" when
 /// bootstrap never ran.
 pub async fn database_state(db: &Client) -> Result<String, tokio_postgres::Error> {
-    if !super::deletions::directus_installed(db).await? || !migrations_table(db).await? {
+    if !directus_installed(db).await? || !migrations_table(db).await? {
         return Ok("directus: not installed".into());
     }
     let row = db
@@ -35,11 +35,22 @@ pub async fn database_state(db: &Client) -> Result<String, tokio_postgres::Error
             &[],
         )
         .await?;
-    Ok(row.get(0))
+    row.try_get(0)
+}
+
+/// Whether Directus's system tables exist (bootstrap has run at least once).
+pub async fn directus_installed(db: &Client) -> Result<bool, tokio_postgres::Error> {
+    db.query_one(
+        "SELECT to_regclass('directus_fields') IS NOT NULL AND to_regclass('directus_collections') IS NOT NULL \
+         AND to_regclass('directus_relations') IS NOT NULL",
+        &[],
+    )
+    .await?
+    .try_get(0)
 }
 
 async fn migrations_table(db: &Client) -> Result<bool, tokio_postgres::Error> {
-    Ok(db.query_one("SELECT to_regclass('directus_migrations') IS NOT NULL", &[]).await?.get(0))
+    db.query_one("SELECT to_regclass('directus_migrations') IS NOT NULL", &[]).await?.try_get(0)
 }
 
 /// sha256 hex of the three parts.
@@ -62,7 +73,7 @@ pub struct Recorded {
 }
 
 pub async fn load(db: &Client) -> Result<Option<Recorded>, tokio_postgres::Error> {
-    let exists: bool = db.query_one(&format!("SELECT to_regclass('{TABLE}') IS NOT NULL"), &[]).await?.get(0);
+    let exists: bool = db.query_one(&format!("SELECT to_regclass('{TABLE}') IS NOT NULL"), &[]).await?.try_get(0)?;
     if !exists {
         return Ok(None);
     }
@@ -72,7 +83,8 @@ pub async fn load(db: &Client) -> Result<Option<Recorded>, tokio_postgres::Error
             &[],
         )
         .await?;
-    Ok(row.map(|r| Recorded { fingerprint: r.get(0), directus_version: r.get(1), applied_at: r.get(2) }))
+    row.map(|r| Ok(Recorded { fingerprint: r.try_get(0)?, directus_version: r.try_get(1)?, applied_at: r.try_get(2)? }))
+        .transpose()
 }
 
 pub async fn store(db: &Client, fingerprint: &str, directus_version: &str) -> Result<(), tokio_postgres::Error> {

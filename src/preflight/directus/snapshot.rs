@@ -1,8 +1,9 @@
 //! The schema snapshot file: read, normalised for hashing, and reduced to the names it declares.
 //!
-//! Owns parsing `snapshots/schema.yaml` (Directus's own format: `collections`, `fields`, `relations`).
-//! Only the names matter here — what a collection, field or relation is called — because the
-//! destructive check compares names with the database; the contents are Directus's business.
+//! Owns parsing `snapshots/schema.yaml` (Directus's own format: `collections`, `fields`, `relations`)
+//! for what trm-init itself needs before starting Directus: that it is a snapshot, its normalised text
+//! (the fingerprint), the Directus version that wrote it (`directus:`) and the names it declares (for
+//! `check`). What an apply does with it is Directus's diff, read by `guard`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ pub struct Declared {
 
 pub struct Snapshot {
     pub path: PathBuf,
+    /// The `directus:` key: the Directus version that wrote the snapshot.
+    pub directus: Option<String>,
     /// The file's text with line endings and a BOM normalised (what the fingerprint hashes).
     pub normalised: String,
     pub declared: Declared,
@@ -42,6 +45,8 @@ pub struct Snapshot {
 #[derive(serde::Deserialize)]
 struct File {
     version: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    directus: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     collections: Vec<Named>,
     #[serde(default)]
@@ -77,12 +82,42 @@ impl Snapshot {
                 })
                 .collect()
         };
+        let directus = file.directus.map(|v| match v {
+            serde_yaml_ng::Value::String(s) => s,
+            other => serde_yaml_ng::to_string(&other).unwrap_or_default().trim().to_string(),
+        });
         let declared = Declared {
             collections: file.collections.into_iter().map(|c| c.collection).collect(),
             fields: pairs(file.fields, "fields")?,
             relations: pairs(file.relations, "relations")?,
         };
-        Ok(Snapshot { path: path.to_path_buf(), normalised, declared })
+        Ok(Snapshot { path: path.to_path_buf(), directus, normalised, declared })
+    }
+}
+
+/// How the snapshot's `directus:` version compares with the installed Directus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionMatch {
+    Same,
+    /// Same major, other minor or patch: Directus's snapshot format may differ in details.
+    Minor,
+    /// Another major version: keys and defaults differ; an apply may delete what it does not recognise.
+    Major,
+    /// No `directus:` key, or a version that cannot be read.
+    Unknown,
+}
+
+/// Compares `major.minor.patch` of the snapshot's version with the installed one.
+pub fn compare_versions(snapshot: Option<&str>, installed: &str) -> VersionMatch {
+    let parse = |v: &str| -> Option<(u64, u64, String)> {
+        let mut parts = v.trim().trim_start_matches('v').splitn(3, '.');
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next().unwrap_or("").to_string()))
+    };
+    match (snapshot.and_then(parse), parse(installed)) {
+        (Some(a), Some(b)) if a == b => VersionMatch::Same,
+        (Some(a), Some(b)) if a.0 == b.0 => VersionMatch::Minor,
+        (Some(_), Some(_)) => VersionMatch::Major,
+        _ => VersionMatch::Unknown,
     }
 }
 
@@ -109,6 +144,17 @@ mod tests {
         assert_eq!(s.declared.collections.iter().collect::<Vec<_>>(), ["a"]);
         assert!(s.declared.fields.contains(&("directus_users".into(), "phone".into())));
         assert!(s.declared.relations.contains(&("a".into(), "b".into())));
+        assert_eq!(s.directus.as_deref(), Some("11.17.4"));
+    }
+
+    #[test]
+    fn versions_compare_by_major_and_minor() {
+        assert_eq!(compare_versions(Some("11.17.4"), "11.17.4"), VersionMatch::Same);
+        assert_eq!(compare_versions(Some("11.16.0"), "11.17.4"), VersionMatch::Minor);
+        assert_eq!(compare_versions(Some("11.17.3"), "11.17.4"), VersionMatch::Minor);
+        assert_eq!(compare_versions(Some("10.13.1"), "11.17.4"), VersionMatch::Major);
+        assert_eq!(compare_versions(None, "11.17.4"), VersionMatch::Unknown);
+        assert_eq!(compare_versions(Some("latest"), "11.17.4"), VersionMatch::Unknown);
     }
 
     #[test]

@@ -24,6 +24,11 @@ pub fn repo_snapshot() -> PathBuf {
     repo_dir("snapshots/schema.yaml")
 }
 
+/// The repository's Directus step helper (the image ships it as /directus/directus-step/step.mjs).
+pub fn step_script() -> PathBuf {
+    repo_dir("directus-step/step.mjs")
+}
+
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "e2e-admin-pw";
 
@@ -49,6 +54,7 @@ pub fn directus_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
         ("EXTENSIONS_PATH", crate::extensions_path().to_string_lossy().into_owned()),
         ("TRM_INIT_SCHEMA__DIRECTUS", format!("[\"node\", \"{cli}\"]")),
         ("TRM_INIT_SCHEMA__SNAPSHOT", repo_snapshot().to_string_lossy().into_owned()),
+        ("TRM_INIT_SCHEMA__STEP_SCRIPT", step_script().to_string_lossy().into_owned()),
         // In Directus's folder, as in the image (WORKDIR /directus); `env` execs node.
         (
             "TRM_INIT_CHILD__COMMAND",

@@ -99,13 +99,13 @@ pub fn run_to_end(mut cmd: Command, limit: Duration) -> Outcome {
 
 /// Output of a process, read continuously by a thread so a chatty process never blocks on a full pipe.
 #[derive(Clone, Default)]
-pub(crate) struct Captured {
+pub struct Captured {
     text: std::sync::Arc<std::sync::Mutex<String>>,
     done: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Captured {
-    pub(crate) fn read_from(pipe: Option<impl Read + Send + 'static>) -> Captured {
+    pub fn read_from(pipe: Option<impl Read + Send + 'static>) -> Captured {
         let captured = Captured::default();
         let sink = captured.clone();
         std::thread::spawn(move || {
@@ -124,7 +124,7 @@ impl Captured {
     }
 
     /// Everything read so far.
-    pub(crate) fn text(&self) -> String {
+    pub fn text(&self) -> String {
         self.text.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 

@@ -61,6 +61,11 @@ impl Pid1 {
         self.stderr.text()
     }
 
+    /// trm-init's (and its children's) stdout so far.
+    pub fn stdout_so_far(&self) -> String {
+        self.stdout.text()
+    }
+
     /// Waits until stdout or stderr contains `needle`.
     pub fn wait_for_output(&self, needle: &str, limit: Duration) -> bool {
         eventually(limit, || self.stderr.text().contains(needle) || self.stdout.text().contains(needle))

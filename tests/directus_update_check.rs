@@ -1,0 +1,91 @@
+//! Issue 17: trm-init starts Directus without cli.js's npm update check. Outbound HTTPS is black-holed
+//! (HTTPS_PROXY points at a local port that accepts connections and never answers, as a locked-down
+//! production network does). A cold boot (bootstrap, guard, apply through the step helper, then the
+//! child configured as the CONTRACT's default `node <dir>/cli.js start`) reaches healthy with no
+//! connection ever reaching the black hole and no "Update available" output. The control run, with
+//! `child.skip_update_check = false`, shows the black hole does catch cli.js's check: the test can fail.
+//! No timings are asserted.
+
+use trm_test_support as common;
+
+use common::*;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A port that accepts connections and never answers; counts them.
+fn black_hole() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the black hole");
+    let port = listener.local_addr().expect("addr").port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            held.push(stream); // never answered, never closed
+        }
+    });
+    (port, count)
+}
+
+fn boot(env: &[(String, String)], cwd: &std::path::Path) -> Pid1 {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Pid1::start_with(&[], &env, |cmd| {
+        // No package.json above the working directory: the update check has no cache, as in a fresh container.
+        cmd.current_dir(cwd);
+    })
+}
+
+/// The command line of the `node` process trm-init started as its child.
+fn node_cmdline(pid1: &Pid1) -> String {
+    let pid = pid1.wait_for_process("node", Duration::from_secs(60));
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+#[test]
+fn no_directus_command_waits_on_the_npm_registry() {
+    let db = TestDb::fresh("update_check");
+    let ports = Ports::free();
+    let (hole, reached) = black_hole();
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let cli = directus_dir().join("cli.js").to_string_lossy().into_owned();
+    let mut env = boot_env(&db, ports);
+    env.retain(|(k, _)| k != "HTTPS_PROXY" && k != "TRM_INIT_CHILD__COMMAND");
+    env.push(("HTTPS_PROXY".into(), format!("http://127.0.0.1:{hole}")));
+    // The CONTRACT's default form of the child command, with the test's Directus folder.
+    env.push(("TRM_INIT_CHILD__COMMAND".into(), format!("[\"node\", \"{cli}\", \"start\"]")));
+
+    let pid1 = boot(&env, cwd.path());
+    let healthy = eventually(Duration::from_secs(600), || {
+        std::thread::sleep(Duration::from_millis(200));
+        http(ports.directus, "GET", "/server/ping", None, None).0 == 200 || pid1.outer_pid == 0
+    });
+    assert!(healthy, "a cold boot did not get healthy:\n{}", pid1.stderr_so_far());
+    let cmdline = node_cmdline(&pid1);
+    let log = format!("{}{}", pid1.stdout_so_far(), pid1.stderr_so_far());
+    assert!(log.contains("snapshot applied"), "the cold boot ran the whole schema step:\n{log}");
+    assert!(cmdline.contains("@directus/api/dist/cli/run.js start"), "the child runs run.js: {cmdline}");
+    assert_eq!(reached.load(Ordering::SeqCst), 0, "a Directus command went to the network:\n{log}");
+    assert!(!log.contains("Update available"), "{log}");
+    pid1.signal(libc::SIGTERM);
+    let out = pid1.wait(Duration::from_secs(60));
+    assert!(matches!(out.code(), 0 | 143), "{}", out.stderr);
+
+    // Control: cli.js as written does go to the network (the black hole catches it).
+    env.push(("TRM_INIT_CHILD__SKIP_UPDATE_CHECK".into(), "false".into()));
+    let pid1 = boot(&env, cwd.path());
+    let caught = eventually(Duration::from_secs(300), || reached.load(Ordering::SeqCst) > 0);
+    let cmdline = node_cmdline(&pid1);
+    assert!(
+        caught,
+        "cli.js's update check never reached the black hole: the test would prove nothing\n{}",
+        pid1.stderr_so_far()
+    );
+    assert!(cmdline.contains("cli.js start"), "{cmdline}");
+    pid1.signal(libc::SIGTERM);
+    let _ = pid1.wait(Duration::from_secs(60));
+}
