@@ -54,7 +54,7 @@ fn schema_ready(db: &TestDb, port: u16) -> Vec<(String, String)> {
 
 #[test]
 fn apply_skip_export_refuse_and_ownership() {
-    let db = TestDb::fresh("access_mechanism");
+    let db = TestDb::fresh("access_mechanism").with_postgis();
     let env = schema_ready(&db, free_port());
     let dir = tempfile::tempdir().expect("tempdir");
     let both = write(&dir, "both.yaml", &small_file(true, true));
@@ -247,7 +247,7 @@ fn login(port: u16, email: &str, password: &str) -> String {
 
 #[test]
 fn a_running_directus_with_redis_serves_the_new_permissions_at_once() {
-    let db = TestDb::fresh("access_cache");
+    let db = TestDb::fresh("access_cache").with_postgis();
     let port = free_port();
     let env = schema_ready(&db, port);
     let redis = Redis::start();

@@ -13,7 +13,7 @@ const STOP: Duration = Duration::from_secs(30);
 
 #[test]
 fn destructive_snapshot_stops_the_boot_with_70_and_the_data_stays() {
-    let db = TestDb::fresh("e2e_destructive");
+    let db = TestDb::fresh("e2e_destructive").with_postgis();
     let ports = Ports::free();
     let env = boot_env(&db, ports);
     let first = trm_init(&["schema"], &env, BOOT);
