@@ -131,3 +131,21 @@ fn a_history_table_with_unexpected_column_types_is_a_clear_error() {
         }
     }
 }
+
+/// A hand-altered fingerprint table (a column of another type) is an error naming the table and what was
+/// read, never a panic of PID 1.
+#[test]
+fn a_fingerprint_table_with_unexpected_column_types_is_a_clear_error() {
+    let db = TestDb::fresh("preflight_fp_types");
+    db.query(
+        "CREATE TABLE trm_init_schema_state (id smallint PRIMARY KEY DEFAULT 1, fingerprint integer NOT NULL, \
+         directus_version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now()); \
+         INSERT INTO trm_init_schema_state (fingerprint, directus_version) VALUES (42, '11.17.4')",
+    );
+    let env = directus_env(&db, free_port());
+    let out = trm_init(&["schema"], &env, LIMIT);
+    let log = format!("{}{}", out.stdout, out.stderr);
+    assert!(!log.contains("panicked"), "trm-init schema panicked:\n{log}");
+    assert_eq!(out.code(), 70, "trm-init schema:\n{log}");
+    assert!(log.contains("fingerprint") && log.contains("int4"), "the error names what was read and its type:\n{log}");
+}

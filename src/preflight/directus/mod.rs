@@ -75,10 +75,17 @@ impl exit::ExitCode for DirectusError {
     fn exit_code(&self) -> u8 {
         match self {
             DirectusError::Helper(e) => e.exit_code(),
+            // A row of an unexpected type (a hand-altered table) is not the database going away.
+            DirectusError::Database { source, .. } if is_wrong_type(source) => exit::DIRECTUS,
             DirectusError::Database { .. } | DirectusError::DatabaseGone { .. } => exit::UNAVAILABLE,
             _ => exit::DIRECTUS,
         }
     }
+}
+
+/// Whether reading a row failed because a column has another type than trm-init expects.
+fn is_wrong_type(error: &tokio_postgres::Error) -> bool {
+    std::error::Error::source(error).is_some_and(|e| e.is::<tokio_postgres::types::WrongType>())
 }
 
 fn db_err(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> DirectusError {
@@ -201,7 +208,9 @@ impl<'a> Directus<'a> {
         if let Some(version) = &version {
             let state = fingerprint::database_state(self.db).await.map_err(db_err("reading the Directus schema"))?;
             let now = fingerprint::compute(&snapshot.normalised, version, &state);
-            fingerprint::store(self.db, &now, version).await.map_err(db_err("recording the schema fingerprint"))?;
+            fingerprint::store(self.db, &now, version)
+                .await
+                .map_err(db_err("recording the schema fingerprint (table trm_init_schema_state)"))?;
             tracing::info!(fingerprint = &now[..12], "schema applied; fingerprint recorded");
         }
         crate::metrics::schema_result("applied");
@@ -219,7 +228,9 @@ impl<'a> Directus<'a> {
         };
         let state = fingerprint::database_state(self.db).await.map_err(db_err("reading the Directus schema"))?;
         let now = fingerprint::compute(&snapshot.normalised, version, &state);
-        let recorded = fingerprint::load(self.db).await.map_err(db_err("reading the schema fingerprint"))?;
+        let recorded = fingerprint::load(self.db)
+            .await
+            .map_err(db_err("reading the schema fingerprint (table trm_init_schema_state)"))?;
         match recorded {
             Some(r) if r.fingerprint == now => {
                 tracing::info!(
