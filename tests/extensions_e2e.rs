@@ -214,11 +214,18 @@ fn opening_a_stage_materializes_its_start_list_and_reopening_keeps_overrides() {
          VALUES ({event}, 'SS2', 2, '2026-06-08T07:00:00Z', 120, 'previous_stage_clean_result', {s1}, 'planned')
          RETURNING id"
     ));
+    // Segments start and end at geofences of the same event (the course schema requires both).
+    let fence = db.query(&format!(
+        "INSERT INTO geofences (event_id, name, geometry) VALUES ({event}, 'CP1', \
+         ST_GeomFromText('POLYGON((19.80 41.30, 19.81 41.30, 19.81 41.31, 19.80 41.31, 19.80 41.30))', 4326)) RETURNING id"
+    ));
     let liaison = db.query(&format!(
-        "INSERT INTO segments (stage_id, sort_order, type, target_duration_seconds) VALUES ({s2}, 1, 'liaison', 1800) RETURNING id"
+        "INSERT INTO segments (stage_id, sort_order, type, entry_geofence_id, exit_geofence_id, target_duration_seconds) \
+         VALUES ({s2}, 1, 'liaison', {fence}, {fence}, 1800) RETURNING id"
     ));
     let special = db.query(&format!(
-        "INSERT INTO segments (stage_id, sort_order, type, target_duration_seconds) VALUES ({s2}, 2, 'special-stage', NULL) RETURNING id"
+        "INSERT INTO segments (stage_id, sort_order, type, entry_geofence_id, exit_geofence_id, target_duration_seconds) \
+         VALUES ({s2}, 2, 'special-stage', {fence}, {fence}, NULL) RETURNING id"
     ));
     // SS1 clean times (penalties must not count): #55 fastest clean, #7, then #12; #301 has none.
     for (number, elapsed, total) in [(55, 1000, 1900), (7, 1100, 1100), (12, 1200, 1200), (100, 900, 900)] {

@@ -194,6 +194,7 @@ impl<'a> Directus<'a> {
             return Ok(());
         }
         self.check_version(&snapshot, version.as_deref())?;
+        self.reset_unfinished_first_install().await?;
 
         let mut helper = self.start_helper().await?;
         let result = self.bootstrap_check_apply(&mut helper, &path).await;
@@ -256,6 +257,60 @@ impl<'a> Directus<'a> {
                 Ok(false)
             }
         }
+    }
+
+    /// Directus's own migrations are not transactional: a first install cut short (the database went
+    /// away during `bootstrap`) leaves system tables half migrated, on which every later bootstrap fails.
+    /// Such an install holds nothing anyone made: no user, no role, no collection, no fingerprint of an
+    /// apply. Only then are its `directus_*` tables dropped, so that bootstrap installs afresh.
+    async fn reset_unfinished_first_install(&self) -> Result<(), DirectusError> {
+        let what = "checking for a first Directus install cut short";
+        let present: bool = self
+            .db
+            .query_one(
+                "SELECT to_regclass('directus_users') IS NOT NULL AND to_regclass('directus_roles') IS NOT NULL \
+                 AND to_regclass('directus_collections') IS NOT NULL",
+                &[],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(db_err(what))?;
+        if !present {
+            return Ok(());
+        }
+        let made: i64 = self
+            .db
+            .query_one(
+                "SELECT (SELECT count(*) FROM directus_users) + (SELECT count(*) FROM directus_roles) \
+                 + (SELECT count(*) FROM directus_collections)",
+                &[],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(db_err(what))?;
+        if made > 0 || fingerprint::load(self.db).await.map_err(db_err(what))?.is_some() {
+            return Ok(());
+        }
+        let tables: Vec<String> = self
+            .db
+            .query(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'directus\\_%'",
+                &[],
+            )
+            .await
+            .map_err(db_err(what))?
+            .iter()
+            .map(|row| row.try_get::<_, String>(0))
+            .collect::<Result<_, _>>()
+            .map_err(db_err(what))?;
+        tracing::warn!(
+            tables = tables.len(),
+            "Directus's system tables hold no user, role or collection and no apply was recorded: a first install \
+             was cut short; dropping them so that bootstrap installs afresh"
+        );
+        let list = tables.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>().join(", ");
+        self.db.batch_execute(&format!("DROP TABLE IF EXISTS {list} CASCADE")).await.map_err(db_err(what))?;
+        Ok(())
     }
 
     async fn bootstrap_check_apply(&self, helper: &mut Helper<'_>, path: &Path) -> Result<(), DirectusError> {
