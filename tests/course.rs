@@ -12,7 +12,6 @@ use trm_test_support as common;
 
 use common::*;
 use serde_json::{json, Value};
-use std::process::Command;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -64,25 +63,6 @@ fn shared() -> &'static Shared {
         let token = directus_login(ports.directus);
         Shared { boot, db, token }
     })
-}
-
-/// psql as the admin on `db`; Err(stderr) when the statement fails.
-fn psql_result(db: &str, sql: &str) -> Result<String, String> {
-    let admin = conninfo_map(&pg_admin());
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .env("PGHOST", &admin["host"])
-        .env("PGPORT", &admin["port"])
-        .env("PGUSER", &admin["user"])
-        .env("PGPASSWORD", admin.get("password").map(String::as_str).unwrap_or(""))
-        .env("PGDATABASE", db)
-        .output()
-        .map_err(|e| format!("psql cannot run: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).to_string())
-    }
 }
 
 fn sql(sql: &str) -> String {

@@ -25,6 +25,11 @@ pub fn conninfo_map(conninfo: &str) -> HashMap<String, String> {
 
 /// Runs SQL through psql as the admin role on `db`; returns stdout (unaligned, tuples only).
 pub fn psql(db: &str, sql: &str) -> String {
+    psql_result(db, sql).unwrap_or_else(|e| panic!("psql {sql:?} on {db} failed: {e}"))
+}
+
+/// Like `psql`, but a failing statement is `Err(stderr)` for tests that expect refusals.
+pub fn psql_result(db: &str, sql: &str) -> Result<String, String> {
     let admin = conninfo_map(&pg_admin());
     let out = Command::new("psql")
         .args(["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql])
@@ -35,8 +40,11 @@ pub fn psql(db: &str, sql: &str) -> String {
         .env("PGDATABASE", db)
         .output()
         .unwrap_or_else(|e| panic!("psql cannot run ({e}); {PG_HOW}"));
-    assert!(out.status.success(), "psql {sql:?} on {db} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
 }
 
 /// A database created for one test and dropped afterwards.
