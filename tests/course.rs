@@ -406,6 +406,64 @@ fn the_database_refuses_bad_course_and_formula_rows_with_clear_errors() {
     ));
 }
 
+/// What an entry's rows point at belongs to the entry's event (db-init-post/007_same_event.sql): the
+/// error names the table, the column, both events and the rule; rows of the same event are accepted.
+#[test]
+fn an_entry_s_rows_point_only_into_the_entry_s_event() {
+    let (event, class) = new_event("same");
+    let (entry, _) = new_entry(event, class, 1);
+    let (stage, segment, start, _) = sql_course(event);
+    let (other, other_class) = new_event("same-other");
+    let (other_stage, other_segment, other_fence, _) = sql_course(other);
+
+    let e = sql_err(&format!("UPDATE entries SET class_id = {other_class} WHERE id = {entry}"));
+    assert!(
+        e.contains("entries.class_id")
+            && e.contains(&format!("belongs to event {other}"))
+            && e.contains("entries_same_event"),
+        "{e}"
+    );
+    for (what, statement, rule) in [
+        (
+            "a start in another event's segment",
+            format!("INSERT INTO entry_segment_starts (entry_id, segment_id, start_position, target_at) VALUES ({entry}, {other_segment}, 1, now())"),
+            "entry_segment_starts_same_event",
+        ),
+        (
+            "a crossing of another event's geofence",
+            format!("INSERT INTO entry_crossings (entry_id, geofence_id, ts, kind) VALUES ({entry}, {other_fence}, now(), 'entry')"),
+            "entry_crossings_same_event",
+        ),
+        (
+            "a penalty in another event's stage",
+            format!("INSERT INTO entry_penalties (entry_id, stage_id, type, penalty_key, seconds) VALUES ({entry}, {other_stage}, 'other', 'x', 1)"),
+            "entry_penalties_same_event",
+        ),
+        (
+            "a penalty in another event's segment",
+            format!("INSERT INTO entry_penalties (entry_id, segment_id, type, penalty_key, seconds) VALUES ({entry}, {other_segment}, 'other', 'y', 1)"),
+            "entry_penalties_same_event",
+        ),
+        (
+            "a result of another event's stage",
+            format!("INSERT INTO stage_results (entry_id, stage_id) VALUES ({entry}, {other_stage})"),
+            "stage_results_same_event",
+        ),
+    ] {
+        let e = sql_err(&statement);
+        assert!(e.contains(rule) && e.contains(&format!("its entry {entry} to event {event}")), "{what}: {e}");
+    }
+    // The same rows in the entry's own event are fine, and so is moving a start within it.
+    sql(&format!(
+        "INSERT INTO entry_segment_starts (entry_id, segment_id, start_position, target_at) VALUES ({entry}, {segment}, 1, now());
+         INSERT INTO entry_crossings (entry_id, geofence_id, ts, kind) VALUES ({entry}, {start}, now(), 'entry');
+         INSERT INTO entry_penalties (entry_id, stage_id, segment_id, type, penalty_key, seconds) VALUES ({entry}, {stage}, {segment}, 'other', 'z', 1);
+         INSERT INTO stage_results (entry_id, stage_id) VALUES ({entry}, {stage})"
+    ));
+    let e = sql_err(&format!("UPDATE entry_crossings SET geofence_id = {other_fence} WHERE entry_id = {entry}"));
+    assert!(e.contains("entry_crossings.geofence_id"), "an update is checked too: {e}");
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The operators' side, through the REST API as the admin
 

@@ -52,7 +52,7 @@ export default {
     },
     {
       name: 'entry_crossings', icon: 'login', display: '{{kind}} {{ts}}',
-      note: 'Written by the processor (idempotent on entry, geofence, ts); marshals add manual ones',
+      note: 'Written by the processor (idempotent on entry, geofence, ts); race officials add manual ones (source manual)',
       fields: [
         intId(),
         ENTRY(),

@@ -5,6 +5,9 @@
 //   directus_users.organization_users a user's memberships ($CURRENT_USER.organization_users... in
 //                                     create validations; an org-admin reads its members' accounts)
 //   organizations.events, events.entries  the organisation's events and their entries (create validations)
+//   events.stages, stages.segments    the course of an event (create validations of the course)
+//   directus_users.crews              the entry_crew rows of a user: "my entries" ($CURRENT_USER.crews.entry_id,
+//                                     a participant's own penalties, crossings and results)
 //   vehicles.organization_vehicles, devices.organization_devices  which organisations a vehicle /
 //                                     device is registered with (shared rows, reached through them)
 // and a marshal's notes on entries (CONTEXT.md "Phase 4": marshals write notes on entries).
@@ -29,8 +32,8 @@ const roleColumn = ([role, column, alias]) => {
   return { ...m, field: { ...m.field, meta: { ...m.field.meta, hidden: true, readonly: true } } };
 };
 
-// [many collection, its foreign key, the one collection, the alias there]. Directus re-creates the
-// foreign key when a relation is updated: the payload repeats the relation and its ON DELETE RESTRICT.
+// [many collection, its foreign key, the one collection, the alias there, ON DELETE]. Directus re-creates
+// the foreign key when a relation is updated: the payload repeats the relation and its ON DELETE rule.
 const ALIASES = [
   ['organization_users', 'organization_id', 'organizations', 'organization_users'],
   ['organization_users', 'user_id', 'directus_users', 'organization_users'],
@@ -38,6 +41,9 @@ const ALIASES = [
   ['entries', 'event_id', 'events', 'entries'],
   ['organization_vehicles', 'vehicle_id', 'vehicles', 'organization_vehicles'],
   ['organization_devices', 'device_id', 'devices', 'organization_devices'],
+  ['entry_crew', 'user_id', 'directus_users', 'crews'],
+  ['stages', 'event_id', 'events', 'stages'],
+  ['segments', 'stage_id', 'stages', 'segments', 'CASCADE'],
 ];
 
 export default {
@@ -50,20 +56,22 @@ export default {
     ],
     directus_users: [
       o2m('organization_users', { template: '{{organization_id.name}} ({{role}})', note: 'organisations and roles' }),
+      o2m('crews', { template: '{{entry_id.race_number}} ({{role}})', note: 'entries this user is crew of' }),
       ...ROLE_COLUMNS.map(([role, , alias]) => ({ ...o2m(alias, { note: `memberships as ${role}` }), meta: { ...o2m(alias).meta, hidden: true, readonly: true } })),
     ],
     organization_users: ROLE_COLUMNS.map(roleColumn),
-    events: [o2m('entries', { template: '#{{race_number}}' })],
+    events: [o2m('entries', { template: '#{{race_number}}' }), o2m('stages', { template: '{{sort_order}}. {{name}}' })],
+    stages: [o2m('segments', { template: '{{sort_order}}. {{type}}' })],
     vehicles: [o2m('organization_vehicles', { template: '{{organization_id.name}}', note: 'organisations it is registered with' })],
     devices: [o2m('organization_devices', { template: '{{organization_id.name}}', note: 'organisations it is registered with' })],
     entries: [text('notes', { note: 'marshals write here during the event' })],
   },
   after: async (call, log) => {
-    for (const [many, field, one, alias] of ALIASES) {
+    for (const [many, field, one, alias, onDelete = 'RESTRICT'] of ALIASES) {
       await call('PATCH', `/relations/${many}/${field}`, {
         collection: many, field, related_collection: one,
         meta: { one_field: alias },
-        schema: { on_delete: 'RESTRICT', on_update: 'NO ACTION' },
+        schema: { on_delete: onDelete, on_update: 'NO ACTION' },
       });
       log(`[phase4] ${many}.${field} listed as ${alias}`);
     }
