@@ -6,7 +6,8 @@
 --   * entry_crossings.geofence_id      a geofence of the entry's event;
 --   * entry_penalties.stage_id, .segment_id  a stage / segment of the entry's event;
 --   * stage_results.stage_id           a stage of the entry's event.
--- Errors name the table, the column, both events and the rule, with SQLSTATE 23514 (check_violation).
+-- Errors name the table, the column, the row pointed at, the event it should be in and the rule, with
+-- SQLSTATE 23514 (check_violation); not the event the row is in (it may be another organisation's).
 -- The triggers fire only when one of the columns changes (and on insert).
 
 -- ---- the tables and columns this file relies on ------------------------------------------------------
@@ -40,19 +41,13 @@ CREATE OR REPLACE FUNCTION trm_event_of(kind text, id integer) RETURNS integer L
   END
 $fn$;
 
--- Refuses a row whose `col` (a `kind`, see trm_event_of) belongs to another event than `own_event`.
+-- Refuses a row whose `col` (a `kind`, see trm_event_of) is not in `own_event` (`own_what` says whose).
 CREATE OR REPLACE FUNCTION trm_require_same_event(tbl text, col text, kind text, ref integer, own_event integer, own_what text)
 RETURNS void LANGUAGE plpgsql AS $fn$
-DECLARE
-  ref_event integer;
 BEGIN
-  IF ref IS NULL THEN
-    RETURN;
-  END IF;
-  ref_event := trm_event_of(kind, ref);
-  IF ref_event IS DISTINCT FROM own_event THEN
-    RAISE EXCEPTION '%.%: % % belongs to event %, % to event % (rule %_same_event)',
-                    tbl, col, kind, ref, coalesce(ref_event::text, '(none: no such row)'), own_what, coalesce(own_event::text, '(none)'), tbl
+  IF ref IS NOT NULL AND trm_event_of(kind, ref) IS DISTINCT FROM own_event THEN
+    RAISE EXCEPTION '%.%: % % is not in event %, % (rule %_same_event)',
+                    tbl, col, kind, ref, coalesce(own_event::text, '(none)'), own_what, tbl
       USING ERRCODE = 'check_violation', CONSTRAINT = tbl || '_same_event', TABLE = tbl, COLUMN = col;
   END IF;
 END
@@ -60,7 +55,7 @@ $fn$;
 
 CREATE OR REPLACE FUNCTION trm_entries_class_same_event() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-  PERFORM trm_require_same_event('entries', 'class_id', 'class', NEW.class_id, NEW.event_id, format('the entry %s', NEW.id));
+  PERFORM trm_require_same_event('entries', 'class_id', 'class', NEW.class_id, NEW.event_id, 'the entry''s event');
   RETURN NEW;
 END
 $fn$;
@@ -77,7 +72,7 @@ BEGIN
   SELECT event_id INTO entry_event FROM entries WHERE id = NEW.entry_id;
   WHILE i < TG_NARGS LOOP
     PERFORM trm_require_same_event(TG_TABLE_NAME, TG_ARGV[i], TG_ARGV[i + 1], (row_json ->> TG_ARGV[i])::integer,
-                                   entry_event, format('its entry %s', NEW.entry_id));
+                                   entry_event, format('the event of entry %s', NEW.entry_id));
     i := i + 2;
   END LOOP;
   RETURN NEW;

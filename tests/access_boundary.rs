@@ -1043,6 +1043,33 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
         tally.expect("dual", what.to_string(), want, s, &text);
     }
 
+    // A row the database's rules refuse is a 400 that names the rule, for any user (the extension
+    // `database-rules`; Directus alone answers 500 "An unexpected error occurred" to non-admins).
+    let director_a = tokens[&('D', a.slug.clone())].clone();
+    let bow_tie = r#"{"type":"Polygon","coordinates":[[[19.0,41.0],[20.0,42.0],[20.0,41.0],[19.0,42.0],[19.0,41.0]]]}"#;
+    for (what, method, url, body, needle) in [
+        (
+            "a self-intersecting geofence",
+            "POST",
+            "/items/geofences".to_string(),
+            format!("{{\"event_id\":{},\"name\":\"bow tie\",\"geometry\":{bow_tie}}}", a.event),
+            "geofences.geometry: the polygon is not valid",
+        ),
+        (
+            "an entry moved into another event's class",
+            "PATCH",
+            format!("/items/entries/{}", a.entry),
+            format!("{{\"class_id\":{}}}", b.class),
+            "(rule entries_same_event)",
+        ),
+    ] {
+        let (s, text) = http(suite.port, method, &url, Some(&director_a), Some(&body));
+        tally.checked += 1;
+        if s != 400 || !text.contains(needle) || !text.contains("INVALID_PAYLOAD") {
+            tally.failures.push(format!("race-director: {what}: expected 400 naming {needle:?}, got {s} {text}"));
+        }
+    }
+
     // Removed from the organisation: access ends at once (same token, no restart), with Directus's
     // cache on: the viewer's answer and $CURRENT_USER values were cached by the reads before.
     let viewer_a = tokens[&('V', a.slug.clone())].clone();

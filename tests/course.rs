@@ -418,8 +418,7 @@ fn an_entry_s_rows_point_only_into_the_entry_s_event() {
 
     let e = sql_err(&format!("UPDATE entries SET class_id = {other_class} WHERE id = {entry}"));
     assert!(
-        e.contains("entries.class_id")
-            && e.contains(&format!("belongs to event {other}"))
+        e.contains(&format!("entries.class_id: class {other_class} is not in event {event}, the entry's event"))
             && e.contains("entries_same_event"),
         "{e}"
     );
@@ -451,7 +450,7 @@ fn an_entry_s_rows_point_only_into_the_entry_s_event() {
         ),
     ] {
         let e = sql_err(&statement);
-        assert!(e.contains(rule) && e.contains(&format!("its entry {entry} to event {event}")), "{what}: {e}");
+        assert!(e.contains(rule) && e.contains(&format!("is not in event {event}, the event of entry {entry}")), "{what}: {e}");
     }
     // The same rows in the entry's own event are fine, and so is moving a start within it.
     sql(&format!(

@@ -119,12 +119,18 @@ fn collections_and_columns_are_the_published_names() {
     let aliases = |c: &str| -> Vec<String> {
         fields(&doc, c).into_iter().filter(|(_, f)| s(&f["type"]) == "alias").map(|(n, _)| n).collect()
     };
-    assert_eq!(aliases("events"), ["classes", "entries"], "events lists its classes (and, Phase 4, entries)");
+    assert_eq!(
+        aliases("events"),
+        ["classes", "entries", "stages"],
+        "events lists its classes (and, Phase 4, entries and stages)"
+    );
     // Phase 4: the one-to-many aliases the permissions walk (snapshots/access.yaml).
     assert_eq!(aliases("organizations"), ["events", "organization_users"], "organizations list members and events");
     assert_eq!(aliases("vehicles"), ["organization_vehicles"]);
     assert_eq!(aliases("devices"), ["organization_devices"]);
     assert!(fields(&doc, "directus_users").contains_key("organization_users"), "a user lists their memberships");
+    assert!(fields(&doc, "directus_users").contains_key("crews"), "a user lists their crew rows (own entries)");
+    assert_eq!(aliases("stages"), ["segments"], "a stage lists its segments (course create rules)");
     assert_eq!(aliases("entries"), ["crew", "devices"], "an entry lists its crew and devices (fields=*.*)");
     let users = fields(&doc, "directus_users");
     for extra in ["phone", "birth_date", "nationality"] {
