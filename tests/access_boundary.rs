@@ -8,9 +8,9 @@
 //! readable, updatable or deletable, creating in it is refused, and no row of one's own organisation
 //! can be moved into it. Flagging positions goes through the extension's `POST /faulty-positions`.
 //!
-//! Directus runs as in production with several replicas: its cache on Redis with `CACHE_AUTO_PURGE`
-//! (deploy/), so "a user removed from an organisation loses access at once" is checked with the
-//! cache that holds the `$CURRENT_USER` values the filters read.
+//! Directus runs with its data cache on Redis and `CACHE_AUTO_PURGE` (deploy/ keeps the data cache off;
+//! this is the harder case), so "a user removed from an organisation loses access at once" is checked
+//! with a cache that holds the `$CURRENT_USER` values the filters read.
 
 use trm_test_support as common;
 
@@ -780,7 +780,8 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
     let mut env = boot_env(&db, ports);
     env.extend(
         [
-            // As deploy/ runs several replicas: Directus's cache on Redis, emptied by every write.
+            // Directus's data cache on Redis, emptied by every write (deploy/ keeps it off; with it on,
+            // the $CURRENT_USER values the filters read are cached too: the harder case).
             ("REDIS", redis.url()),
             ("CACHE_ENABLED", "true".into()),
             ("CACHE_STORE", "redis".into()),
