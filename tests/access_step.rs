@@ -155,6 +155,27 @@ fn apply_skip_export_refuse_and_ownership() {
     let missing = trm_init(&["access", "apply"], &with_file(&env, &dir.path().join("nope.yaml")), LIMIT);
     assert_eq!(missing.code(), 70, "{}", missing.stderr);
     assert!(missing.stderr.contains("nope.yaml"), "{}", missing.stderr);
+
+    // The repository's own file round-trips as well: `org:` shorthands beside filters, `_and` / `_or`
+    // validations with deep $CURRENT_USER paths, update presets. Its export, applied, writes nothing.
+    let repo_file = repo_dir("snapshots/access.yaml");
+    let applied = trm_init(&["access", "apply"], &with_file(&env, &repo_file), LIMIT);
+    assert_eq!(applied.code(), 0, "{}", applied.stderr);
+    let export = trm_init(&["access", "export"], &with_file(&env, &repo_file), LIMIT);
+    assert_eq!(export.code(), 0, "{}", export.stderr);
+    for needle in
+        ["org: entry_id.event_id.organization_id", "$CURRENT_USER.crews.entry_id", "overridden_by: $CURRENT_USER"]
+    {
+        assert!(export.stdout.contains(needle), "{needle} not in the export:\n{}", export.stdout);
+    }
+    let exported = write(&dir, "repo-exported.yaml", &export.stdout);
+    let reapply = trm_init(&["access", "apply"], &with_file(&env, &exported), LIMIT);
+    assert_eq!(reapply.code(), 0, "{}", reapply.stderr);
+    assert!(
+        reapply.stderr.contains("written=0"),
+        "re-applying the repository file's export wrote something:\n{}",
+        reapply.stderr
+    );
 }
 
 /// redis-server on a free port, stopped on drop.
