@@ -407,7 +407,8 @@ fn the_database_refuses_bad_course_and_formula_rows_with_clear_errors() {
 }
 
 /// What an entry's rows point at belongs to the entry's event (db-init-post/007_same_event.sql): the
-/// error names the table, the column, both events and the rule; rows of the same event are accepted.
+/// error names the table, the column, the row pointed at, the event it should be in and the rule (never
+/// the other event, which may be another organisation's); rows of the same event are accepted.
 #[test]
 fn an_entry_s_rows_point_only_into_the_entry_s_event() {
     let (event, class) = new_event("same");
@@ -452,7 +453,7 @@ fn an_entry_s_rows_point_only_into_the_entry_s_event() {
         let e = sql_err(&statement);
         assert!(e.contains(rule) && e.contains(&format!("is not in event {event}, the event of entry {entry}")), "{what}: {e}");
     }
-    // The same rows in the entry's own event are fine, and so is moving a start within it.
+    // The same rows in the entry's own event are fine; an update is checked like an insert.
     sql(&format!(
         "INSERT INTO entry_segment_starts (entry_id, segment_id, start_position, target_at) VALUES ({entry}, {segment}, 1, now());
          INSERT INTO entry_crossings (entry_id, geofence_id, ts, kind) VALUES ({entry}, {start}, now(), 'entry');
