@@ -11,27 +11,24 @@
 # Prints a Markdown table for docs/benchmarks.md.
 # Usage: bench/boot.sh [RUNS]   (default 3)   Env: BASELINES (default bench/baselines)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$TRM_REPO"
+repo=$TRM_REPO
 runs=${1:-3}
 baselines=${BASELINES:-$repo/bench/baselines}
 log() { echo "[bench] $*" >&2; }
 
-[[ -n ${TRM_TEST_PG:-} ]] || eval "$(scripts/pg-up.sh)"
+trm_pg
 dx=$(scripts/install-directus.sh)
-export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
+trm_node
 cargo build --release --bin trm-init >&2
-trm=$repo/target/x86_64-unknown-linux-gnu/release/trm-init
+trm=$TRM_RELEASE_BIN
 
-declare -A pg
-for kv in $TRM_TEST_PG; do pg[${kv%%=*}]=${kv#*=}; done
-export PGHOST=${pg[host]} PGPORT=${pg[port]} PGUSER=${pg[user]} PGPASSWORD=${pg[password]:-}
 admin_sql() { psql -X -q -d postgres -c "$1" >/dev/null 2>&1; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=${BENCH_PORT:-$(free_port)}
 health=$(free_port)
-export DB_CLIENT=pg DB_HOST=$PGHOST DB_PORT=$PGPORT DB_USER=$PGUSER DB_PASSWORD=$PGPASSWORD
 export SECRET=bench-secret-bench-secret-bench-secret TELEMETRY=false HOST=127.0.0.1 PORT=$port
 export PUBLIC_URL=http://127.0.0.1:$port ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=bench-admin-pw
 export NO_PROXY=127.0.0.1,localhost

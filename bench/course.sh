@@ -8,30 +8,27 @@
 # query runs, 20), KEEP_DB=1 keeps the database. Needs PostgreSQL with PostGIS (scripts/pg-up.sh) and
 # Directus (scripts/install-directus.sh).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$TRM_REPO"
 log() { echo "[bench/course] $*" >&2; }
 ENTRIES=${ENTRIES:-300} FIXES=${FIXES:-10000} SAMPLE=${SAMPLE:-5000} RUNS=${RUNS:-20} BASELINE_RUNS=${BASELINE_RUNS:-3}
 
-[[ -n ${TRM_TEST_PG:-} ]] || eval "$(scripts/pg-up.sh)"
+trm_pg
 dx=$(scripts/install-directus.sh)
-export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
-declare -A pg
-for kv in $TRM_TEST_PG; do pg[${kv%%=*}]=${kv#*=}; done
-export PGHOST=${pg[host]} PGPORT=${pg[port]} PGUSER=${pg[user]} PGPASSWORD=${pg[password]:-}
+trm_node
 db=bench_course_$$
 cleanup() { [[ -n ${KEEP_DB:-} ]] || psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 cargo build --release --bin trm-init >&2
-bin=target/x86_64-unknown-linux-gnu/release/trm-init
-[[ -x $bin ]] || bin=target/release/trm-init
+bin=$TRM_RELEASE_BIN
 psql -X -q -d postgres -c "CREATE DATABASE $db"
 log "schema: db-init, Directus bootstrap + snapshot, db-init-post on $db"
-env -u TRM_INIT_CONFIG DB_CLIENT=pg DB_HOST="$PGHOST" DB_PORT="$PGPORT" DB_USER="$PGUSER" DB_PASSWORD="$PGPASSWORD" \
-  DB_DATABASE=$db SECRET=bench-course-secret-bench-course-secret ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=bench-pw \
+env -u TRM_INIT_CONFIG DB_DATABASE=$db SECRET=bench-course-secret-bench-course-secret ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=bench-pw \
   TELEMETRY=false HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost \
   TRM_INIT_HEALTH__LISTEN=127.0.0.1:0 \
   TRM_INIT_SCHEMA__DIRECTUS="[\"node\", \"$dx/cli.js\"]" TRM_INIT_SCHEMA__SNAPSHOT="$PWD/snapshots/schema.yaml" \
+  TRM_INIT_SCHEMA__STEP_SCRIPT="$PWD/directus-step/step.mjs" \
   TRM_INIT_DB_INIT__PRE_DIR="$PWD/db-init" TRM_INIT_DB_INIT__POST_DIR="$PWD/db-init-post" \
   bash -c '"$0" db-init --phase pre && "$0" schema && "$0" db-init --phase post' "$bin" >&2
 

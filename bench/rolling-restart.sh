@@ -9,8 +9,9 @@
 # docs/benchmarks.md. Loopback only; every loop is bounded; everything started is stopped at exit.
 # Usage: bench/rolling-restart.sh   Env: RATE (req/s, default 20), DRAIN (default 5s)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$TRM_REPO"
+repo=$TRM_REPO
 rate=${RATE:-20}
 drain=${DRAIN:-5s}
 log() { echo "[bench] $(date -u +%H:%M:%S) $*" >&2; }
@@ -18,15 +19,12 @@ die() { log "$*"; exit 1; }
 
 command -v haproxy >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >&2; }
 command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2; }
-[[ -n ${TRM_TEST_PG:-} ]] || eval "$(scripts/pg-up.sh)"
+trm_pg
 dx=$(scripts/install-directus.sh)
-export PATH=$(dirname "$(readlink -f "${TRM_CACHE:-$HOME/.cache/trm-init}/node")"):$PATH
+trm_node
 cargo build --release --bin trm-init >&2
-trm=$repo/target/x86_64-unknown-linux-gnu/release/trm-init
+trm=$TRM_RELEASE_BIN
 
-declare -A pg
-for kv in $TRM_TEST_PG; do pg[${kv%%=*}]=${kv#*=}; done
-export PGHOST=${pg[host]} PGPORT=${pg[port]} PGUSER=${pg[user]} PGPASSWORD=${pg[password]:-}
 admin_sql() { psql -X -q -d postgres -c "$1" >/dev/null; }
 
 free_ports() { /usr/bin/python3 -c "
@@ -65,14 +63,16 @@ pids+=($!)
 admin_sql "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 admin_sql "CREATE DATABASE $db"
 
-# What every replica shares: one database, one SECRET, Redis for cache, rate limiter and synchronization.
-export DB_CLIENT=pg DB_HOST=$PGHOST DB_PORT=$PGPORT DB_USER=$PGUSER DB_PASSWORD=$PGPASSWORD DB_DATABASE=$db
+# What every replica shares, as deploy/ sets it: one database, one SECRET, Redis for Directus's system
+# caches, rate limiter and synchronization (its data cache off).
+export DB_DATABASE=$db
 export SECRET=bench-rolling-secret-bench-rolling-secret TELEMETRY=false HOST=127.0.0.1
 export ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=bench-admin-pw LOG_LEVEL=warn
-export CACHE_ENABLED=true CACHE_STORE=redis RATE_LIMITER_STORE=redis SYNCHRONIZATION_STORE=redis
+export CACHE_ENABLED=false CACHE_STORE=redis RATE_LIMITER_STORE=redis SYNCHRONIZATION_STORE=redis
 export REDIS=redis://127.0.0.1:$redis_port
 export HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost
 export TRM_INIT_SCHEMA__DIRECTUS="[\"node\", \"$dx/cli.js\"]" TRM_INIT_SCHEMA__SNAPSHOT=$repo/snapshots/schema.yaml
+export TRM_INIT_SCHEMA__STEP_SCRIPT=$repo/directus-step/step.mjs
 export TRM_INIT_CHILD__COMMAND="[\"node\", \"$dx/cli.js\", \"start\"]"
 export TRM_INIT_DB_INIT__PRE_DIR=$repo/db-init TRM_INIT_DB_INIT__POST_DIR=$repo/db-init-post
 export TRM_INIT_CHILD__REPLICAS=3 TRM_INIT_CHILD__STOP_GRACE=8s

@@ -5,20 +5,7 @@
 
 use serde_yaml_ng::Value;
 use std::collections::BTreeSet;
-
-fn snapshot() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/schema.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn seq<'a>(doc: &'a Value, key: &str) -> &'a [Value] {
-    doc[key].as_sequence().map(Vec::as_slice).unwrap_or_else(|| panic!("snapshot has no {key} list"))
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("")
-}
+use trm_test_support::{repo_snapshot_yaml as snapshot, snapshot_list as seq, yaml_str as s};
 
 fn field<'a>(doc: &'a Value, collection: &str, name: &str) -> &'a Value {
     seq(doc, "fields")

@@ -152,6 +152,18 @@ fn own_errors(log: &str) -> Vec<&str> {
     log.lines().filter(|l| l.contains("ERROR") && !l.contains("[directus step]")).collect()
 }
 
+/// Stops PostgreSQL with an immediate shutdown while `run` works; trm-init must fail with exactly one
+/// error line of its own, which is returned.
+fn lose_postgres(cluster: &Cluster, run: Run) -> String {
+    cluster.stop_immediate();
+    let (code, log) = run.wait(FAIL_LIMIT);
+    assert_ne!(code, 0, "{log}");
+    let errors = own_errors(&log);
+    assert_eq!(errors.len(), 1, "one error line:\n{log}");
+    eprintln!("the error line: {}", errors[0]);
+    errors[0].to_string()
+}
+
 fn went_away(line: &str) -> bool {
     ["went away", "was lost", "terminating connection", "connection closed", "shutdown"]
         .iter()
@@ -187,17 +199,8 @@ fn db_init_file_interrupted_by_an_immediate_shutdown_then_converges() {
         ) == "1"
     });
     assert!(sleeping, "002_slow.sql never ran:\n{}", run.log());
-    cluster.stop_immediate();
-    let (code, log) = run.wait(FAIL_LIMIT);
-    assert_ne!(code, 0, "{log}");
-    let errors = own_errors(&log);
-    assert_eq!(errors.len(), 1, "one error line:\n{log}");
-    eprintln!("the error line: {}", errors[0]);
-    assert!(
-        errors[0].contains("db-init pre") && errors[0].contains("002_slow.sql") && went_away(errors[0]),
-        "{}",
-        errors[0]
-    );
+    let error = lose_postgres(&cluster, run);
+    assert!(error.contains("db-init pre") && error.contains("002_slow.sql") && went_away(&error), "{error}");
 
     cluster.start();
     cluster.sql("trm", "CREATE TABLE resume_fast ()");
@@ -235,16 +238,10 @@ fn directus_interrupted_at(db: &str, marker: &str, command: &str) {
     let run = Run::start(&env);
     let reached = eventually(Duration::from_secs(300), || run.log().contains(marker));
     assert!(reached, "never reached {marker:?}:\n{}", run.log());
-    cluster.stop_immediate();
-    let (code, log) = run.wait(FAIL_LIMIT);
-    assert_ne!(code, 0, "{log}");
-    let errors = own_errors(&log);
-    assert_eq!(errors.len(), 1, "one error line:\n{log}");
-    eprintln!("the error line: {}", errors[0]);
+    let error = lose_postgres(&cluster, run);
     assert!(
-        errors[0].contains("directus schema") && errors[0].contains(&format!("`{command}`")) && went_away(errors[0]),
-        "{}",
-        errors[0]
+        error.contains("directus schema") && error.contains(&format!("`{command}`")) && went_away(&error),
+        "{error}"
     );
 
     cluster.start();

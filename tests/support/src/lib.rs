@@ -10,6 +10,7 @@ mod http;
 mod pid1;
 mod postgres;
 mod redis;
+mod snapshot;
 
 pub use directus::*;
 pub use extensions::*;
@@ -17,6 +18,7 @@ pub use http::*;
 pub use pid1::*;
 pub use postgres::*;
 pub use redis::*;
+pub use snapshot::*;
 
 use std::io::Read;
 use std::path::PathBuf;
