@@ -45,6 +45,10 @@ done
 # then build extensions/ with `npm ci --offline` (tests/support: extensions_path).
 (cd extensions && npm ci --no-audit --no-fund --prefer-offline >&2)
 
+# Every package of Cargo.lock into cargo's package cache, for every target: the tests run cargo
+# offline (tests/support: cargo_locked_offline), and a fresh machine's cache holds only what a build
+# needed. Done here, before the tests run in parallel, so no test waits on cargo's package lock.
+cargo fetch --locked --quiet >&2
 cargo build --release --bin trm-init >&2
 export TRM_TEST_RELEASE_BIN=$TRM_RELEASE_BIN
 cargo test --no-fail-fast "$@" 2>&1

@@ -115,13 +115,10 @@ fn real_build_cannot_reuse_the_empty_crate() {
 
 #[test]
 fn cargo_lock_is_in_sync_for_the_locked_build() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = std::process::Command::new(cargo)
-        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
-        .args(["--filter-platform", "x86_64-unknown-linux-gnu"])
-        .current_dir(repo())
-        .output()
-        .expect("cargo runs");
+    let out = trm_test_support::cargo_locked_offline(
+        &repo(),
+        &["metadata", "--format-version", "1", "--filter-platform", "x86_64-unknown-linux-gnu"],
+    );
     assert!(
         out.status.success(),
         "`cargo build --locked` in the image would fail: {}",
@@ -238,12 +235,7 @@ fn what_the_build_stage_copies_before_cargo_is_enough_for_cargo() {
     std::fs::create_dir_all(context.path().join("src")).expect("mkdir src");
     std::fs::write(context.path().join("src/main.rs"), "fn main() {}").expect("main.rs");
     std::fs::write(context.path().join("src/lib.rs"), "").expect("lib.rs");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = std::process::Command::new(cargo)
-        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
-        .current_dir(context.path())
-        .output()
-        .expect("cargo runs");
+    let out = trm_test_support::cargo_locked_offline(context.path(), &["metadata", "--format-version", "1"]);
     assert!(
         out.status.success(),
         "the build stage's dependency layer would fail: {}",

@@ -4,6 +4,7 @@
 //!
 //! Tests never skip: what a test needs and lacks makes it fail with `require`, saying how to provide it.
 
+mod cargo;
 mod directus;
 mod extensions;
 mod http;
@@ -12,6 +13,7 @@ mod postgres;
 mod redis;
 mod snapshot;
 
+pub use cargo::*;
 pub use directus::*;
 pub use extensions::*;
 pub use http::*;
