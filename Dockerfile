@@ -34,6 +34,8 @@ RUN npm ci --no-audit --no-fund
 COPY extensions/tsconfig.json ./
 COPY extensions/src/ src/
 COPY extensions/test/ test/
+# The sample course the GPX unit tests read (seed/courses, shipped with the seed below).
+COPY seed/courses/ /seed/courses/
 RUN npm test && npm run build \
     && mkdir -p /out/trm-extensions && cp -r package.json dist /out/trm-extensions/ \
     && test -f /out/trm-extensions/dist/api.js
