@@ -8,9 +8,9 @@
 //        DIRECTUS_TOKEN, or SEED_EMAIL + SEED_PASSWORD, or ADMIN_EMAIL + ADMIN_PASSWORD (the first set wins)
 // Exit:  0 done; 2 done, but conflicting rows were left alone; 1 Directus refused a request or could
 //        not be reached; 64 usage; 65 the seed file is invalid.
-import { authentication, createDirectus, rest, staticToken } from '@directus/sdk';
 import { fileURLToPath } from 'node:url';
 import { readSeed, SeedFileError, toBeConfirmed } from './lib/data.mjs';
+import { connect } from './lib/connect.mjs';
 import { writeSeed } from './lib/seed.mjs';
 import { describeError, SeedApiError, Tally } from './lib/upsert.mjs';
 
@@ -36,30 +36,10 @@ function parseArgs(argv) {
   return { update, quiet, file: file ?? fileURLToPath(new URL('rally-albania-2026.yaml', import.meta.url)) };
 }
 
-/** Logs in; returns the SDK client. */
-async function connect() {
-  const env = process.env;
-  const url = env.DIRECTUS_URL || `http://127.0.0.1:${env.PORT || 8055}`;
-  if (env.DIRECTUS_TOKEN) return { url, client: createDirectus(url).with(rest()).with(staticToken(env.DIRECTUS_TOKEN)) };
-  const email = env.SEED_EMAIL || env.ADMIN_EMAIL;
-  const password = env.SEED_EMAIL ? env.SEED_PASSWORD : env.ADMIN_PASSWORD;
-  if (!email || !password) {
-    console.error('seed: set DIRECTUS_TOKEN, or SEED_EMAIL and SEED_PASSWORD, or ADMIN_EMAIL and ADMIN_PASSWORD (an admin of the Directus at DIRECTUS_URL)');
-    process.exit(64);
-  }
-  const client = createDirectus(url).with(rest()).with(authentication('json', { autoRefresh: false }));
-  try {
-    await client.login({ email, password });
-  } catch (e) {
-    throw new SeedApiError(`cannot log in to ${url} as ${email}: ${describeError(e)}`);
-  }
-  return { url, client };
-}
-
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const seed = await readSeed(args.file);
-  const { url, client } = await connect();
+  const { url, client } = await connect('seed');
   const tally = new Tally();
   const log = (/** @type {string} */ line) => { if (!args.quiet || !line.startsWith('created')) console.log(line); };
   console.log(`seed: ${args.file} -> ${url}${args.update ? ' (--update)' : ''}`);

@@ -406,6 +406,86 @@ fn the_database_refuses_bad_course_and_formula_rows_with_clear_errors() {
     ));
 }
 
+/// The one bracket evaluator (db-init-post/016_penalty_brackets.sql): every operator and every edge of a
+/// bracket, on brackets given as JSON (a proposal, an old version) and on the brackets stored for an owner.
+#[test]
+fn the_bracket_evaluator_applies_every_operator_at_every_edge() {
+    // Speeding over the limit, in km/h: 0-10 a flat minute, 10-20 30 s per started km/h above 10, 20-40
+    // nothing (a gap), 40 and more disqualification (with 600 s on top, as some regulations give).
+    let brackets = r#"[{"offence_min": 0, "offence_max": 10, "operator": "fixed", "penalty_seconds": 60},
+                       {"offence_min": 10, "offence_max": 20, "operator": "per_unit", "penalty_seconds": 30},
+                       {"offence_min": 40, "offence_max": null, "operator": "disqualification", "penalty_seconds": 600}]"#;
+    let evaluate = |offence: &str| {
+        sql(&format!(
+            "SELECT coalesce((SELECT concat_ws(' ', bracket ->> 'offence_min', seconds, disqualified) FROM trm_penalty('{brackets}'::jsonb, {offence})), 'none')"
+        ))
+    };
+    for (offence, expected, why) in [
+        ("-0.5", "none", "below the first bracket"),
+        ("0", "0 60 f", "a bracket's start is inclusive (fixed)"),
+        ("9.999", "0 60 f", "fixed does not grow inside its bracket"),
+        ("10", "10 0 f", "the end is exclusive: 10 is in the next bracket, per_unit counts 0 units at its start"),
+        ("10.001", "10 30 f", "per_unit: every started unit above offence_min counts"),
+        ("11", "10 30 f", "per_unit: one whole unit"),
+        ("19.5", "10 300 f", "per_unit: 9.5 units started = 10"),
+        ("20", "none", "the end is exclusive, and the gap costs nothing"),
+        ("39.999", "none", "still in the gap"),
+        ("40", "40 600 t", "disqualification at its inclusive start"),
+        ("100000", "40 600 t", "an open end has no upper limit"),
+    ] {
+        assert_eq!(evaluate(offence), expected, "offence {offence}: {why}");
+    }
+
+    // Refusals: SQLSTATE 22023 with the bracket's number and the reason, never a guess.
+    for (bad, needle) in [
+        (
+            r#"[{"offence_min": 0, "operator": "double", "penalty_seconds": 1}]"#,
+            "penalty bracket 1: operator double is not fixed, per_unit or disqualification",
+        ),
+        (r#"[{"operator": "fixed", "penalty_seconds": 1}]"#, "penalty bracket 1: offence_min is required"),
+        (r#"[{"offence_min": 0, "operator": "fixed"}]"#, "penalty bracket 1: penalty_seconds is required"),
+        (
+            r#"[{"offence_min": 5, "offence_max": 5, "operator": "fixed", "penalty_seconds": 1}]"#,
+            "penalty bracket 1: offence_max 5 is not above offence_min 5",
+        ),
+        (
+            r#"[{"offence_min": 0, "operator": "fixed", "penalty_seconds": 1}, {"id": 9, "offence_min": 3, "operator": "fixed", "penalty_seconds": 2}]"#,
+            "penalty bracket 2 (formula 9): offence 4 is also in bracket 1",
+        ),
+    ] {
+        let e = sql_err(&format!("SELECT * FROM trm_penalty('{bad}'::jsonb, 4)"));
+        assert!(e.contains(needle) && e.contains("rule penalty_bracket_valid"), "{bad}: {e}");
+    }
+    let e = sql_err(&format!("SELECT * FROM trm_penalty('{brackets}'::jsonb, NULL)"));
+    assert!(e.contains("the offence is NULL"), "{e}");
+
+    // The same brackets stored for a segment: trm_formula_penalty reads the enabled ones and hands back
+    // the row it applied, as entry_penalties.formula_snapshot keeps it.
+    let (event, _) = new_event("brackets");
+    let (_, segment, _, _) = sql_course(event);
+    let ids = sql(&format!(
+        "INSERT INTO penalty_formulas (event_id, belongs_to_type, segment_id, type, offence_min, offence_max, operator, penalty_seconds, enabled)
+         VALUES ({event}, 'segment', {segment}, 'speeding', 0, 10, 'fixed', 60, true),
+                ({event}, 'segment', {segment}, 'speeding', 10, 20, 'per_unit', 30, true),
+                ({event}, 'segment', {segment}, 'speeding', 40, NULL, 'disqualification', 600, true),
+                ({event}, 'segment', {segment}, 'missed-waypoint', 1, NULL, 'per_unit', 1800, false)
+         RETURNING id"
+    ));
+    let first_id = ids.lines().next().expect("formula ids");
+    let stored = |penalty_type: &str, offence: &str| {
+        sql(&format!(
+            "SELECT coalesce((SELECT concat_ws(' ', bracket ->> 'id', bracket ->> 'operator', seconds, disqualified)
+                                FROM trm_formula_penalty('segment', {segment}, '{penalty_type}', {offence})), 'none')"
+        ))
+    };
+    assert_eq!(stored("speeding", "5"), format!("{first_id} fixed 60 f"));
+    assert!(stored("speeding", "12.2").ends_with(" per_unit 90 f"), "{}", stored("speeding", "12.2"));
+    assert!(stored("speeding", "41").ends_with(" disqualification 600 t"));
+    assert_eq!(stored("speeding", "25"), "none");
+    assert_eq!(stored("missed-waypoint", "3"), "none", "a disabled bracket does not apply");
+    assert_eq!(sql(&format!("SELECT jsonb_array_length(trm_formula_brackets('segment', {segment}, 'speeding'))")), "3");
+}
+
 /// What an entry's rows point at belongs to the entry's event (db-init-post/007_same_event.sql): the
 /// error names the table, the column, the row pointed at, the event it should be in and the rule (never
 /// the other event, which may be another organisation's); rows of the same event are accepted.

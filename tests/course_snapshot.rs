@@ -47,6 +47,7 @@ fn course_and_timing_collections_have_the_published_columns() {
                 "start_order_strategy_params",
                 "start_order_input_stage_id",
                 "status",
+                "track",
             ],
         ),
         (
@@ -62,8 +63,35 @@ fn course_and_timing_collections_have_the_published_columns() {
             ],
         ),
         ("geofences", &["id", "event_id", "name", "kind", "geometry", "manual_verification", "retroactive", "active"]),
-        ("waypoints", &["id", "segment_id", "location", "tolerance_meters", "sort_order"]),
-        ("speed_limit_zones", &["id", "segment_id", "name", "geometry", "speed_limit_kmh", "retroactive", "active"]),
+        (
+            "waypoints",
+            &[
+                "id",
+                "segment_id",
+                "location",
+                "tolerance_meters",
+                "sort_order",
+                "kind",
+                "name",
+                "open_radius_meters",
+                "roadbook_km",
+                "roadbook",
+            ],
+        ),
+        (
+            "speed_limit_zones",
+            &[
+                "id",
+                "segment_id",
+                "name",
+                "geometry",
+                "speed_limit_kmh",
+                "retroactive",
+                "active",
+                "start_waypoint_id",
+                "end_waypoint_id",
+            ],
+        ),
         (
             "penalty_formulas",
             &[
@@ -181,6 +209,9 @@ fn relations_restrict_unless_the_child_means_nothing_without_its_parent() {
         ("segments", "exit_geofence_id", "geofences", "RESTRICT"),
         ("waypoints", "segment_id", "segments", "CASCADE"),
         ("speed_limit_zones", "segment_id", "segments", "CASCADE"),
+        // issue 26: the dz and fz waypoints a zone runs between (a zone outlives a deleted end point)
+        ("speed_limit_zones", "start_waypoint_id", "waypoints", "SET NULL"),
+        ("speed_limit_zones", "end_waypoint_id", "waypoints", "SET NULL"),
         ("penalty_formulas", "event_id", "events", "RESTRICT"),
         ("penalty_formulas", "segment_id", "segments", "CASCADE"),
         ("penalty_formulas", "speed_limit_zone_id", "speed_limit_zones", "CASCADE"),

@@ -410,7 +410,8 @@ function checkStructure(controls: Draft[], c: Checker): void {
 			if (!open) c.fail(d.kindNode as Node, 'a speed zone end without its start: no open <openrally:dz> before it');
 			open = null;
 		} else if (open && (d.kind === 'dss' || d.kind === 'ass')) {
-			c.fail(d.kindNode as Node, `the speed zone opened on line ${open.node.line} must end (<openrally:fz>) before the special stage ${d.kind === 'dss' ? 'start' : 'finish'}`);
+			c.fail(open.kindNode as Node, `zone without an end: no <openrally:fz> before the special stage ${d.kind === 'dss' ? 'start' : 'finish'} (line ${d.node.line})`);
+			open = null;
 		}
 	}
 	if (open) c.fail(open.kindNode as Node, 'zone without an end: no <openrally:fz> follows this <openrally:dz>');
