@@ -3,8 +3,9 @@
 -- transaction, and reads a stage back in the same shape:
 --   * trm_course_import(event_id, plan jsonb) -> jsonb {stage_id, created, updated, deleted, unchanged}:
 --     the stage named plan.stage_name in the event (created after the event's last stage when missing),
---     its segments (by sort_order), waypoints (by segment and sort_order), the DSS / ASS geofences
---     (named '<stage> DSS' / '<stage> ASS', circles of the point's clear radius) and the speed zones
+--     its segments (by sort_order), waypoints (by segment and sort_order), the segments' boundary
+--     geofences (named '<stage> start', '<stage> DSS', '<stage> ASS', '<stage> finish': circles of the
+--     point's clear radius on the first point, the DSS, the ASS and the last point) and the speed zones
 --     (by their dz waypoint; the polygon runs along the stage's track from the dz to the fz, as wide as
 --     the dz's clear radius; a straight line when there is no track). Rows are found by those natural
 --     keys and written only when a value differs, so importing the same file again changes nothing.
@@ -53,8 +54,7 @@ DECLARE
   v_segment integer;
   v_waypoint integer;
   fence_ids jsonb := '{}'::jsonb;
-  which text;
-  fence_wp jsonb;
+  fence jsonb;
   v_fence integer;
   v_geom geometry;
   dz record;
@@ -93,29 +93,23 @@ BEGIN
     unchanged := unchanged + 1 - n;
   END IF;
 
-  -- ---- DSS / ASS geofences, from the special stage's first and last waypoint
-  FOREACH which IN ARRAY ARRAY['dss', 'ass'] LOOP
-    SELECT w INTO fence_wp FROM jsonb_array_elements(plan -> 'segments') s, jsonb_array_elements(s -> 'waypoints') w
-     WHERE w ->> 'kind' = which LIMIT 1;
-    SELECT id INTO v_fence FROM geofences WHERE event_id = p_event AND name = stage_name || ' ' || upper(which) ORDER BY id LIMIT 1;
-    IF fence_wp IS NULL THEN
-      CONTINUE; -- deleted below, once no segment points at it
-    END IF;
-    v_geom := trm_course_buffer(ST_SetSRID(ST_MakePoint((fence_wp ->> 'lon')::float8, (fence_wp ->> 'lat')::float8), 4326),
-                                (fence_wp ->> 'tolerance_meters')::numeric);
+  -- ---- the segments' boundaries: '<stage> start', 'DSS', 'ASS', 'finish' geofences
+  FOR fence IN SELECT f FROM jsonb_array_elements(plan -> 'fences') f LOOP
+    v_geom := trm_course_buffer(ST_SetSRID(ST_MakePoint((fence ->> 'lon')::float8, (fence ->> 'lat')::float8), 4326),
+                                (fence ->> 'radius_meters')::numeric);
+    SELECT id INTO v_fence FROM geofences WHERE event_id = p_event AND name = fence ->> 'name' ORDER BY id LIMIT 1;
     IF v_fence IS NULL THEN
-      INSERT INTO geofences (event_id, name, kind, geometry)
-      VALUES (p_event, stage_name || ' ' || upper(which), CASE which WHEN 'dss' THEN 'start' ELSE 'finish' END, v_geom)
+      INSERT INTO geofences (event_id, name, kind, geometry) VALUES (p_event, fence ->> 'name', fence ->> 'kind', v_geom)
       RETURNING id INTO v_fence;
       created := created + 1;
     ELSE
-      UPDATE geofences SET kind = CASE which WHEN 'dss' THEN 'start' ELSE 'finish' END, geometry = v_geom
-       WHERE id = v_fence AND (kind, ST_AsEWKB(geometry)) IS DISTINCT FROM (CASE which WHEN 'dss' THEN 'start' ELSE 'finish' END, ST_AsEWKB(v_geom));
+      UPDATE geofences SET kind = fence ->> 'kind', geometry = v_geom
+       WHERE id = v_fence AND (kind, ST_AsEWKB(geometry)) IS DISTINCT FROM (fence ->> 'kind', ST_AsEWKB(v_geom));
       GET DIAGNOSTICS n = ROW_COUNT;
       updated := updated + n;
       unchanged := unchanged + 1 - n;
     END IF;
-    fence_ids := fence_ids || jsonb_build_object(which, v_fence);
+    fence_ids := fence_ids || jsonb_build_object(fence ->> 'key', v_fence);
   END LOOP;
 
   -- ---- segments and their waypoints
@@ -208,13 +202,11 @@ BEGIN
   DELETE FROM segments WHERE stage_id = v_stage AND sort_order <> ALL (seg_orders);
   GET DIAGNOSTICS n = ROW_COUNT;
   deleted := deleted + n;
-  FOREACH which IN ARRAY ARRAY['dss', 'ass'] LOOP
-    IF NOT fence_ids ? which THEN
-      DELETE FROM geofences WHERE event_id = p_event AND name = stage_name || ' ' || upper(which);
-      GET DIAGNOSTICS n = ROW_COUNT;
-      deleted := deleted + n;
-    END IF;
-  END LOOP;
+  DELETE FROM geofences
+   WHERE event_id = p_event AND name IN (stage_name || ' start', stage_name || ' DSS', stage_name || ' ASS', stage_name || ' finish')
+     AND name NOT IN (SELECT f ->> 'name' FROM jsonb_array_elements(plan -> 'fences') f);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  deleted := deleted + n;
 
   RETURN jsonb_build_object('stage_id', v_stage, 'created', created, 'updated', updated, 'deleted', deleted, 'unchanged', unchanged);
 END

@@ -23,11 +23,13 @@ async function main() {
   if (args.organization) params.organization = args.organization;
   let gpx;
   try {
-    gpx = await client.request(customEndpoint({ method: 'GET', path: `/course-gpx/export?${new URLSearchParams(params)}` }));
+    // The SDK hands back the fetch Response itself for a body that is neither JSON nor text/plain.
+    const answer = /** @type {unknown} */ (await client.request(customEndpoint({ method: 'GET', path: `/course-gpx/export?${new URLSearchParams(params)}` })));
+    gpx = answer instanceof Response && answer.ok ? await answer.text() : answer;
   } catch (e) {
     throw new SeedApiError(`export-course: ${describeError(e)}`);
   }
-  if (typeof gpx !== 'string') throw new SeedApiError('export-course: Directus answered something else than GPX');
+  if (typeof gpx !== 'string' || !gpx.startsWith('<?xml')) throw new SeedApiError('export-course: Directus answered something else than GPX');
   if (!args.output) {
     process.stdout.write(gpx);
     return 0;

@@ -148,6 +148,13 @@ fn import(file: &str, slug: &str, email: &str) -> Outcome {
     node("seed/import-course.mjs", &[file, "--event", slug, "--organization", "club-a"], email)
 }
 
+/// An import that must succeed; returns its outcome.
+fn import_ok(file: &str, slug: &str, email: &str) -> Outcome {
+    let out = import(file, slug, email);
+    assert_eq!(out.code(), 0, "import {file} into {slug} as {email}: {}{}", out.stdout, out.stderr);
+    out
+}
+
 /// The counts the command prints: (created, updated, deleted, unchanged).
 fn tally(out: &Outcome) -> (u32, u32, u32, u32) {
     let text = &out.stdout;
@@ -193,8 +200,8 @@ fn the_sample_course_imports_in_one_go_and_a_second_import_writes_no_row() {
     let (event, slug) = new_event("sample");
     let first = import(SAMPLE, &slug, "rd.a@example.org");
     assert_eq!(first.code(), 0, "import: {}{}", first.stdout, first.stderr);
-    // 1 stage, 2 geofences (DSS, ASS), 3 segments, 13 waypoints, 2 zones
-    assert_eq!(tally(&first), (21, 0, 0, 0), "{}", first.stdout);
+    // 1 stage, 4 geofences (start, DSS, ASS, finish), 3 segments, 13 waypoints, 2 zones
+    assert_eq!(tally(&first), (23, 0, 0, 0), "{}", first.stdout);
     assert!(first.stdout.contains("13 points (2 roadbook notes left out)"), "{}", first.stdout);
     let rows = course_rows(event);
     assert_eq!(
@@ -205,7 +212,7 @@ fn the_sample_course_imports_in_one_go_and_a_second_import_writes_no_row() {
             count_of(&rows, "waypoint "),
             count_of(&rows, "zone ")
         ],
-        [1, 2, 3, 13, 2],
+        [1, 4, 3, 13, 2],
         "{rows}"
     );
     // The roadbook's structure: liaison to the DSS, the special stage, liaison to Theth.
@@ -219,8 +226,8 @@ fn the_sample_course_imports_in_one_go_and_a_second_import_writes_no_row() {
     assert_eq!(
         shape,
         format!(
-            "1:liaison:-:{STAGE} DSS:timecontrol dz fz | 2:special-stage:{STAGE} DSS:{STAGE} ASS:dss wpv wpm dz fz wps wpe ass | \
-             3:liaison:{STAGE} ASS:-:neutralization timecontrol"
+            "1:liaison:{STAGE} start:{STAGE} DSS:timecontrol dz fz | 2:special-stage:{STAGE} DSS:{STAGE} ASS:dss wpv wpm dz fz wps wpe ass | \
+             3:liaison:{STAGE} ASS:{STAGE} finish:neutralization timecontrol"
         )
     );
     // A waypoint keeps its radii and roadbook facts; the tolerance is the clear radius.
@@ -256,14 +263,14 @@ fn the_sample_course_imports_in_one_go_and_a_second_import_writes_no_row() {
 
     let again = import(SAMPLE, &slug, "rd.a@example.org");
     assert_eq!(again.code(), 0, "{}{}", again.stdout, again.stderr);
-    assert_eq!(tally(&again), (0, 0, 0, 21), "{}", again.stdout);
+    assert_eq!(tally(&again), (0, 0, 0, 23), "{}", again.stdout);
     assert_eq!(course_rows(event), rows, "a second import of the same file writes no row");
 }
 
 #[test]
 fn export_then_import_gives_the_same_course() {
     let (event, slug) = new_event("roundtrip");
-    assert_eq!(import(SAMPLE, &slug, "admin.a@example.org").code(), 0);
+    import_ok(SAMPLE, &slug, "admin.a@example.org");
     let dir = tempfile::tempdir().expect("a temporary folder");
     let exported = dir.path().join("exported.gpx").to_string_lossy().into_owned();
     let out = node(
@@ -277,10 +284,10 @@ fn export_then_import_gives_the_same_course() {
     assert_eq!(gpx.matches("<wpt ").count(), 13, "the timed points only: {gpx}");
 
     let before = course_rows(event);
-    let again = import(&exported, &slug, "rd.a@example.org");
+    let again = import_ok(&exported, &slug, "rd.a@example.org");
     assert_eq!(
         tally(&again),
-        (0, 0, 0, 21),
+        (0, 0, 0, 23),
         "importing the export into the same event changes nothing: {}",
         again.stdout
     );
@@ -288,7 +295,7 @@ fn export_then_import_gives_the_same_course() {
 
     // Into another event: the same course, and its export is the same file.
     let (other, other_slug) = new_event("roundtrip-copy");
-    assert_eq!(tally(&import(&exported, &other_slug, "rd.a@example.org")), (21, 0, 0, 0));
+    assert_eq!(tally(&import_ok(&exported, &other_slug, "rd.a@example.org")), (23, 0, 0, 0));
     let strip = |rows: String| -> Vec<String> {
         rows.lines()
             .map(|l| {
@@ -314,7 +321,7 @@ fn export_then_import_gives_the_same_course() {
 #[test]
 fn a_changed_file_updates_the_rows_in_place() {
     let (event, slug) = new_event("changed");
-    assert_eq!(import(SAMPLE, &slug, "rd.a@example.org").code(), 0);
+    import_ok(SAMPLE, &slug, "rd.a@example.org");
     let ids = |kind: &str| {
         sql(&format!(
             "SELECT string_agg(w.id::text, ',' ORDER BY w.id) FROM waypoints w JOIN segments g ON g.id = w.segment_id
@@ -328,8 +335,8 @@ fn a_changed_file_updates_the_rows_in_place() {
         .replace("<openrally:speed>50</openrally:speed>", "<openrally:speed>60</openrally:speed>");
     assert_ne!(changed, sample);
     let (_dir, file) = tmp_file("changed.gpx", &changed);
-    let out = import(&file, &slug, "rd.a@example.org");
-    assert_eq!(tally(&out), (0, 2, 0, 19), "the WPM and the Koplik zone change: {}", out.stdout);
+    let out = import_ok(&file, &slug, "rd.a@example.org");
+    assert_eq!(tally(&out), (0, 2, 0, 21), "the WPM and the Koplik zone change: {}", out.stdout);
     assert_eq!((ids("wpm"), ids("dz")), (wpm.clone(), dz.clone()), "the same rows, updated");
     assert_eq!(
         sql(&format!(
@@ -347,7 +354,7 @@ fn a_refused_file_names_line_element_and_reason_and_writes_nothing() {
     let broken = sample
         .replace(r#"<openrally:wpm open="800" clear="90"/>"#, r#"<openrally:wpm open="800"/>"#)
         .replace(r#"<openrally:fz clear="60"/>"#, r#"<openrally:wpc clear="60"/>"#)
-        .replace(r#"lat="42.389260""#, r#"lat="92.389260""#)
+        .replace(r#"<wpt lat="42.389260""#, r#"<wpt lat="92.389260""#)
         .replace("<openrally:fuel/>", "<openrally:fuelstop/>");
     let line_of = |needle: &str| broken.lines().position(|l| l.contains(needle)).map(|i| i + 1).expect(needle);
     let (_dir, file) = tmp_file("broken.gpx", &broken);
@@ -430,10 +437,10 @@ fn only_org_admins_and_race_directors_of_the_event_s_organisation_import_and_exp
 
     let (status, answer) = import_api(Some(&rd_a), &slug, Some("club-a"), &gpx);
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["data"]["created"], 21, "{answer}");
+    assert_eq!(answer["data"]["created"], 23, "{answer}");
     let (status, answer) = import_api(Some(&login("admin.a@example.org")), &slug, None, &gpx);
     assert_eq!(status, 200, "the org-admin, without naming the organisation: {answer}");
-    assert_eq!(answer["data"]["unchanged"], 21, "{answer}");
+    assert_eq!(answer["data"]["unchanged"], 23, "{answer}");
     let (status, text) = export_api(Some(&rd_a), &slug);
     assert_eq!(status, 200, "{text}");
     assert!(text.starts_with("<?xml") && text.contains(STAGE), "{text}");

@@ -6,13 +6,17 @@ import { planCourse } from '../src/course-gpx/plan.ts';
 
 const SAMPLE = readFileSync(new URL('../../seed/courses/rally-albania-2026-ss1.gpx', import.meta.url), 'utf8');
 
-/** A GPX file around `body` (wpts and tracks), one element per line so lines are predictable. */
-function gpx(body: string, { name = 'SS9', ns = 'http://www.openrally.org/xmlschemas/GpxExtensions/v1.0.0', units = 'metric' } = {}): string {
+/**
+ * A GPX file around `body` (wpts and tracks), one element per line so lines are predictable; `finish`
+ * adds a last time control after the body (a stage has at least two timed points).
+ */
+function gpx(body: string, { name = 'SS9', ns = 'http://www.openrally.org/xmlschemas/GpxExtensions/v1.0.0', units = 'metric', finish = true } = {}): string {
 	return [
 		'<?xml version="1.0" encoding="UTF-8"?>', // 1
 		`<gpx xmlns="http://www.topografix.com/GPX/1/1" version="1.1" xmlns:openrally="${ns}">`, // 2
 		`<metadata><name>${name}</name><extensions><openrally:units>${units}</openrally:units></extensions></metadata>`, // 3
 		body, // 4...
+		finish ? `<wpt lat="41.9" lon="20.9"><extensions><openrally:timecontrol/></extensions></wpt>` : '',
 		'</gpx>',
 	].join('\n');
 }
@@ -49,9 +53,15 @@ test('the sample course: 13 controls in roadbook order, 2 roadbook notes ignored
 
 	const plan = planCourse(course);
 	assert.deepEqual(plan.segments.map((s) => [s.type, s.entry, s.exit, s.waypoints.map((w) => w.kind).join(' ')]), [
-		['liaison', null, 'dss', 'timecontrol dz fz'],
+		['liaison', 'start', 'dss', 'timecontrol dz fz'],
 		['special-stage', 'dss', 'ass', 'dss wpv wpm dz fz wps wpe ass'],
-		['liaison', 'ass', null, 'neutralization timecontrol'],
+		['liaison', 'ass', 'finish', 'neutralization timecontrol'],
+	]);
+	assert.deepEqual(plan.fences.map((f) => [f.name, f.kind, f.radius_meters]), [
+		['SS1 Shkodër - Theth start', 'start', 90],
+		['SS1 Shkodër - Theth DSS', 'start', 200],
+		['SS1 Shkodër - Theth ASS', 'finish', 200],
+		['SS1 Shkodër - Theth finish', 'finish', 90],
 	]);
 	assert.deepEqual(plan.zones, [
 		{ segment: 1, start: 2, end: 3, name: 'Koplik', speed_limit_kmh: 50 },
@@ -70,7 +80,7 @@ test('export then import gives the same course (the sample, and the export of th
 });
 
 test('statute units: yards, mph and miles become metres, km/h and km', () => {
-	const { course } = parseGpx(gpx(wpt(41.1, 20.1, '<openrally:distance>10</openrally:distance>', '<openrally:dz clear="100" open="1000"/>', '<openrally:speed>30</openrally:speed>') + wpt(41.2, 20.2, '<openrally:fz clear="100"/>'), { units: 'statue' }));
+	const { course } = parseGpx(gpx(wpt(41.1, 20.1, '<openrally:distance>10</openrally:distance>', '<openrally:dz clear="100" open="1000"/>', '<openrally:speed>30</openrally:speed>') + wpt(41.2, 20.2, '<openrally:fz clear="100"/>'), { units: 'statue', finish: false }));
 	assert.deepEqual(
 		[course.points[0]?.clearMeters, course.points[0]?.openMeters, course.points[0]?.speedKmh, course.points[0]?.roadbookKm],
 		[91, 914, 48, 16.093],
@@ -86,6 +96,7 @@ test('a time control, checkpoint or neutralization alone is a point of that kind
 			wpt(41.2, 20, '<openrally:stop/>'),
 			wpt(41.3, 20, '<openrally:wpc clear="20"/>', '<openrally:checkpoint/>', '<openrally:timecontrol/>'),
 		].join('\n'),
+		{ finish: false },
 	);
 	const { course } = parseGpx(xml);
 	assert.deepEqual(course.points.map((p) => [p.kind, p.name, p.clearMeters, p.roadbook]), [
@@ -118,6 +129,17 @@ test('refusals name the element, the line and the reason', () => {
 	}
 });
 
+test('a special stage from the first to the last point has no liaisons; a stage without one is one liaison', () => {
+	const special = parseGpx(gpx(wpt(41, 20, '<openrally:dss clear="90"/>') + '\n' + wpt(41.1, 20, '<openrally:wpm clear="90"/>') + '\n' + wpt(41.2, 20, '<openrally:ass clear="90"/>'), { finish: false })).course;
+	assert.deepEqual(planCourse(special).segments.map((s) => [s.type, s.entry, s.exit, s.waypoints.length]), [['special-stage', 'dss', 'ass', 3]]);
+	assert.deepEqual(planCourse(special).fences.map((f) => f.key), ['dss', 'ass']);
+	const liaison = parseGpx(gpx(wpt(41, 20, '<openrally:wpc clear="90"/>'))).course;
+	assert.deepEqual(planCourse(liaison).segments.map((s) => [s.type, s.entry, s.exit, s.waypoints.length]), [['liaison', 'start', 'finish', 2]]);
+	assert.deepEqual(problems(gpx(wpt(41, 20, '<openrally:wpc clear="90"/>'), { finish: false })), [
+		{ line: 2, element: 'gpx', reason: 'a stage needs at least two timed points (its start and its finish): this file has 1' },
+	]);
+});
+
 test('every problem of a file is listed, in line order', () => {
 	const got = problems(gpx([wpt(41, 200, '<openrally:wpm clear="90"/>'), wpt(41, 20, '<openrally:wpe/>')].join('\n'), { name: '' }));
 	assert.deepEqual(got.map((p) => [p.line, p.element]), [[3, 'metadata'], [4, 'wpt'], [5, 'openrally:wpe']]);
@@ -139,5 +161,5 @@ test('not OpenRally v1.0.0, not GPX, not XML', () => {
 
 test('other vendors\' extensions and roadbook drawings are left out, not refused', () => {
 	const xml = gpx(wpt(41, 20, '<gpxx:WaypointExtension xmlns:gpxx="http://www.garmin.com/xmlschemas/GpxExtensions/v3"/>', '<openrally:wpm clear="90"/>', '<openrally:tulip id="t1"><![CDATA[data:image/png;base64,AAAA]]></openrally:tulip>'));
-	assert.deepEqual(parseGpx(xml).course.points.map((p) => p.kind), ['wpm']);
+	assert.deepEqual(parseGpx(xml).course.points.map((p) => p.kind), ['wpm', 'timecontrol']);
 });

@@ -72,16 +72,26 @@ function authenticated(req: unknown): Accountability {
 	return accountability;
 }
 
-function answer(res: { status: (n: number) => { json: (b: unknown) => void } }, err: unknown): boolean {
+/**
+ * The answer to a failed request. The caller is authorized by then for database refusals: a rule of the
+ * database (SQLSTATE class 22 or 23: a segment still in use, a geometry refused) is a 400 with its
+ * sentence; anything else is logged and a 500. Never rethrown: an async route's error would end the process.
+ */
+function answer(res: { status: (n: number) => { json: (b: unknown) => void } }, err: unknown, logger: { error: (m: string) => void }): void {
 	if (err instanceof GpxError) {
 		res.status(400).json({ errors: [{ message: `the GPX is refused:\n${err.message}`, extensions: { code: 'INVALID_GPX', problems: err.problems } }] });
-		return true;
-	}
-	if (err instanceof CourseRequestError) {
+	} else if (err instanceof CourseRequestError) {
 		res.status(err.status).json({ errors: [{ message: err.message, extensions: err.extra }] });
-		return true;
+	} else {
+		const code = String((err as { code?: unknown }).code ?? '');
+		const message = err instanceof Error ? err.message : String(err);
+		if (/^2[23]/.test(code)) {
+			res.status(400).json({ errors: [{ message: `the database refused the course: ${message}`, extensions: { code: 'INVALID_PAYLOAD' } }] });
+		} else {
+			logger.error(`course-gpx: ${message}`);
+			res.status(500).json({ errors: [{ message: `the course could not be written: ${message}`, extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+		}
 	}
-	return false;
 }
 
 export default defineEndpoint({
@@ -104,7 +114,7 @@ export default defineEndpoint({
 				logger.info(`course-gpx: ${accountability.user ?? 'admin'} imported stage "${plan.stage_name}" of event ${eventId}: ${JSON.stringify(result)}`);
 				res.json({ data: { ...result, stage: plan.stage_name, points: parsed.course.points.length, ignored_points: parsed.ignoredPoints } });
 			} catch (err) {
-				if (!answer(res, err)) throw err;
+				answer(res, err, logger);
 			}
 		});
 
@@ -125,7 +135,7 @@ export default defineEndpoint({
 				res.setHeader('Content-Type', 'application/gpx+xml; charset=utf-8');
 				res.send(writeGpx(course));
 			} catch (err) {
-				if (!answer(res, err)) throw err;
+				answer(res, err, logger);
 			}
 		});
 	},

@@ -377,6 +377,10 @@ export function parseGpx(xml: string): ParseResult {
 		lines.push(d.node.line);
 	}
 	checkStructure(controls, c);
+	// Only when nothing else is wrong: a refused point is no reason to say the stage is too short.
+	if (controls.length < 2 && c.problems.length === 0) {
+		c.fail(root, `a stage needs at least two timed points (its start and its finish): this file has ${controls.length}`);
+	}
 
 	const trackPoints = children(root, 'trk').flatMap((t) => children(t, 'trkseg').flatMap((s) => children(s, 'trkpt')));
 	const track: [number, number][] = [];

@@ -18,12 +18,24 @@ export interface PlannedWaypoint {
 	roadbook: CoursePoint['roadbook'];
 }
 
+export type FenceKey = 'start' | 'dss' | 'ass' | 'finish';
+
+/** A segment boundary: a circle of the point's clear radius, named '<stage> start|DSS|ASS|finish'. */
+export interface PlannedFence {
+	key: FenceKey;
+	name: string;
+	kind: 'start' | 'finish';
+	lon: number;
+	lat: number;
+	radius_meters: number;
+}
+
 export interface PlannedSegment {
 	sort_order: number;
 	type: 'liaison' | 'special-stage';
-	/** The geofence built on the DSS / ASS waypoint this segment enters or leaves by. */
-	entry: 'dss' | 'ass' | null;
-	exit: 'dss' | 'ass' | null;
+	/** The fences (PlannedFence.key) this segment enters and leaves by. */
+	entry: FenceKey;
+	exit: FenceKey;
 	waypoints: PlannedWaypoint[];
 }
 
@@ -39,9 +51,12 @@ export interface PlannedZone {
 export interface CoursePlan {
 	stage_name: string;
 	track: [number, number][] | null;
+	fences: PlannedFence[];
 	segments: PlannedSegment[];
 	zones: PlannedZone[];
 }
+
+const FENCE_LABEL: Record<FenceKey, string> = { start: 'start', dss: 'DSS', ass: 'ASS', finish: 'finish' };
 
 const row = (p: CoursePoint, sort_order: number): PlannedWaypoint => ({
 	sort_order,
@@ -55,18 +70,34 @@ const row = (p: CoursePoint, sort_order: number): PlannedWaypoint => ({
 	roadbook: p.roadbook,
 });
 
-/** The plan of a course that parseGpx accepted (its order rules hold). */
+/**
+ * The plan of a course that parseGpx accepted (its order rules hold: at least two points, one DSS before
+ * one ASS or neither). Segments: a liaison from the first point to the DSS (when the DSS is not the
+ * first point), the special stage DSS..ASS, a liaison from the ASS to the last point (when the ASS is
+ * not the last); without a special stage, one liaison from the first point to the last.
+ */
 export function planCourse(course: Course): CoursePlan {
-	const dss = course.points.findIndex((p) => p.kind === 'dss');
-	const ass = course.points.findIndex((p) => p.kind === 'ass');
-	const groups: { type: PlannedSegment['type']; entry: PlannedSegment['entry']; exit: PlannedSegment['exit']; points: CoursePoint[] }[] =
-		dss >= 0 && ass > dss
-			? [
-					{ type: 'liaison', entry: null, exit: 'dss', points: course.points.slice(0, dss) },
-					{ type: 'special-stage', entry: 'dss', exit: 'ass', points: course.points.slice(dss, ass + 1) },
-					{ type: 'liaison', entry: 'ass', exit: null, points: course.points.slice(ass + 1) },
-				]
-			: [{ type: 'liaison', entry: null, exit: null, points: course.points }];
+	const points = course.points;
+	const dss = points.findIndex((p) => p.kind === 'dss');
+	const ass = points.findIndex((p) => p.kind === 'ass');
+	const last = points.length - 1;
+	type Group = { type: PlannedSegment['type']; entry: FenceKey; exit: FenceKey; points: CoursePoint[] };
+	const groups: Group[] = [];
+	if (dss >= 0 && ass > dss) {
+		if (dss > 0) groups.push({ type: 'liaison', entry: 'start', exit: 'dss', points: points.slice(0, dss) });
+		groups.push({ type: 'special-stage', entry: 'dss', exit: 'ass', points: points.slice(dss, ass + 1) });
+		if (ass < last) groups.push({ type: 'liaison', entry: 'ass', exit: 'finish', points: points.slice(ass + 1) });
+	} else {
+		groups.push({ type: 'liaison', entry: 'start', exit: 'finish', points });
+	}
+	const at: Record<FenceKey, CoursePoint | undefined> = { start: points[0], dss: points[dss], ass: points[ass], finish: points[last] };
+	const used = new Set(groups.flatMap((g) => [g.entry, g.exit]));
+	const fences: PlannedFence[] = (['start', 'dss', 'ass', 'finish'] as FenceKey[])
+		.filter((key) => used.has(key) && at[key])
+		.map((key) => {
+			const p = at[key] as CoursePoint;
+			return { key, name: `${course.stageName} ${FENCE_LABEL[key]}`, kind: key === 'start' || key === 'dss' ? 'start' : 'finish', lon: p.lon, lat: p.lat, radius_meters: p.clearMeters };
+		});
 	const segments: PlannedSegment[] = groups.map((g, i) => ({
 		sort_order: i + 1,
 		type: g.type,
@@ -88,5 +119,5 @@ export function planCourse(course: Course): CoursePlan {
 			}
 		});
 	});
-	return { stage_name: course.stageName, track: course.track, segments, zones };
+	return { stage_name: course.stageName, track: course.track, fences, segments, zones };
 }
