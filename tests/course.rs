@@ -168,7 +168,9 @@ fn boot_created_every_collection_and_rule() {
     assert_eq!(
         sql("SELECT string_agg(f_table_name || '.' || f_geometry_column || ':' || type || ':' || srid, ' ' ORDER BY f_table_name)
                FROM geometry_columns WHERE f_table_schema = 'public'"),
-        "geofences.geometry:POLYGON:4326 speed_limit_zones.geometry:POLYGON:4326 waypoints.location:POINT:4326"
+        "geofences.geometry:POLYGON:4326 speed_limit_zones.geometry:POLYGON:4326 stages.track:LINESTRING:4326 \
+         waypoints.location:POINT:4326",
+        "the course's geometry, with the roadbook track of a stage (issue 26)"
     );
     assert_eq!(
         sql("SELECT count(*) FROM migrations_applied WHERE filename IN ('004_postgis.sql', 'post/004_course.sql', 'post/005_timing.sql')"),
