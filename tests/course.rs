@@ -12,57 +12,27 @@ use trm_test_support as common;
 
 use common::*;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 const BOOT: Duration = Duration::from_secs(300);
 
-struct Shared {
-    boot: Boot,
-    db: TestDb,
-    token: String,
-}
-
-static SHARED: OnceLock<Shared> = OnceLock::new();
-static SHARED_PID: AtomicI32 = AtomicI32::new(0);
-static SHARED_DB: Mutex<String> = Mutex::new(String::new());
 static NEXT_EVENT: AtomicU32 = AtomicU32::new(1);
+static TOKEN: OnceLock<String> = OnceLock::new();
 
-/// Runs when the test binary exits: statics are never dropped, so the shared stack is stopped here.
-extern "C" fn stop_shared() {
-    let pid = SHARED_PID.load(Ordering::SeqCst);
-    if pid > 0 {
-        // SAFETY: kill with the pid of the trm-init we started (PID 1 of its namespace: all of it goes).
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
-    let name = SHARED_DB.lock().map(|n| n.clone()).unwrap_or_default();
-    if !name.is_empty() {
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = psql_result("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    }
-}
-
-/// The one stack every test here uses: booted on first use, stopped when the test binary exits.
-fn shared() -> &'static Shared {
-    SHARED.get_or_init(|| {
-        let db = TestDb::fresh("course");
-        let ports = Ports::free();
-        let env = boot_env(&db, ports);
-        let boot = Boot::start(&env, ports);
-        SHARED_PID.store(boot.pid1.outer_pid, Ordering::SeqCst);
-        if let Ok(mut name) = SHARED_DB.lock() {
-            *name = db.name.clone();
-        }
-        // SAFETY: registering a plain extern "C" function with no preconditions.
-        unsafe { libc::atexit(stop_shared) };
-        boot.wait_healthy(BOOT);
-        let log = boot.log();
+/// The one stack every test here uses (support's `shared_stack`): booted on first use.
+fn shared() -> &'static SharedStack {
+    shared_stack("course", BOOT, |stack| {
+        let log = stack.boot.log();
         assert!(log.contains("snapshot applied"), "cold boot applies the snapshot:\n{log}");
         assert!(log.contains("db-init post: ok"), "cold boot runs db-init-post:\n{log}");
-        let token = directus_login(ports.directus);
-        Shared { boot, db, token }
     })
+}
+
+/// The admin's access token on the shared stack.
+fn token() -> &'static str {
+    TOKEN.get_or_init(|| directus_login(shared().boot.ports.directus))
 }
 
 fn sql(sql: &str) -> String {
@@ -136,7 +106,7 @@ fn sql_course(event: i64) -> (i64, i64, i64, i64) {
 fn api(method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
     let s = shared();
     let text = body.map(Value::to_string);
-    let (status, answer) = http(s.boot.ports.directus, method, path, Some(&s.token), text.as_deref());
+    let (status, answer) = http(s.boot.ports.directus, method, path, Some(token()), text.as_deref());
     let value = serde_json::from_str(&answer).unwrap_or(Value::String(answer));
     (status, value)
 }

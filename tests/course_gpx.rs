@@ -16,8 +16,7 @@ use common::*;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 const BOOT: Duration = Duration::from_secs(300);
@@ -28,29 +27,7 @@ const ORG_B: &str = "0b000000-0000-4000-8000-00000000026b";
 const SAMPLE: &str = "seed/courses/rally-albania-2026-ss1.gpx";
 const STAGE: &str = "SS1 Shkodër - Theth";
 
-struct Shared {
-    boot: Boot,
-    db: TestDb,
-}
-
-static SHARED: OnceLock<Shared> = OnceLock::new();
-static SHARED_PID: AtomicI32 = AtomicI32::new(0);
-static SHARED_DB: Mutex<String> = Mutex::new(String::new());
 static NEXT_EVENT: AtomicU32 = AtomicU32::new(1);
-
-/// Runs when the test binary exits: statics are never dropped, so the shared stack is stopped here.
-extern "C" fn stop_shared() {
-    let pid = SHARED_PID.load(Ordering::SeqCst);
-    if pid > 0 {
-        // SAFETY: kill with the pid of the trm-init we started (PID 1 of its namespace: all of it goes).
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
-    let name = SHARED_DB.lock().map(|n| n.clone()).unwrap_or_default();
-    if !name.is_empty() {
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = psql_result("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    }
-}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -65,40 +42,30 @@ const USERS: [(&str, &str, &str); 5] = [
     ("rd.b@example.org", ORG_B, "race-director"),
 ];
 
-/// The one stack every test here uses: booted on first use, stopped when the test binary exits.
-fn shared() -> &'static Shared {
-    SHARED.get_or_init(|| {
+/// The one stack every test here uses (support's `shared_stack`), with the two organisations and their
+/// users: booted on first use.
+fn shared() -> &'static SharedStack {
+    shared_stack("course_gpx", BOOT, |stack| {
         require(
             "the seed's npm packages",
             repo().join("seed/node_modules/@directus/sdk").exists(),
             "run `npm ci` in seed/; scripts/test.sh does this",
         );
-        let db = TestDb::fresh("course_gpx");
-        let ports = Ports::free();
-        let env = boot_env(&db, ports);
-        let boot = Boot::start(&env, ports);
-        SHARED_PID.store(boot.pid1.outer_pid, Ordering::SeqCst);
-        if let Ok(mut name) = SHARED_DB.lock() {
-            *name = db.name.clone();
-        }
-        // SAFETY: registering a plain extern "C" function with no preconditions.
-        unsafe { libc::atexit(stop_shared) };
-        boot.wait_healthy(BOOT);
+        let (boot, db) = (&stack.boot, &stack.db);
         assert!(boot.log().contains("Loaded extensions: trm-extensions"), "the bundle was not loaded:\n{}", boot.log());
-        let admin = directus_login(ports.directus);
+        let admin = directus_login(boot.ports.directus);
         db.query(&format!(
             "INSERT INTO organizations (id, name, slug) VALUES ('{ORG_A}', 'Club A', 'club-a'), ('{ORG_B}', 'Club B', 'club-b')"
         ));
         for (email, org, role) in USERS {
             let body = json!({"email": email, "password": PASSWORD, "status": "active"}).to_string();
-            let (status, text) = http(ports.directus, "POST", "/users", Some(&admin), Some(&body));
+            let (status, text) = http(boot.ports.directus, "POST", "/users", Some(&admin), Some(&body));
             assert_eq!(status, 200, "POST /users {email}: {text}");
             let id = parse(&text)["data"]["id"].as_str().map(str::to_string).expect("user id");
             db.query(&format!(
                 "INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{org}', '{id}', '{role}')"
             ));
         }
-        Shared { boot, db }
     })
 }
 

@@ -169,3 +169,48 @@ impl Boot {
         (outcome.code(), std::fs::read_to_string(log.path()).unwrap_or_default())
     }
 }
+
+/// One booted stack (trm-init as PID 1 + Directus on a fresh database) shared by every test of one test
+/// binary: booted on first use by `shared_stack`, killed and its database dropped when the binary exits
+/// (statics are never dropped, so an `atexit` handler does it).
+pub struct SharedStack {
+    pub boot: Boot,
+    pub db: TestDb,
+}
+
+static SHARED_STACK: std::sync::OnceLock<SharedStack> = std::sync::OnceLock::new();
+static SHARED_STACK_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+static SHARED_STACK_DB: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+extern "C" fn stop_shared_stack() {
+    let pid = SHARED_STACK_PID.load(std::sync::atomic::Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill with the pid of the trm-init we started (PID 1 of its namespace: all of it goes).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let name = SHARED_STACK_DB.lock().map(|n| n.clone()).unwrap_or_default();
+    if !name.is_empty() {
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = crate::psql_result("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
+}
+
+/// The test binary's shared stack on a database named after `test`, healthy within `limit`; `ready`
+/// runs once, right after the boot (checks of the boot log, fixtures every test needs).
+pub fn shared_stack(test: &str, limit: Duration, ready: impl FnOnce(&SharedStack)) -> &'static SharedStack {
+    SHARED_STACK.get_or_init(|| {
+        let db = TestDb::fresh(test);
+        let ports = Ports::free();
+        let boot = Boot::start(&boot_env(&db, ports), ports);
+        SHARED_STACK_PID.store(boot.pid1.outer_pid, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut name) = SHARED_STACK_DB.lock() {
+            *name = db.name.clone();
+        }
+        // SAFETY: registering a plain extern "C" function with no preconditions.
+        unsafe { libc::atexit(stop_shared_stack) };
+        boot.wait_healthy(limit);
+        let stack = SharedStack { boot, db };
+        ready(&stack);
+        stack
+    })
+}
