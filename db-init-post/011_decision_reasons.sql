@@ -61,7 +61,7 @@ CREATE OR REPLACE TRIGGER entry_penalties_a_reason BEFORE UPDATE ON entry_penalt
   FOR EACH ROW EXECUTE FUNCTION trm_entry_penalties_reason();
 
 -- ---- stage_results ---------------------------------------------------------------------------------------
--- Named to fire before 005's stage_results_official.
+-- Named to fire after 005's stage_results_official: a change that is frozen anyway is told so first.
 CREATE OR REPLACE FUNCTION trm_stage_results_reason() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
   IF OLD.status = 'official' AND NEW.status IS DISTINCT FROM 'official' AND trm_transaction_reason() IS NULL THEN
@@ -72,7 +72,7 @@ BEGIN
   RETURN NEW;
 END
 $fn$;
-CREATE OR REPLACE TRIGGER stage_results_a_reason BEFORE UPDATE OF status ON stage_results
+CREATE OR REPLACE TRIGGER stage_results_reason BEFORE UPDATE OF status ON stage_results
   FOR EACH ROW EXECUTE FUNCTION trm_stage_results_reason();
 
 -- ---- entry_segment_starts ---------------------------------------------------------------------------------
