@@ -4,7 +4,8 @@
 -- retention (RETENTION_*) deletes activity; this table is not a Directus collection and nothing but
 -- these triggers writes it.
 --
--- What is recorded (each an AFTER ROW trigger named `<table>_ledger`):
+-- What is recorded (statement triggers `<table>_ledger_insert|update|delete` with transition tables on the
+-- timing tables the processor writes in batches; row triggers on the others):
 --   * entry_penalties, stage_results, entry_segment_starts.target_at (a start whose target did not
 --     move is not a timing decision), penalty_formulas: every insert, update (that changes something)
 --     and delete;
@@ -92,96 +93,167 @@ CREATE OR REPLACE FUNCTION trm_stash_row_setting(what text, tbl text, row_key te
   SELECT set_config(format('trm.%s_%s_%s', what, tbl, regexp_replace(row_key, '[^0-9A-Za-z_]', '_', 'g')), coalesce(value, ''), true)
 $fn$;
 
-CREATE OR REPLACE FUNCTION trm_decision_reason(tbl text, row_key text) RETURNS text LANGUAGE sql STABLE AS $fn$
-  SELECT coalesce(trm_row_setting('reason', tbl, row_key), nullif(btrim(current_setting('trm.reason', true)), ''))
-$fn$;
-
-CREATE OR REPLACE FUNCTION trm_decision_article(tbl text, row_key text) RETURNS text LANGUAGE sql STABLE AS $fn$
-  SELECT coalesce(trm_row_setting('article', tbl, row_key), nullif(btrim(current_setting('trm.regulation_article', true)), ''))
-$fn$;
-
 -- ---- appending --------------------------------------------------------------------------------------------
--- SECURITY DEFINER: the writers (Directus's user, the processor's role) hold no privilege on the ledger.
+-- The hash of one row (the hashed text described at the top; src/commands/ledger.rs computes it again).
+CREATE OR REPLACE FUNCTION trm_ledger_hash(p_event integer, p_seq bigint, p_at timestamptz, p_txid text, p_role text, p_user uuid,
+                                           p_table text, p_row_key text, p_operation text, p_before jsonb, p_after jsonb,
+                                           p_reason text, p_article text, p_prev text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT encode(sha256(convert_to(concat_ws('|',
+           trm_ledger_field(p_event::text), trm_ledger_field(p_seq::text), trm_ledger_field(trm_ledger_time(p_at)),
+           trm_ledger_field(p_txid), trm_ledger_field(p_role), trm_ledger_field(p_user::text),
+           trm_ledger_field(p_table), trm_ledger_field(p_row_key), trm_ledger_field(p_operation),
+           trm_ledger_field(p_before::text), trm_ledger_field(p_after::text), trm_ledger_field(p_reason),
+           trm_ledger_field(p_article), trm_ledger_field(p_prev)), 'UTF8')), 'hex')
+$fn$;
+
+-- The Directus user the writing transaction claims (trm.directus_user), or NULL.
+CREATE OR REPLACE FUNCTION trm_ledger_claimed_user() RETURNS uuid LANGUAGE sql STABLE AS $fn$
+  SELECT CASE WHEN v ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN v::uuid END
+    FROM (SELECT btrim(current_setting('trm.directus_user', true)) AS v) c
+$fn$;
+
+-- Takes the event's chain for the rest of the transaction and returns its head (event_seq, hash).
+CREATE OR REPLACE FUNCTION trm_ledger_head(p_event integer, OUT event_seq bigint, OUT hash text) LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('trm timing_ledger'), p_event);
+  SELECT l.event_seq, l.hash INTO event_seq, hash FROM timing_ledger l WHERE l.event_id = p_event ORDER BY l.event_seq DESC LIMIT 1;
+  event_seq := coalesce(event_seq, 0);
+  hash := coalesce(hash, repeat('0', 64));
+END
+$fn$;
+
+-- One row appended (the row-level path: retroactive course rows, faulty flags). SECURITY DEFINER: the
+-- writers (Directus's user, the processor's role) hold no privilege on the ledger.
 CREATE OR REPLACE FUNCTION trm_ledger_append(p_event integer, p_table text, p_row_key text, p_operation text,
                                              p_before jsonb, p_after jsonb, p_reason text, p_article text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
 DECLARE
   v_event integer := coalesce(p_event, 0);
-  v_claim text := nullif(btrim(current_setting('trm.directus_user', true)), '');
-  v_user uuid;
+  v_user uuid := trm_ledger_claimed_user();
   v_at timestamptz := clock_timestamp();
   v_txid text := pg_current_xact_id()::text;
   v_role text := session_user;
-  v_last record;
-  v_seq bigint;
-  v_prev text;
-  v_hash text;
+  v_head record := trm_ledger_head(v_event);
 BEGIN
-  IF v_claim ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-    v_user := v_claim::uuid;
-  END IF;
-  PERFORM pg_advisory_xact_lock(hashtext('trm timing_ledger'), v_event);
-  SELECT event_seq, hash INTO v_last FROM timing_ledger WHERE event_id = v_event ORDER BY event_seq DESC LIMIT 1;
-  v_seq := coalesce(v_last.event_seq, 0) + 1;
-  v_prev := coalesce(v_last.hash, repeat('0', 64));
-  v_hash := encode(sha256(convert_to(concat_ws('|',
-              trm_ledger_field(v_event::text), trm_ledger_field(v_seq::text), trm_ledger_field(trm_ledger_time(v_at)),
-              trm_ledger_field(v_txid), trm_ledger_field(v_role), trm_ledger_field(v_user::text),
-              trm_ledger_field(p_table), trm_ledger_field(p_row_key), trm_ledger_field(p_operation),
-              trm_ledger_field(p_before::text), trm_ledger_field(p_after::text), trm_ledger_field(p_reason),
-              trm_ledger_field(p_article), trm_ledger_field(v_prev)), 'UTF8')), 'hex');
   INSERT INTO timing_ledger (event_id, event_seq, recorded_at, txid, db_role, directus_user, actor, table_name, row_key,
                              operation, before, after, reason, regulation_article, prev_hash, hash)
-  VALUES (v_event, v_seq, v_at, v_txid, v_role, v_user,
+  VALUES (v_event, v_head.event_seq + 1, v_at, v_txid, v_role, v_user,
           CASE WHEN v_user IS NOT NULL THEN 'directus:' || v_user ELSE 'db:' || v_role END,
-          p_table, p_row_key, p_operation, p_before, p_after, p_reason, p_article, v_prev, v_hash);
+          p_table, p_row_key, p_operation, p_before, p_after, p_reason, p_article, v_head.hash,
+          trm_ledger_hash(v_event, v_head.event_seq + 1, v_at, v_txid, v_role, v_user, p_table, p_row_key, p_operation,
+                          p_before, p_after, p_reason, p_article, v_head.hash));
 END
 $fn$;
 REVOKE ALL ON FUNCTION trm_ledger_append(integer, text, text, text, jsonb, jsonb, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION trm_ledger_head(integer) FROM PUBLIC;
 
--- The row trigger of every recorded table. TG_ARGV[0] says how to find the row's event:
--- 'entry' (entry_id -> entries.event_id), 'event' (event_id), 'segment' (segment_id, through its stage).
--- SECURITY DEFINER too, so it may call trm_ledger_append (revoked from PUBLIC).
+-- The row trigger of the rarely written tables (retroactive course rows). TG_ARGV[0] says how to find
+-- the row's event: 'event' (event_id) or 'segment' (segment_id, through its stage).
 CREATE OR REPLACE FUNCTION trm_ledger_record() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
 DECLARE
   v_before jsonb := CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END;
   v_after jsonb := CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END;
   v_row jsonb := coalesce(v_after, v_before);
-  v_key text := v_row ->> 'id';
-  v_event integer;
-  v_reason text;
 BEGIN
   IF TG_OP = 'UPDATE' AND v_before = v_after THEN
-    RETURN NULL; -- an upsert that changed nothing is no decision
+    RETURN NULL;
   END IF;
-  v_event := CASE TG_ARGV[0]
-    WHEN 'entry' THEN (SELECT event_id FROM entries WHERE id = (v_row ->> 'entry_id')::integer)
-    WHEN 'event' THEN (v_row ->> 'event_id')::integer
-    WHEN 'segment' THEN trm_event_of('segment', (v_row ->> 'segment_id')::integer)
-  END;
-  v_reason := trm_decision_reason(TG_TABLE_NAME, v_key);
-  IF v_reason IS NULL AND TG_TABLE_NAME = 'entry_penalties' AND v_after ->> 'review_state' <> 'computed' THEN
-    v_reason := nullif(btrim(v_after ->> 'override_reason'), '');
-  END IF;
-  PERFORM trm_ledger_append(v_event, TG_TABLE_NAME, v_key, lower(TG_OP), v_before, v_after, v_reason,
-                            trm_decision_article(TG_TABLE_NAME, v_key));
-  -- A row's stashed reason is for this write only.
-  PERFORM trm_stash_row_setting('reason', TG_TABLE_NAME, v_key, NULL), trm_stash_row_setting('article', TG_TABLE_NAME, v_key, NULL);
+  PERFORM trm_ledger_append(CASE TG_ARGV[0]
+                              WHEN 'event' THEN (v_row ->> 'event_id')::integer
+                              WHEN 'segment' THEN trm_event_of('segment', (v_row ->> 'segment_id')::integer)
+                            END,
+                            TG_TABLE_NAME, v_row ->> 'id', lower(TG_OP), v_before, v_after,
+                            nullif(btrim(current_setting('trm.reason', true)), ''),
+                            nullif(btrim(current_setting('trm.regulation_article', true)), ''));
   RETURN NULL;
 END
 $fn$;
 
-CREATE OR REPLACE TRIGGER entry_penalties_ledger AFTER INSERT OR UPDATE OR DELETE ON entry_penalties
-  FOR EACH ROW EXECUTE FUNCTION trm_ledger_record('entry');
-CREATE OR REPLACE TRIGGER stage_results_ledger AFTER INSERT OR UPDATE OR DELETE ON stage_results
-  FOR EACH ROW EXECUTE FUNCTION trm_ledger_record('entry');
-CREATE OR REPLACE TRIGGER penalty_formulas_ledger AFTER INSERT OR UPDATE OR DELETE ON penalty_formulas
-  FOR EACH ROW EXECUTE FUNCTION trm_ledger_record('event');
--- Starts: the target is the decision (a new start list, a moved target, a start removed).
-CREATE OR REPLACE TRIGGER entry_segment_starts_ledger AFTER INSERT OR DELETE ON entry_segment_starts
-  FOR EACH ROW EXECUTE FUNCTION trm_ledger_record('entry');
-CREATE OR REPLACE TRIGGER entry_segment_starts_ledger_target AFTER UPDATE OF target_at ON entry_segment_starts
-  FOR EACH ROW WHEN (OLD.target_at IS DISTINCT FROM NEW.target_at) EXECUTE FUNCTION trm_ledger_record('entry');
+-- The statement trigger of the timing tables the processor writes in batches: one call per statement,
+-- the event's chain taken once, all rows appended in one INSERT (bench/ledger.sh measures why).
+-- TG_ARGV[0]: how to find a row's event, 'entry' (entry_id -> entries.event_id) or 'event' (event_id);
+-- TG_ARGV[1] (updates only, optional): the column whose change alone is recorded. An update that
+-- changes nothing (an idempotent upsert) is no decision and is not recorded. The reason of a row is
+-- the one stashed for it (011: taking a penalty's override back), a penalty's override_reason when its
+-- review changed, or the transaction's trm.reason.
+CREATE OR REPLACE FUNCTION trm_ledger_record_rows() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+DECLARE
+  v_event_of text := CASE TG_ARGV[0] WHEN 'entry' THEN '(SELECT e.event_id FROM entries e WHERE e.id = x.entry_id)' ELSE 'x.event_id' END;
+  v_rows text := CASE TG_OP
+    WHEN 'INSERT' THEN format('SELECT %s AS event_id, x.id::text AS row_key, NULL::jsonb AS before, to_jsonb(x) AS after FROM new_rows x', v_event_of)
+    WHEN 'DELETE' THEN format('SELECT %s AS event_id, x.id::text AS row_key, to_jsonb(x) AS before, NULL::jsonb AS after FROM old_rows x', v_event_of)
+    ELSE format('SELECT %s AS event_id, x.id::text AS row_key, to_jsonb(o) AS before, to_jsonb(x) AS after
+                   FROM old_rows o JOIN new_rows x ON x.id = o.id WHERE %s', v_event_of,
+                CASE WHEN TG_NARGS > 1 THEN format('o.%1$I IS DISTINCT FROM x.%1$I', TG_ARGV[1]) ELSE 'to_jsonb(o) <> to_jsonb(x)' END)
+  END;
+  v_user uuid := trm_ledger_claimed_user();
+  v_role text := session_user;
+  v_actor text := CASE WHEN v_user IS NOT NULL THEN 'directus:' || v_user ELSE 'db:' || session_user END;
+  v_txid text := pg_current_xact_id()::text;
+  v_op text := lower(TG_OP);
+  v_treason text := nullif(btrim(current_setting('trm.reason', true)), '');
+  v_article text := nullif(btrim(current_setting('trm.regulation_article', true)), '');
+  v_penalties boolean := TG_TABLE_NAME = 'entry_penalties';
+  r record;
+  v_event integer;
+  v_head record;
+  v_seq bigint;
+  v_prev text;
+  v_at timestamptz;
+  v_reason text;
+  a_event integer[] := '{}'; a_seq bigint[] := '{}'; a_at timestamptz[] := '{}'; a_key text[] := '{}';
+  a_before jsonb[] := '{}'; a_after jsonb[] := '{}'; a_reason text[] := '{}'; a_prev text[] := '{}'; a_hash text[] := '{}';
+BEGIN
+  FOR r IN EXECUTE v_rows || ' ORDER BY 1, 2' LOOP
+    IF v_event IS DISTINCT FROM coalesce(r.event_id, 0) THEN
+      v_event := coalesce(r.event_id, 0);
+      v_head := trm_ledger_head(v_event);
+      v_seq := v_head.event_seq;
+      v_prev := v_head.hash;
+    END IF;
+    v_reason := v_treason;
+    IF v_penalties AND (r.before ->> 'review_state' IS DISTINCT FROM r.after ->> 'review_state'
+                        OR r.before ->> 'override_seconds' IS DISTINCT FROM r.after ->> 'override_seconds') THEN
+      v_reason := coalesce(trm_row_setting('reason', TG_TABLE_NAME, r.row_key),
+                           CASE WHEN r.after ->> 'review_state' <> 'computed' THEN nullif(btrim(r.after ->> 'override_reason'), '') END,
+                           v_treason);
+      PERFORM trm_stash_row_setting('reason', TG_TABLE_NAME, r.row_key, NULL);
+    END IF;
+    v_seq := v_seq + 1;
+    v_at := clock_timestamp();
+    a_event := a_event || v_event; a_seq := a_seq || v_seq; a_at := a_at || v_at; a_key := a_key || r.row_key;
+    a_before := a_before || r.before; a_after := a_after || r.after; a_reason := a_reason || v_reason; a_prev := a_prev || v_prev;
+    v_prev := trm_ledger_hash(v_event, v_seq, v_at, v_txid, v_role, v_user, TG_TABLE_NAME, r.row_key, v_op, r.before, r.after,
+                              v_reason, v_article, v_prev);
+    a_hash := a_hash || v_prev;
+  END LOOP;
+  INSERT INTO timing_ledger (event_id, event_seq, recorded_at, txid, db_role, directus_user, actor, table_name, row_key,
+                             operation, before, after, reason, regulation_article, prev_hash, hash)
+  SELECT u.event_id, u.event_seq, u.recorded_at, v_txid, v_role, v_user, v_actor, TG_TABLE_NAME, u.row_key,
+         v_op, u.before, u.after, u.reason, v_article, u.prev_hash, u.hash
+    FROM unnest(a_event, a_seq, a_at, a_key, a_before, a_after, a_reason, a_prev, a_hash)
+         AS u(event_id, event_seq, recorded_at, row_key, before, after, reason, prev_hash, hash);
+  RETURN NULL;
+END
+$fn$;
+
+DO $$
+DECLARE
+  t record;
+BEGIN
+  FOR t IN SELECT * FROM (VALUES ('entry_penalties', 'entry', NULL), ('stage_results', 'entry', NULL),
+                                 ('penalty_formulas', 'event', NULL), ('entry_segment_starts', 'entry', 'target_at')) v(tbl, owner, col) LOOP
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION trm_ledger_record_rows(%L)', t.tbl || '_ledger_insert', t.tbl, t.owner);
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER UPDATE ON %I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION trm_ledger_record_rows(%s)', t.tbl || '_ledger_update', t.tbl,
+                   CASE WHEN t.col IS NULL THEN quote_literal(t.owner) ELSE quote_literal(t.owner) || ', ' || quote_literal(t.col) END);
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS old_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION trm_ledger_record_rows(%L)', t.tbl || '_ledger_delete', t.tbl, t.owner);
+  END LOOP;
+END
+$$;
 -- Retroactive course rows: a change to them reprocesses positions already received.
 CREATE OR REPLACE TRIGGER geofences_ledger_insert AFTER INSERT ON geofences
   FOR EACH ROW WHEN (NEW.retroactive) EXECUTE FUNCTION trm_ledger_record('event');
@@ -227,8 +299,11 @@ DO $$
 DECLARE
   t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['entry_penalties_ledger', 'stage_results_ledger', 'penalty_formulas_ledger', 'entry_segment_starts_ledger',
-                           'entry_segment_starts_ledger_target', 'geofences_ledger_update', 'speed_limit_zones_ledger_update',
+  FOREACH t IN ARRAY ARRAY['entry_penalties_ledger_insert', 'entry_penalties_ledger_update', 'entry_penalties_ledger_delete',
+                           'stage_results_ledger_insert', 'stage_results_ledger_update', 'stage_results_ledger_delete',
+                           'penalty_formulas_ledger_insert', 'penalty_formulas_ledger_update', 'penalty_formulas_ledger_delete',
+                           'entry_segment_starts_ledger_insert', 'entry_segment_starts_ledger_update', 'entry_segment_starts_ledger_delete',
+                           'geofences_ledger_update', 'speed_limit_zones_ledger_update',
                            'positions_faulty_ledger', 'timing_ledger_append_only', 'timing_ledger_no_truncate'] LOOP
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgname = t AND NOT tgisinternal) THEN
       RAISE EXCEPTION '010_timing_ledger: trigger % is missing', t;

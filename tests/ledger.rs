@@ -6,6 +6,8 @@
 //! - API writes as organisation roles (race-director, timekeeper) land with the Directus user as actor
 //!   and the reason they gave; a reasonless override, start move or amendment is refused with a 400
 //!   that says a reason is needed; another organisation's director changes nothing and reads no ledger;
+//! - publishing makes immutable numbered versions (`official 1`, `amended 2` with the take-back's reason
+//!   and the per-entry difference), read by the club's participant, by nobody of another club;
 //! - a person with psql is `db:<role>` with the reason of `SET LOCAL trm.reason`;
 //! - the ledger refuses UPDATE/DELETE even to its owner; a superuser's edit (triggers off) is caught by
 //!   `trm-init ledger verify`, which names the row (exit 67), while another event's chain stays intact.
@@ -273,6 +275,92 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
         stack.last_entry("stage_results", &result_a1),
         format!("directus:{director} | {dx} | update | protest 3 upheld: waypoint 7 was neutralised | -")
     );
+
+    // ---- published versions ----------------------------------------------------------------------------
+    // The first publication made `official 1`; the processor recomputes the taken-back result and the
+    // director publishes again (through the version collection): `amended 2`, with the take-back's
+    // reason and the difference per entry.
+    stack
+        .processor(&format!(
+            "INSERT INTO stage_results (entry_id, stage_id, elapsed_seconds, penalty_seconds, total_seconds, position_overall, position_in_class)
+             VALUES ({entry_a1}, {stage_a}, 3600, 0, 3600, 2, 2)
+             ON CONFLICT (entry_id, stage_id) DO UPDATE SET penalty_seconds = EXCLUDED.penalty_seconds, total_seconds = EXCLUDED.total_seconds
+             WHERE stage_results.status = 'provisional'"
+        ))
+        .expect("the processor recomputes a provisional result");
+    let (status, answer) = stack.api(
+        &director_token,
+        "POST",
+        "/items/result_versions",
+        &[],
+        json!({"stage_id": stage_a, "kind": "official"}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["label"], "amended 2", "{answer}");
+    assert_eq!(answer["data"]["reason"], "protest 3 upheld: waypoint 7 was neutralised", "{answer}");
+    assert_eq!(answer["data"]["published_by"], director.as_str(), "{answer}");
+    assert_eq!(
+        stack.sql(&format!("SELECT string_agg(DISTINCT status, ',') FROM stage_results WHERE stage_id = {stage_a}")),
+        "official"
+    );
+    assert_eq!(
+        stack.sql(&format!(
+            "SELECT string_agg(label || ':' || entries_count || ':' || (protest_until = published_at + interval '30 minutes'), ' ' ORDER BY id)
+               FROM result_versions WHERE stage_id = {stage_a}"
+        )),
+        "official 1:2:true amended 2:2:true"
+    );
+    let (_, participant_token) = stack.member("participant-a", &org_a, "participant");
+    let (status, answer) = stack.api(
+        &participant_token,
+        "GET",
+        &format!("/items/result_version_entries?filter[version_id][label][_eq]=amended%202&filter[version_id][stage_id][_eq]={stage_a}&sort=entry_id&fields=entry_id,total_seconds,change,diff"),
+        &[],
+        Value::Null,
+    );
+    assert_eq!(status, 200, "a participant reads the published versions: {answer}");
+    assert_eq!(
+        answer["data"],
+        json!([
+            {"entry_id": entry_a1, "total_seconds": 3600, "change": "changed", "diff": {"penalty_seconds": [300, 0], "total_seconds": [3900, 3600]}},
+            {"entry_id": entry_a2, "total_seconds": 3500, "change": "unchanged", "diff": null}
+        ])
+    );
+    let (status, answer) = stack.api(
+        &director_b_token,
+        "GET",
+        &format!("/items/result_versions?filter[stage_id][_eq]={stage_a}"),
+        &[],
+        Value::Null,
+    );
+    assert_eq!((status, answer["data"].as_array().map(Vec::len)), (200, Some(0)), "another club sees none: {answer}");
+    let (status, answer) = stack.api(
+        &director_token,
+        "POST",
+        "/items/result_versions",
+        &[],
+        json!({"stage_id": stage_a, "kind": "provisional"}),
+    );
+    assert_eq!(status, 400, "provisional after official: {answer}");
+    assert!(answer.to_string().contains("amendment"), "{answer}");
+    let version =
+        stack.sql(&format!("SELECT id FROM result_versions WHERE stage_id = {stage_a} AND label = 'official 1'"));
+    let (status, answer) = stack.api(
+        &director_token,
+        "PATCH",
+        &format!("/items/result_versions/{version}"),
+        &[],
+        json!({"reason": "rewritten"}),
+    );
+    assert_eq!(status, 403, "{answer}");
+    for statement in [
+        format!("UPDATE result_versions SET reason = 'rewritten' WHERE id = {version}"),
+        format!("DELETE FROM result_version_entries WHERE version_id = {version}"),
+    ] {
+        let err = psql_result(&stack.db.name, &statement).expect_err("immutable");
+        assert!(err.contains("result_versions_immutable"), "{statement}: {err}");
+    }
+
     // The ledger is no collection: nobody reads it through Directus (the export is the stewards' copy).
     for token in [&director_token, &director_b_token, &timekeeper_token] {
         let (status, answer) = stack.api(token, "GET", "/items/timing_ledger", &[], Value::Null);

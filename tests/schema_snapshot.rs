@@ -86,6 +86,8 @@ fn collections_and_columns_are_the_published_names() {
                 "timezone",
                 "regulation_doc_url",
                 "notes",
+                // Phase 6 (scripts/schema/phase6.mjs): how long after a publication protests are accepted.
+                "protest_window_minutes",
             ],
         ),
         ("classes", &["id", "event_id", "code", "name", "description", "sort_order", "vehicle_kind"]),
