@@ -52,7 +52,7 @@ cat <<MD
 
 One event, 300 entries; each statement in one transaction as the processor sends it; server-side time,
 median of $RUNS runs per variant, the two alternating in one session; baseline = the same statements with
-the ledger's row triggers disabled. PostgreSQL $(psql -X -qtA -d $db -c 'SHOW server_version').
+the ledger's triggers disabled (the publication makes its result version in both). PostgreSQL $(psql -X -qtA -d $db -c 'SHOW server_version').
 
 | statement | with ledger | without | ratio | ledger rows per run |
 |---|---|---|---|---|
