@@ -128,6 +128,25 @@ pub enum LedgerCommand {
     /// Recompute an event's hash chain: exit 0 intact, 67 broken (the first broken row is named),
     /// 66 no such event.
     Verify(LedgerArgs),
+    /// The stewards' file of an event: its timing ledger and published result versions (CSV or JSON) with
+    /// the chain's head and the verification line; exit codes as verify.
+    Export(ExportArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) which: LedgerArgs,
+
+    /// json (one document) or csv (the ledger, then the result versions, each with a header row).
+    #[arg(long, value_enum, default_value = "json")]
+    pub(crate) format: ExportFormat,
 }
 
 #[derive(Debug, Args)]

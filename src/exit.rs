@@ -48,10 +48,10 @@ pub(crate) const TABLE: &[(&str, &str)] = &[
         "Directus bootstrap or schema apply failed, the snapshot would delete data or comes from another major Directus, or the access file is missing, invalid or names what the schema lacks",
     ),
     ("78", "invalid configuration"),
-    ("66", "`trm-init ledger verify`: no such event (or its slug names events of several organizations: add `--organization`)"),
+    ("66", "`trm-init ledger verify` (and `export`): no such event (or its slug names events of several organizations: add `--organization`)"),
     (
         "67",
-        "`trm-init ledger verify`: the event's timing ledger is broken (a row changed, removed or inserted after it was written, or the chain does not end at `--head`); the output names the first broken row",
+        "`trm-init ledger verify` (and `export`): the event's timing ledger is broken (a row changed, removed or inserted after it was written, or the chain does not end at `--head`); the output names the first broken row",
     ),
     ("1", "`trm-init health`: not healthy (also an internal error, such as failing to install signal handlers)"),
 ];

@@ -10,7 +10,8 @@
 //!   and the per-entry difference), read by the club's participant, by nobody of another club;
 //! - a person with psql is `db:<role>` with the reason of `SET LOCAL trm.reason`;
 //! - the ledger refuses UPDATE/DELETE even to its owner; a superuser's edit (triggers off) is caught by
-//!   `trm-init ledger verify`, which names the row (exit 67), while another event's chain stays intact.
+//!   `trm-init ledger verify`, which names the row (exit 67), while another event's chain stays intact;
+//!   `trm-init ledger export` files the same rows, head and verification line with the versions (JSON, CSV).
 
 use trm_test_support as common;
 
@@ -75,7 +76,14 @@ impl Stack {
     }
 
     fn verify(&self, args: &[&str]) -> Outcome {
-        let mut all = vec!["ledger", "verify"];
+        let mut all = vec!["verify"];
+        all.extend_from_slice(args);
+        self.verify_like(&all)
+    }
+
+    /// `trm-init ledger ARGS` against the test database.
+    fn verify_like(&self, args: &[&str]) -> Outcome {
+        let mut all = vec!["ledger"];
         all.extend_from_slice(args);
         trm_init(&all, &self.db.env(), Duration::from_secs(30))
     }
@@ -386,6 +394,29 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     assert_eq!(ok.code(), 0, "{}", ok.stdout);
     assert!(ok.stdout.contains(&format!("{rows_a} rows, chain intact, head ")), "{}", ok.stdout);
     let head = ok.stdout.trim().rsplit(' ').next().unwrap_or_default().to_string();
+    // The stewards' file: the same rows, head and verification line, and the published versions.
+    let json_file = stack.verify_like(&["export", "--event", "ledger-rally", "--organization", "club-ledger-a"]);
+    assert_eq!(json_file.code(), 0, "{}", json_file.stderr);
+    let doc: Value =
+        serde_json::from_str(&json_file.stdout).unwrap_or_else(|e| panic!("export JSON ({e}): {}", json_file.stdout));
+    assert_eq!(doc["ledger"]["head"], head.as_str());
+    assert_eq!(doc["ledger"]["verification"], ok.stdout.trim());
+    assert_eq!(doc["ledger"]["entries"].as_array().map(Vec::len), Some(rows_a.parse::<usize>().expect("rows")));
+    let labels: Vec<&str> =
+        doc["result_versions"].as_array().into_iter().flatten().filter_map(|v| v["label"].as_str()).collect();
+    assert_eq!(labels, ["official 1", "amended 2"], "{}", doc["result_versions"]);
+    let csv_file =
+        stack.verify_like(&["export", "--event", "ledger-rally", "--organization", "club-ledger-a", "--format", "csv"]);
+    assert_eq!(csv_file.code(), 0, "{}", csv_file.stderr);
+    let lines: Vec<&str> = csv_file.stdout.lines().collect();
+    let line = format!("# {}", ok.stdout.trim());
+    assert_eq!((lines.first(), lines.last()), (Some(&line.as_str()), Some(&line.as_str())), "{}", csv_file.stdout);
+    assert!(lines[1].starts_with("seq,event_id,event_seq,recorded_at"), "{}", lines[1]);
+    assert!(
+        csv_file.stdout.contains("amended 2") && csv_file.stdout.contains("protest 3 upheld"),
+        "{}",
+        csv_file.stdout
+    );
     let ambiguous = stack.verify(&["--event", "ledger-rally"]);
     assert_eq!(ambiguous.code(), 66, "two clubs have the slug: {}{}", ambiguous.stdout, ambiguous.stderr);
     assert!(ambiguous.stderr.contains("--organization"), "{}", ambiguous.stderr);

@@ -1,5 +1,7 @@
 //! `trm-init ledger verify --event SLUG`: checks an event's chain in the timing ledger
-//! (db-init-post/010_timing_ledger.sql) and names the first broken row.
+//! (db-init-post/010_timing_ledger.sql) and names the first broken row; `trm-init ledger export`: the
+//! stewards' file (the ledger and the published result versions, CSV or JSON, with the chain's head and
+//! the verification line).
 //!
 //! Owns recomputing every row's hash from its stored content, independently of the database's own
 //! function (a superuser who edits a row could also replace that), and the exit codes of the check.
@@ -8,7 +10,7 @@
 //! The hashed text (the one format, also written down in 010's header): the fields of `HASHED`, each as
 //! `<byte length>:<text>` or `-` for NULL, joined by `|`; the hash is sha256 of it, in lowercase hex.
 
-use crate::cli::{LedgerArgs, LedgerCommand};
+use crate::cli::{ExportArgs, ExportFormat, LedgerArgs, LedgerCommand};
 use crate::config::Config;
 use crate::db::{self, column, DbError, Locking, Session};
 use crate::exit::{self, Failure};
@@ -30,6 +32,9 @@ pub(super) async fn ledger(cmd: LedgerCommand, config: Config) -> Result<u8, Fai
     match cmd {
         LedgerCommand::Verify(args) => {
             db::with_session(&config, Locking::None, &shutdown, async |session| verify(session, &args).await).await
+        }
+        LedgerCommand::Export(args) => {
+            db::with_session(&config, Locking::None, &shutdown, async |session| export(session, &args).await).await
         }
     }
 }
@@ -73,17 +78,58 @@ async fn find_event(session: &Session, args: &LedgerArgs) -> Result<Event, Failu
     }
 }
 
-async fn verify(session: &Session, args: &LedgerArgs) -> Result<u8, Failure> {
-    let event = find_event(session, args).await?;
+/// What walking an event's chain found: the rows (as JSON, for an export), how far the chain held, and
+/// the first break if any.
+struct Walk {
+    name: String,
+    rows: Vec<serde_json::Value>,
+    chain: Chain,
+    broken: Option<String>,
+}
+
+impl Walk {
+    /// The one line that says what the walk found (verify prints it; an export files it).
+    fn verification(&self, head: Option<&str>) -> String {
+        let name = &self.name;
+        if let Some(broken) = &self.broken {
+            return format!(
+                "{name}: {broken}; the rows before it ({}) are intact, head {}",
+                self.chain.rows, self.chain.head
+            );
+        }
+        match head {
+            Some(expected) if !expected.eq_ignore_ascii_case(&self.chain.head) => format!(
+                "{name}: BROKEN: the head is {} after {} rows, not the filed head {expected} (rows were removed from the end, or the filed head is of another event)",
+                self.chain.head, self.chain.rows
+            ),
+            _ => format!("{name}: {} rows, chain intact, head {}", self.chain.rows, self.chain.head),
+        }
+    }
+
+    fn intact(&self, head: Option<&str>) -> bool {
+        self.broken.is_none() && head.is_none_or(|h| h.eq_ignore_ascii_case(&self.chain.head))
+    }
+}
+
+async fn walk(session: &Session, event: &Event) -> Result<Walk, Failure> {
     let query = format!(
-        "SELECT seq, event_seq, hash, table_name, row_key, operation, {HASHED} FROM timing_ledger WHERE event_id = $1 ORDER BY 2"
+        "SELECT seq, event_seq, hash, table_name, row_key, operation, to_jsonb(l)::text, {HASHED} FROM timing_ledger l WHERE event_id = $1 ORDER BY 2"
     );
     let rows = session.query_raw(&query, [&event.id]).await.map_err(|e| DbError::query("reading timing_ledger", &e))?;
     pin_mut!(rows);
-    let name = format!("ledger of event {} ({}, id {})", event.slug, event.organization, event.id);
-    let mut chain = Chain::new();
+    let mut walk = Walk {
+        name: format!("ledger of event {} ({}, id {})", event.slug, event.organization, event.id),
+        rows: Vec::new(),
+        chain: Chain::new(),
+        broken: None,
+    };
     while let Some(row) = rows.next().await {
         let row = row.map_err(|e| DbError::query("reading timing_ledger", &e))?;
+        let json: String = column(&row, 6, "timing_ledger")?;
+        walk.rows.push(serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json)));
+        if walk.broken.is_some() {
+            continue;
+        }
         let seq: i64 = column(&row, 0, "timing_ledger.seq")?;
         let event_seq: i64 = column(&row, 1, "timing_ledger.event_seq")?;
         let stored: String = column(&row, 2, "timing_ledger.hash")?;
@@ -95,26 +141,151 @@ async fn verify(session: &Session, args: &LedgerArgs) -> Result<u8, Failure> {
         );
         let mut fields: Vec<Option<String>> = Vec::with_capacity(HASHED_COUNT);
         for i in 0..HASHED_COUNT {
-            fields.push(column(&row, 6 + i, "timing_ledger")?);
+            fields.push(column(&row, 7 + i, "timing_ledger")?);
         }
         let prev = fields[HASHED_COUNT - 1].clone().unwrap_or_default();
-        if let Err(why) = chain.next(event_seq, &prev, &fields, &stored) {
-            println!("{name}: BROKEN at row seq {seq} (event_seq {event_seq}, {what}): {why}");
-            println!("{name}: the rows before it ({}) are intact, head {}", chain.rows, chain.head);
-            return Ok(exit::LEDGER_BROKEN);
+        if let Err(why) = walk.chain.next(event_seq, &prev, &fields, &stored) {
+            walk.broken = Some(format!("BROKEN at row seq {seq} (event_seq {event_seq}, {what}): {why}"));
         }
     }
-    if let Some(expected) = &args.head {
-        if !expected.eq_ignore_ascii_case(&chain.head) {
-            println!(
-                "{name}: BROKEN: the head is {} after {} rows, not the filed head {expected} (rows were removed from the end, or the filed head is of another event)",
-                chain.head, chain.rows
-            );
-            return Ok(exit::LEDGER_BROKEN);
+    Ok(walk)
+}
+
+async fn verify(session: &Session, args: &LedgerArgs) -> Result<u8, Failure> {
+    let event = find_event(session, args).await?;
+    let walk = walk(session, &event).await?;
+    println!("{}", walk.verification(args.head.as_deref()));
+    Ok(if walk.intact(args.head.as_deref()) { 0 } else { exit::LEDGER_BROKEN })
+}
+
+/// The stewards' file: the event's ledger and its published result versions, with the chain's head and
+/// the verification line; exit as `verify` (67 when the chain is broken: the file says so too).
+async fn export(session: &Session, args: &ExportArgs) -> Result<u8, Failure> {
+    let event = find_event(session, &args.which).await?;
+    let walk = walk(session, &event).await?;
+    let head = args.which.head.as_deref();
+    let verification = walk.verification(head);
+    let versions: String = {
+        let row = session
+            .query_one(
+                "SELECT coalesce(json_agg(v ORDER BY v.stage_sort, v.published_at, v.id), '[]')::text FROM (
+                   SELECT rv.id, rv.stage_id, s.name AS stage, s.sort_order AS stage_sort, rv.label, rv.kind, rv.number,
+                          rv.published_at, rv.published_by, rv.published_by_role, rv.reason, rv.regulation_article,
+                          rv.protest_until, rv.entries_count, rv.ledger_head,
+                          (SELECT coalesce(json_agg(json_build_object('entry_id', e.entry_id, 'race_number', n.race_number,
+                                   'elapsed_seconds', e.elapsed_seconds, 'penalty_seconds', e.penalty_seconds,
+                                   'total_seconds', e.total_seconds, 'position_overall', e.position_overall,
+                                   'position_in_class', e.position_in_class, 'change', e.change, 'diff', e.diff)
+                                   ORDER BY e.position_overall NULLS LAST, n.race_number), '[]')
+                             FROM result_version_entries e JOIN entries n ON n.id = e.entry_id WHERE e.version_id = rv.id) AS entries
+                     FROM result_versions rv JOIN stages s ON s.id = rv.stage_id WHERE s.event_id = $1) v",
+                &[&event.id],
+            )
+            .await
+            .map_err(|e| DbError::query("reading result_versions", &e))?;
+        column(&row, 0, "result_versions")?
+    };
+    let versions: serde_json::Value = serde_json::from_str(&versions).unwrap_or_default();
+    match args.format {
+        ExportFormat::Json => {
+            let doc = serde_json::json!({
+                "event": {"id": event.id, "slug": event.slug, "organization": event.organization},
+                "ledger": {"rows": walk.chain.rows, "head": walk.chain.head, "intact": walk.intact(head),
+                           "verification": verification, "entries": walk.rows},
+                "result_versions": versions,
+            });
+            emit(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()))?;
+        }
+        ExportFormat::Csv => emit(&csv(&walk, &verification, &versions))?,
+    }
+    Ok(if walk.intact(head) { 0 } else { exit::LEDGER_BROKEN })
+}
+
+const LEDGER_COLUMNS: &[&str] = &[
+    "seq",
+    "event_id",
+    "event_seq",
+    "recorded_at",
+    "txid",
+    "db_role",
+    "directus_user",
+    "actor",
+    "table_name",
+    "row_key",
+    "operation",
+    "before",
+    "after",
+    "reason",
+    "regulation_article",
+    "prev_hash",
+    "hash",
+];
+const VERSION_COLUMNS: &[&str] = &[
+    "stage",
+    "label",
+    "published_at",
+    "published_by",
+    "reason",
+    "protest_until",
+    "ledger_head",
+    "race_number",
+    "elapsed_seconds",
+    "penalty_seconds",
+    "total_seconds",
+    "position_overall",
+    "position_in_class",
+    "change",
+    "diff",
+];
+
+/// The CSV file: the verification line, the ledger (one row per ledger row), a blank line, the result
+/// versions (one row per version entry), and the verification line again, so a cut file shows.
+fn csv(walk: &Walk, verification: &str, versions: &serde_json::Value) -> String {
+    let mut out = format!("# {verification}\n{}\n", LEDGER_COLUMNS.join(","));
+    for row in &walk.rows {
+        let cells: Vec<String> = LEDGER_COLUMNS.iter().map(|c| csv_cell(&row[*c])).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out.push_str(&format!("\n{}\n", VERSION_COLUMNS.join(",")));
+    for version in versions.as_array().into_iter().flatten() {
+        for entry in version["entries"].as_array().into_iter().flatten() {
+            let cells: Vec<String> = VERSION_COLUMNS
+                .iter()
+                .map(|c| csv_cell(if version.get(*c).is_some() && *c != "diff" { &version[*c] } else { &entry[*c] }))
+                .collect();
+            out.push_str(&cells.join(","));
+            out.push('\n');
         }
     }
-    println!("{name}: {} rows, chain intact, head {}", chain.rows, chain.head);
-    Ok(0)
+    out.push_str(&format!("# {verification}\n"));
+    out
+}
+
+/// Writes the file to stdout; a reader that went away early (`| head`) is no error of the export.
+fn emit(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::new(exit::FAILURE, format!("writing the export to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One CSV cell (RFC 4180): text as is, JSON objects as their JSON, quoted when needed.
+fn csv_cell(v: &serde_json::Value) -> String {
+    let text = match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
 }
 
 /// The chain walked so far: how many rows, and the last row's hash.
@@ -197,6 +368,17 @@ mod tests {
             hex::encode(Sha256::digest("2:é".as_bytes())),
             "the length prefix counts UTF-8 bytes"
         );
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_only_when_needed() {
+        use serde_json::json;
+        assert_eq!(csv_cell(&json!(null)), "");
+        assert_eq!(csv_cell(&json!(12)), "12");
+        assert_eq!(csv_cell(&json!("GPS drift")), "GPS drift");
+        assert_eq!(csv_cell(&json!("drift, then \"fixed\"")), "\"drift, then \"\"fixed\"\"\"");
+        assert_eq!(csv_cell(&json!({"a": [1, 2]})), "\"{\"\"a\"\":[1,2]}\"");
+        assert_eq!(csv_cell(&json!("two\nlines")), "\"two\nlines\"");
     }
 
     #[test]
