@@ -351,8 +351,33 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     );
     assert_eq!(status, 400, "provisional after official: {answer}");
     assert!(answer.to_string().contains("amendment"), "{answer}");
+    // Publishing is the race direction's, in its own organisation; nobody deletes a version.
+    let count = || stack.sql(&format!("SELECT count(*) FROM result_versions WHERE stage_id = {stage_a}"));
+    for (who, token) in [
+        ("director of B", &director_b_token),
+        ("timekeeper of A", &timekeeper_token),
+        ("participant of A", &participant_token),
+    ] {
+        let (status, answer) =
+            stack.api(token, "POST", "/items/result_versions", &[], json!({"stage_id": stage_a, "kind": "official"}));
+        assert!(status == 400 || status == 403, "{who} publishes: {status} {answer}");
+        assert_eq!(count(), "2", "{who}: nothing published");
+    }
+    let (status, answer) = stack.api(
+        &participant_token,
+        "GET",
+        &format!("/items/result_versions?filter[stage_id][_eq]={stage_a}&fields=label"),
+        &[],
+        Value::Null,
+    );
+    assert_eq!((status, answer["data"].as_array().map(Vec::len)), (200, Some(2)), "{answer}");
     let version =
         stack.sql(&format!("SELECT id FROM result_versions WHERE stage_id = {stage_a} AND label = 'official 1'"));
+    for token in [&director_token, &director_b_token] {
+        let (status, answer) =
+            stack.api(token, "DELETE", &format!("/items/result_versions/{version}"), &[], Value::Null);
+        assert_eq!(status, 403, "{answer}");
+    }
     let (status, answer) = stack.api(
         &director_token,
         "PATCH",
