@@ -36,6 +36,29 @@
 --   table_name, row_key, operation, before (jsonb text), after (jsonb text), reason,
 --   regulation_article, prev_hash
 
+-- ---- the tables and columns a Phase 6 file relies on ------------------------------------------------------
+-- One check for 010-013 (005 and 007 carry their own, applied before it existed): `migration` names the
+-- file in the error, `want` lists table.column.
+CREATE OR REPLACE FUNCTION trm_require_columns(migration text, want text[]) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  w text;
+BEGIN
+  FOREACH w IN ARRAY want LOOP
+    IF NOT EXISTS (SELECT FROM information_schema.columns
+                    WHERE table_schema = 'public' AND table_name = split_part(w, '.', 1) AND column_name = split_part(w, '.', 2)) THEN
+      RAISE EXCEPTION '%: column public.% does not exist', migration, w
+        USING HINT = 'db-init-post runs after the Directus schema apply: is the collection in snapshots/schema.yaml?';
+    END IF;
+  END LOOP;
+END
+$fn$;
+SELECT trm_require_columns('010_timing_ledger', ARRAY[
+  'entry_penalties.entry_id', 'entry_penalties.review_state', 'entry_penalties.override_reason', 'entry_penalties.override_seconds',
+  'stage_results.entry_id', 'stage_results.stage_id', 'stage_results.status', 'penalty_formulas.event_id',
+  'entry_segment_starts.entry_id', 'entry_segment_starts.target_at', 'geofences.event_id', 'geofences.retroactive',
+  'speed_limit_zones.segment_id', 'speed_limit_zones.retroactive', 'entries.event_id', 'devices.imei',
+  'entry_devices.device_id', 'events.starts_at', 'events.ends_at', 'positions.faulty']);
+
 CREATE TABLE IF NOT EXISTS timing_ledger (
   seq                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   event_id           integer     NOT NULL,  -- 0: the row belongs to no event the database could find
@@ -255,18 +278,20 @@ BEGIN
 END
 $$;
 -- Retroactive course rows: a change to them reprocesses positions already received.
-CREATE OR REPLACE TRIGGER geofences_ledger_insert AFTER INSERT ON geofences
-  FOR EACH ROW WHEN (NEW.retroactive) EXECUTE FUNCTION trm_ledger_record('event');
-CREATE OR REPLACE TRIGGER geofences_ledger_update AFTER UPDATE ON geofences
-  FOR EACH ROW WHEN (OLD.retroactive OR NEW.retroactive) EXECUTE FUNCTION trm_ledger_record('event');
-CREATE OR REPLACE TRIGGER geofences_ledger_delete AFTER DELETE ON geofences
-  FOR EACH ROW WHEN (OLD.retroactive) EXECUTE FUNCTION trm_ledger_record('event');
-CREATE OR REPLACE TRIGGER speed_limit_zones_ledger_insert AFTER INSERT ON speed_limit_zones
-  FOR EACH ROW WHEN (NEW.retroactive) EXECUTE FUNCTION trm_ledger_record('segment');
-CREATE OR REPLACE TRIGGER speed_limit_zones_ledger_update AFTER UPDATE ON speed_limit_zones
-  FOR EACH ROW WHEN (OLD.retroactive OR NEW.retroactive) EXECUTE FUNCTION trm_ledger_record('segment');
-CREATE OR REPLACE TRIGGER speed_limit_zones_ledger_delete AFTER DELETE ON speed_limit_zones
-  FOR EACH ROW WHEN (OLD.retroactive) EXECUTE FUNCTION trm_ledger_record('segment');
+DO $$
+DECLARE
+  t record;
+BEGIN
+  FOR t IN SELECT * FROM (VALUES ('geofences', 'event'), ('speed_limit_zones', 'segment')) v(tbl, owner) LOOP
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER INSERT ON %I FOR EACH ROW WHEN (NEW.retroactive)
+                    EXECUTE FUNCTION trm_ledger_record(%L)', t.tbl || '_ledger_insert', t.tbl, t.owner);
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER UPDATE ON %I FOR EACH ROW WHEN (OLD.retroactive OR NEW.retroactive)
+                    EXECUTE FUNCTION trm_ledger_record(%L)', t.tbl || '_ledger_update', t.tbl, t.owner);
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER DELETE ON %I FOR EACH ROW WHEN (OLD.retroactive)
+                    EXECUTE FUNCTION trm_ledger_record(%L)', t.tbl || '_ledger_delete', t.tbl, t.owner);
+  END LOOP;
+END
+$$;
 
 -- ---- faulty-position flags -----------------------------------------------------------------------------------
 -- One ledger row per flipped fix and per event whose entry carries the device while the event runs

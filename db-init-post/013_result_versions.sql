@@ -17,25 +17,12 @@
 --     RESTRICT: what was published stays explainable.
 -- Publication is per stage: it publishes all of the stage's results.
 
-DO $$
-DECLARE
-  want text[] := ARRAY[
-    'result_versions.stage_id', 'result_versions.kind', 'result_versions.number', 'result_versions.label',
-    'result_versions.published_at', 'result_versions.published_by', 'result_versions.published_by_role', 'result_versions.reason',
-    'result_versions.regulation_article', 'result_versions.protest_until', 'result_versions.entries_count', 'result_versions.ledger_head',
-    'result_version_entries.version_id', 'result_version_entries.entry_id', 'result_version_entries.change', 'result_version_entries.diff',
-    'events.protest_window_minutes', 'timing_ledger.hash'];
-  w text;
-BEGIN
-  FOREACH w IN ARRAY want LOOP
-    IF NOT EXISTS (SELECT FROM information_schema.columns
-                    WHERE table_schema = 'public' AND table_name = split_part(w, '.', 1) AND column_name = split_part(w, '.', 2)) THEN
-      RAISE EXCEPTION '013_result_versions: column public.% does not exist', w
-        USING HINT = 'db-init-post runs after the Directus schema apply: is the collection in snapshots/schema.yaml?';
-    END IF;
-  END LOOP;
-END
-$$;
+SELECT trm_require_columns('013_result_versions', ARRAY[
+  'result_versions.stage_id', 'result_versions.kind', 'result_versions.number', 'result_versions.label',
+  'result_versions.published_at', 'result_versions.published_by', 'result_versions.published_by_role', 'result_versions.reason',
+  'result_versions.regulation_article', 'result_versions.protest_until', 'result_versions.entries_count', 'result_versions.ledger_head',
+  'result_version_entries.version_id', 'result_version_entries.entry_id', 'result_version_entries.change', 'result_version_entries.diff',
+  'events.protest_window_minutes', 'timing_ledger.hash']);
 
 DO $$
 BEGIN
