@@ -145,6 +145,13 @@ fn flagging_faulty_positions_reaches_the_stream_once_even_across_a_redis_outage(
         assert_eq!(message.get(field).map(String::as_str), Some(value), "field {field} of {message:?}");
     }
     assert_eq!(message["event_ids"], format!("[{event}]"));
+    // The timing ledger (db-init-post/010) has each flipped fix, with the director and the reason.
+    assert_eq!(
+        db.query(&format!(
+            "SELECT count(*) || ' ' || min(actor) || ' ' || min(reason) FROM timing_ledger WHERE table_name = 'positions' AND event_id = {event}"
+        )),
+        format!("4 directus:{director} multipath in the canyon")
+    );
     assert_eq!(message["window_start"], from.replace('Z', ".000Z"));
     assert_eq!(message["window_end"], to.replace('Z', ".000Z"));
     assert!(message["requested_at"].ends_with('Z'), "{message:?}");
