@@ -24,13 +24,7 @@ cargo build --release --bin trm-init >&2
 bin=$TRM_RELEASE_BIN
 psql -X -q -d postgres -c "CREATE DATABASE $db"
 log "schema: db-init, Directus bootstrap + snapshot, db-init-post on $db"
-env -u TRM_INIT_CONFIG DB_DATABASE=$db SECRET=bench-course-secret-bench-course-secret ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=bench-pw \
-  TELEMETRY=false HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost \
-  TRM_INIT_HEALTH__LISTEN=127.0.0.1:0 \
-  TRM_INIT_SCHEMA__DIRECTUS="[\"node\", \"$dx/cli.js\"]" TRM_INIT_SCHEMA__SNAPSHOT="$PWD/snapshots/schema.yaml" \
-  TRM_INIT_SCHEMA__STEP_SCRIPT="$PWD/directus-step/step.mjs" \
-  TRM_INIT_DB_INIT__PRE_DIR="$PWD/db-init" TRM_INIT_DB_INIT__POST_DIR="$PWD/db-init-post" \
-  bash -c '"$0" db-init --phase pre && "$0" schema && "$0" db-init --phase post' "$bin" >&2
+trm_real_schema "$db" "$bin" "$dx"
 
 log "generating: $ENTRIES entries, $FIXES positions each"
 t0=$(date +%s.%N)

@@ -5,6 +5,8 @@
 #   trm_bin PROFILE   the path of the debug or release build
 #   trm_node          puts the cached Node 22 first on PATH
 #   trm_pg            TRM_TEST_PG (scripts/pg-up.sh when unset) as PG* and Directus DB_* variables
+#   trm_real_schema DB BIN DX   the real schema on database DB: db-init pre, Directus bootstrap +
+#                     snapshot, db-init post, run by the trm-init BIN with the Directus in DX (benchmarks)
 TRM_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TRM_CACHE=${TRM_CACHE:-$HOME/.cache/trm-init}
 TRM_TARGET=x86_64-unknown-linux-gnu
@@ -31,4 +33,15 @@ trm_pg() {
   done
   export PGHOST=$host PGPORT=$port PGUSER=$user PGPASSWORD=${password:-}
   export DB_CLIENT=pg DB_HOST=$host DB_PORT=$port DB_USER=$user DB_PASSWORD=${password:-}
+}
+
+trm_real_schema() {
+  local db=$1 bin=$2 dx=$3
+  env -u TRM_INIT_CONFIG DB_DATABASE="$db" SECRET=bench-schema-secret-bench-schema-secret ADMIN_EMAIL=admin@example.com \
+    ADMIN_PASSWORD=bench-pw TELEMETRY=false HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost \
+    TRM_INIT_HEALTH__LISTEN=127.0.0.1:0 \
+    TRM_INIT_SCHEMA__DIRECTUS="[\"node\", \"$dx/cli.js\"]" TRM_INIT_SCHEMA__SNAPSHOT="$TRM_REPO/snapshots/schema.yaml" \
+    TRM_INIT_SCHEMA__STEP_SCRIPT="$TRM_REPO/directus-step/step.mjs" \
+    TRM_INIT_DB_INIT__PRE_DIR="$TRM_REPO/db-init" TRM_INIT_DB_INIT__POST_DIR="$TRM_REPO/db-init-post" \
+    bash -c '"$0" db-init --phase pre && "$0" schema && "$0" db-init --phase post' "$bin" >&2
 }

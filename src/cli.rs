@@ -17,7 +17,8 @@ and the access file (roles, policies, permissions), then starts and supervises t
 (node /directus/cli.js start): it forwards signals, reaps every zombie, KILLs the child if it ignores TERM for child.stop_grace, and exits with its status.
 A health server answers /livez, /readyz and /healthz on health.listen (loopback by default; off
 with health.enabled = false). `trm-init preflight` runs the same preflight and exits without starting
-the child (a CI gate, a Kubernetes migration Job).
+the child (a CI gate, a Kubernetes migration Job). `trm-init ledger verify --event SLUG` checks an
+event's timing ledger (the stewards' record the database keeps of every timing decision).
 
 Configuration: built-in defaults < TOML file (--config or TRM_INIT_CONFIG) < TRM_INIT_<SECTION>__<KEY>
 variables (e.g. TRM_INIT_CHILD__STOP_GRACE=5s). The database comes from Directus's DB_* variables.";
@@ -117,6 +118,51 @@ pub(crate) enum Command {
     /// Directus roles, policies and permissions as code (access.file).
     #[command(subcommand)]
     Access(AccessCommand),
+    /// The timing ledger (the stewards' record of every timing decision), kept by the database.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Recompute an event's hash chain: exit 0 intact, 67 broken (the first broken row is named),
+    /// 66 no such event.
+    Verify(LedgerArgs),
+    /// The stewards' file of an event: its timing ledger and published result versions (CSV or JSON) with
+    /// the chain's head and the verification line; exit codes as verify.
+    Export(ExportArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) which: LedgerArgs,
+
+    /// json (one document) or csv (the ledger, then the result versions, each with a header row).
+    #[arg(long, value_enum, default_value = "json")]
+    pub(crate) format: ExportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    /// The event's slug (events.slug).
+    #[arg(long, value_name = "SLUG")]
+    pub(crate) event: String,
+
+    /// The organization's slug, when several organizations have an event with that slug.
+    #[arg(long, value_name = "SLUG")]
+    pub(crate) organization: Option<String>,
+
+    /// The head hash filed earlier (an export's): the chain must end there, so rows removed from its
+    /// end are caught too.
+    #[arg(long, value_name = "HASH")]
+    pub(crate) head: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

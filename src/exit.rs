@@ -25,6 +25,10 @@ pub(crate) const UNAVAILABLE: u8 = 69;
 pub(crate) const DIRECTUS: u8 = 70;
 /// Invalid configuration.
 pub(crate) const CONFIG: u8 = 78;
+/// `trm-init ledger verify`: no such event (or its slug is ambiguous without --organization).
+pub(crate) const LEDGER_NO_EVENT: u8 = 66;
+/// `trm-init ledger verify`: the event's chain is broken (the output names the first broken row).
+pub(crate) const LEDGER_BROKEN: u8 = 67;
 /// Stopped by SIGTERM before the main child started (128 + 15).
 pub(crate) const TERMINATED: u8 = 128 + libc::SIGTERM as u8;
 
@@ -44,6 +48,11 @@ pub(crate) const TABLE: &[(&str, &str)] = &[
         "Directus bootstrap or schema apply failed, the snapshot would delete data or comes from another major Directus, or the access file is missing, invalid or names what the schema lacks",
     ),
     ("78", "invalid configuration"),
+    ("66", "`trm-init ledger verify` (and `export`): no such event (or its slug names events of several organizations: add `--organization`)"),
+    (
+        "67",
+        "`trm-init ledger verify` (and `export`): the event's timing ledger is broken (a row changed, removed or inserted after it was written, or the chain does not end at `--head`); the output names the first broken row",
+    ),
     ("1", "`trm-init health`: not healthy (also an internal error, such as failing to install signal handlers)"),
 ];
 
@@ -153,7 +162,7 @@ mod tests {
             assert!(help.contains(line), "--help lacks {line:?}:\n{help}");
         }
         let codes: Vec<&str> = TABLE.iter().map(|(c, _)| *c).collect();
-        for code in [USAGE, MIGRATION, UNAVAILABLE, DIRECTUS, CONFIG, FAILURE] {
+        for code in [USAGE, MIGRATION, UNAVAILABLE, DIRECTUS, CONFIG, FAILURE, LEDGER_NO_EVENT, LEDGER_BROKEN] {
             assert!(codes.contains(&code.to_string().as_str()), "{code} is not in TABLE");
         }
         assert!(codes.contains(&format!("{NOT_EXECUTABLE} / {NOT_FOUND}").as_str()));

@@ -72,7 +72,7 @@ fn check_prints_the_effective_config_without_secrets() {
     assert_eq!(out.status.code(), Some(0), "{shown}");
     assert!(shown.contains("stop_grace = \"5s\""), "the env override is shown: {shown}");
     assert!(shown.contains("directus@db.example:5432/directus"), "{shown}");
-    assert!(shown.contains("# schema.snapshot: 21 collection(s)"), "the snapshot is read: {shown}");
+    assert!(shown.contains("# schema.snapshot: 23 collection(s)"), "the snapshot is read: {shown}");
     assert!(!shown.contains("pa55-w0rd-secret"), "the password leaked: {shown}");
 }
 

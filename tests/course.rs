@@ -274,7 +274,7 @@ fn processor_writes_crossings_penalties_and_results_and_a_recompute_keeps_review
     let e = sql_err(&format!(
         "UPDATE entry_penalties SET review_state = 'overridden' WHERE entry_id = {entry} AND penalty_key = 'speeding:b'"
     ));
-    assert!(e.contains("entry_penalties_override_check"), "an override needs seconds and a reason: {e}");
+    assert!(e.contains("decision_needs_reason"), "an override needs a reason (db-init-post/011): {e}");
 
     // Official results are frozen until set back to provisional.
     sql(&format!("UPDATE stage_results SET status = 'official' WHERE entry_id = {entry}"));
@@ -293,7 +293,12 @@ fn processor_writes_crossings_penalties_and_results_and_a_recompute_keeps_review
         sql(&format!("SELECT total_seconds || ' ' || status FROM stage_results WHERE entry_id = {entry}")),
         "3780 official"
     );
-    sql(&format!("UPDATE stage_results SET status = 'provisional' WHERE entry_id = {entry}"));
+    // Taking an official result back says why (db-init-post/011).
+    let e = sql_err(&format!("UPDATE stage_results SET status = 'provisional' WHERE entry_id = {entry}"));
+    assert!(e.contains("decision_needs_reason"), "{e}");
+    sql(&format!(
+        "BEGIN; SET LOCAL trm.reason = 'protest 1 upheld'; UPDATE stage_results SET status = 'provisional' WHERE entry_id = {entry}; COMMIT;"
+    ));
     sql(&format!("UPDATE stage_results SET total_seconds = 3840 WHERE entry_id = {entry}"));
     assert_eq!(
         sql(&format!("SELECT total_seconds || ' ' || status || ' ' || (published_at IS NULL) FROM stage_results WHERE entry_id = {entry}")),
@@ -716,7 +721,21 @@ fn operators_list_crossings_and_penalties_override_a_penalty_and_publish_results
     let (status, answer) = api("PATCH", &format!("/items/stage_results/{mine}"), Some(&json!({"total_seconds": 4000})));
     assert!(status >= 400, "an official result is frozen: {status} {answer}");
     assert!(answer.to_string().contains("official_results_frozen"), "{answer}");
-    api_ok("PATCH", &format!("/items/stage_results/{mine}"), Some(&json!({"status": "provisional"})));
+    // Taking it back is an amendment: refused without a reason (db-init-post/011), accepted with one.
+    let (status, answer) =
+        api("PATCH", &format!("/items/stage_results/{mine}"), Some(&json!({"status": "provisional"})));
+    assert_eq!(status, 400, "an amendment without a reason: {answer}");
+    assert!(answer.to_string().contains("needs a reason"), "{answer}");
+    let s = shared();
+    let (status, answer) = http_with(
+        s.boot.ports.directus,
+        "PATCH",
+        &format!("/items/stage_results/{mine}"),
+        Some(&s.token),
+        &[("X-TRM-Reason", "timing error at the finish")],
+        Some(r#"{"status": "provisional"}"#),
+    );
+    assert_eq!(status, 200, "{answer}");
     let fixed = api_ok("PATCH", &format!("/items/stage_results/{mine}"), Some(&json!({"total_seconds": 4000})));
     assert_eq!(fixed["data"]["total_seconds"], 4000);
     assert!(fixed["data"]["published_at"].is_null(), "{fixed}");

@@ -62,7 +62,7 @@ fn two_trm_inits_on_one_empty_database_both_become_healthy() {
     let b = Boot::start(&boot_env(&db, b_ports), b_ports);
     a.wait_healthy(BOOT);
     b.wait_healthy(BOOT);
-    assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "21");
+    assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "23");
     for boot in [a, b] {
         let (code, log) = boot.stop(STOP);
         assert!(code == 0 || code == 143, "exit {code}:\n{log}");

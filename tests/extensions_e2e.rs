@@ -145,6 +145,13 @@ fn flagging_faulty_positions_reaches_the_stream_once_even_across_a_redis_outage(
         assert_eq!(message.get(field).map(String::as_str), Some(value), "field {field} of {message:?}");
     }
     assert_eq!(message["event_ids"], format!("[{event}]"));
+    // The timing ledger (db-init-post/010) has each flipped fix, with the director and the reason.
+    assert_eq!(
+        db.query(&format!(
+            "SELECT count(*) || ' ' || min(actor) || ' ' || min(reason) FROM timing_ledger WHERE table_name = 'positions' AND event_id = {event}"
+        )),
+        format!("4 directus:{director} multipath in the canyon")
+    );
     assert_eq!(message["window_start"], from.replace('Z', ".000Z"));
     assert_eq!(message["window_end"], to.replace('Z', ".000Z"));
     assert!(message["requested_at"].ends_with('Z'), "{message:?}");
@@ -268,10 +275,12 @@ fn opening_a_stage_materializes_its_start_list_and_reopening_keeps_overrides() {
     assert_eq!(list(&special), "55@1@07:30 7@2@07:32 12@3@07:34 301@4@07:36 302@5@07:38");
 
     // A timekeeper reseeds #12's special stage; #301 gets the fastest SS1 result; the stage is closed and
-    // reopened.
+    // reopened. (The stage is open: moving a published start by hand says why, db-init-post/011.)
     db.query(&format!(
-        "UPDATE entry_segment_starts SET target_at = '2026-06-08T09:00:00Z', manual_override = true
-          WHERE entry_id = {} AND segment_id = {special}",
+        "BEGIN; SET LOCAL trm.reason = 'late at the start control';
+         UPDATE entry_segment_starts SET target_at = '2026-06-08T09:00:00Z', manual_override = true
+          WHERE entry_id = {} AND segment_id = {special};
+         COMMIT;",
         entry[&12]
     ));
     db.query(&format!(

@@ -1,6 +1,6 @@
 //! `snapshots/schema.yaml` holds the Phase 1 model as published (plan NAMES.md, CONTEXT.md "Phase 1 as
 //! published"): the processor reads these tables with plain SQL under these names, so a rename here is
-//! a break there. Also: the raw tables (positions, migrations_applied, trm_init_schema_state,
+//! a break there. Also: the raw tables (positions, migrations_applied, trm_init_schema_state, timing_ledger,
 //! recompute_outbox) are never in it. Read from the file; no database needed (tests/e2e_boot.rs checks a
 //! booted Directus).
 
@@ -8,7 +8,8 @@ use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 use trm_test_support::{repo_snapshot_yaml as snapshot, snapshot_list as seq, yaml_str as s};
 
-const RAW_TABLES: [&str; 4] = ["positions", "migrations_applied", "trm_init_schema_state", "recompute_outbox"];
+const RAW_TABLES: [&str; 5] =
+    ["positions", "migrations_applied", "trm_init_schema_state", "recompute_outbox", "timing_ledger"];
 
 /// Field name -> field, for one collection.
 fn fields(doc: &Value, collection: &str) -> BTreeMap<String, Value> {
@@ -85,6 +86,8 @@ fn collections_and_columns_are_the_published_names() {
                 "timezone",
                 "regulation_doc_url",
                 "notes",
+                // Phase 6 (scripts/schema/phase6.mjs): how long after a publication protests are accepted.
+                "protest_window_minutes",
             ],
         ),
         ("classes", &["id", "event_id", "code", "name", "description", "sort_order", "vehicle_kind"]),

@@ -6,6 +6,7 @@ mod access;
 mod check;
 mod db_init;
 mod health;
+mod ledger;
 mod preflight;
 mod run;
 mod schema;
@@ -26,5 +27,6 @@ pub(crate) async fn dispatch(cli: Cli, config: Config) -> Result<u8, Failure> {
         Some(Command::Health(args)) => health::health(args, &config).await,
         Some(Command::Schema(args)) => schema::schema(args, config).await,
         Some(Command::Access(cmd)) => access::access(cmd, config).await,
+        Some(Command::Ledger(cmd)) => ledger::ledger(cmd, config).await,
     }
 }

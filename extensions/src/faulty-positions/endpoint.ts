@@ -67,6 +67,8 @@ export default defineEndpoint({
 
 			const requestId = randomUUID();
 			const result = await database.transaction(async (trx) => {
+				// The timing ledger (db-init-post/010) records each flipped fix with this reason.
+				await trx.raw(`SELECT set_config('trm.reason', ?, true)`, [request.reason]);
 				const updated = await trx.raw(
 					`UPDATE positions SET faulty = ? WHERE device_id = ? AND ts >= ? AND ts <= ? AND faulty <> ?`,
 					[request.faulty, device.imei, request.from, request.to, request.faulty],

@@ -30,13 +30,19 @@ pub fn psql(db: &str, sql: &str) -> String {
 
 /// Like `psql`, but a failing statement is `Err(stderr)` for tests that expect refusals.
 pub fn psql_result(db: &str, sql: &str) -> Result<String, String> {
+    psql_as(db, None, sql)
+}
+
+/// Like `psql_result`, as the login `role` = (user, password) instead of the admin (None: the admin).
+pub fn psql_as(db: &str, role: Option<(&str, &str)>, sql: &str) -> Result<String, String> {
     let admin = conninfo_map(&pg_admin());
+    let (user, password) = role.unwrap_or((&admin["user"], admin.get("password").map(String::as_str).unwrap_or("")));
     let out = Command::new("psql")
         .args(["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .env("PGHOST", &admin["host"])
         .env("PGPORT", &admin["port"])
-        .env("PGUSER", &admin["user"])
-        .env("PGPASSWORD", admin.get("password").map(String::as_str).unwrap_or(""))
+        .env("PGUSER", user)
+        .env("PGPASSWORD", password)
         .env("PGDATABASE", db)
         .output()
         .unwrap_or_else(|e| panic!("psql cannot run ({e}); {PG_HOW}"));

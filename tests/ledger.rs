@@ -1,0 +1,495 @@
+//! The stewards' record (issue 25) on real parts: trm-init as PID 1 boots the real Directus 11.17.4 with
+//! the project's extensions on PostgreSQL + PostGIS (db-init-post 010-012 applied by the boot), then
+//! - the processor's plain SQL, as its own database role (a login in `trm_processor`), lands in the
+//!   timing ledger as `db:<login>`, and the role may do nothing beyond its contract (no publishing, no
+//!   review, no ledger, no Directus table);
+//! - API writes as organisation roles (race-director, timekeeper) land with the Directus user as actor
+//!   and the reason they gave; a reasonless override, start move or amendment is refused with a 400
+//!   that says a reason is needed; another organisation's director changes nothing and reads no ledger;
+//! - publishing makes immutable numbered versions (`official 1`, `amended 2` with the take-back's reason
+//!   and the per-entry difference), read by the club's participant, by nobody of another club;
+//! - a person with psql is `db:<role>` with the reason of `SET LOCAL trm.reason`;
+//! - the ledger refuses UPDATE/DELETE even to its owner; a superuser's edit (triggers off) is caught by
+//!   `trm-init ledger verify`, which names the row (exit 67), while another event's chain stays intact;
+//!   `trm-init ledger export` files the same rows, head and verification line with the versions (JSON, CSV).
+
+use trm_test_support as common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const BOOT: Duration = Duration::from_secs(300);
+const STOP: Duration = Duration::from_secs(30);
+const PASSWORD: &str = "ledger-test-pw-1";
+const MEMBER_ROLE: &str = "7e1a0000-0000-4000-8000-000000000001";
+/// The processor's login in the test cluster (roles are the cluster's: created once, reused).
+const PROCESSOR: (&str, &str) = ("trm_processor_test", "processor-test-pw");
+
+struct Stack {
+    boot: Boot,
+    db: TestDb,
+    admin: String,
+}
+
+impl Stack {
+    fn sql(&self, sql: &str) -> String {
+        self.db.query(sql)
+    }
+
+    /// SQL as the processor's own login role.
+    fn processor(&self, sql: &str) -> Result<String, String> {
+        psql_as(&self.db.name, Some(PROCESSOR), sql)
+    }
+
+    fn api(&self, token: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Value) -> (u16, Value) {
+        let text = (!body.is_null()).then(|| body.to_string());
+        let (status, answer) = http_with(self.boot.ports.directus, method, path, Some(token), headers, text.as_deref());
+        (status, serde_json::from_str(&answer).unwrap_or(Value::String(answer)))
+    }
+
+    /// A TRM member with `role` in organisation `org`; returns (user id, token).
+    fn member(&self, name: &str, org: &str, role: &str) -> (String, String) {
+        let body = json!({"email": format!("{name}@example.com"), "password": PASSWORD, "role": MEMBER_ROLE, "first_name": name});
+        let (status, answer) = self.api(&self.admin, "POST", "/users", &[], body);
+        assert_eq!(status, 200, "create user {name}: {answer}");
+        let id = answer["data"]["id"].as_str().expect("user id").to_string();
+        self.sql(&format!(
+            "INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{org}', '{id}', '{role}')"
+        ));
+        let login = json!({"email": format!("{name}@example.com"), "password": PASSWORD}).to_string();
+        let (status, text) = http(self.boot.ports.directus, "POST", "/auth/login", None, Some(&login));
+        assert_eq!(status, 200, "login {name}: {text}");
+        let token = serde_json::from_str::<Value>(&text).expect("login JSON")["data"]["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string();
+        (id, token)
+    }
+
+    /// The last ledger row of a table's row: actor, db_role, operation, reason, regulation_article.
+    fn last_entry(&self, table: &str, id: &str) -> String {
+        self.sql(&format!(
+            "SELECT concat_ws(' | ', actor, db_role, operation, coalesce(reason, '-'), coalesce(regulation_article, '-'))
+               FROM timing_ledger WHERE table_name = '{table}' AND row_key = '{id}' ORDER BY seq DESC LIMIT 1"
+        ))
+    }
+
+    fn verify(&self, args: &[&str]) -> Outcome {
+        let mut all = vec!["verify"];
+        all.extend_from_slice(args);
+        self.verify_like(&all)
+    }
+
+    /// `trm-init ledger ARGS` against the test database.
+    fn verify_like(&self, args: &[&str]) -> Outcome {
+        let mut all = vec!["ledger"];
+        all.extend_from_slice(args);
+        trm_init(&all, &self.db.env(), Duration::from_secs(30))
+    }
+}
+
+/// One organisation with an event (slug `ledger-rally`), a class, two entries, an open stage with one
+/// segment; returns (org id, event id, stage, segment, entry 1, entry 2).
+fn club(stack: &Stack, slug: &str) -> (String, i64, i64, i64, i64, i64) {
+    let row = stack.sql(&format!(
+        "WITH o AS (INSERT INTO organizations (id, name, slug) VALUES (gen_random_uuid(), 'Club {slug}', '{slug}') RETURNING id),
+              e AS (INSERT INTO events (organization_id, name, slug, discipline, starts_at, ends_at, timezone)
+                    SELECT id, 'Rally', 'ledger-rally', 'rally', '2026-06-06T00:00:00Z', '2026-06-13T23:59:59Z', 'Europe/Tirane' FROM o RETURNING id, organization_id),
+              c AS (INSERT INTO classes (event_id, code, name, sort_order) SELECT id, 'C-2', 'Cars 2', 10 FROM e RETURNING id, event_id),
+              s AS (INSERT INTO stages (event_id, name, sort_order, starts_at, status) SELECT id, 'SS1', 1, '2026-06-07T06:00:00Z', 'planned' FROM e RETURNING id),
+              a AS (INSERT INTO geofences (event_id, name, kind, geometry)
+                    SELECT id, 'start', 'start', ST_GeomFromText('POLYGON((19.8 41.3,19.81 41.3,19.81 41.31,19.8 41.31,19.8 41.3))', 4326) FROM e RETURNING id),
+              b AS (INSERT INTO geofences (event_id, name, kind, geometry)
+                    SELECT id, 'finish', 'finish', ST_GeomFromText('POLYGON((19.9 41.3,19.91 41.3,19.91 41.31,19.9 41.31,19.9 41.3))', 4326) FROM e RETURNING id),
+              g AS (INSERT INTO segments (stage_id, sort_order, type, entry_geofence_id, exit_geofence_id)
+                    SELECT s.id, 1, 'special-stage', a.id, b.id FROM s, a, b RETURNING id, stage_id),
+              n1 AS (INSERT INTO entries (event_id, class_id, race_number, status) SELECT event_id, id, 301, 'started' FROM c RETURNING id),
+              n2 AS (INSERT INTO entries (event_id, class_id, race_number, status) SELECT event_id, id, 302, 'started' FROM c RETURNING id)
+         SELECT concat_ws(',', e.organization_id, e.id, g.stage_id, g.id, n1.id, n2.id) FROM e, g, n1, n2"
+    ));
+    let v: Vec<&str> = row.split(',').collect();
+    assert_eq!(v.len(), 6, "club {slug}: {row}");
+    let n = |i: usize| v[i].parse::<i64>().unwrap_or_else(|_| panic!("club row: {row}"));
+    (v[0].to_string(), n(1), n(2), n(3), n(4), n(5))
+}
+
+#[test]
+fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tamper_is_caught() {
+    let db = TestDb::fresh("ledger");
+    let ports = Ports::free();
+    let mut env = boot_env(&db, ports);
+    // Directus sheds load with 503 when its event loop lags, which this shared machine causes.
+    env.push(("PRESSURE_LIMITER_ENABLED".into(), "false".into()));
+    let boot = Boot::start(&env, ports);
+    boot.wait_healthy(BOOT);
+    assert!(boot.log().contains("Loaded extensions: trm-extensions"), "the bundle was not loaded:\n{}", boot.log());
+    let admin = directus_login(ports.directus);
+    let stack = Stack { boot, db, admin };
+    // Directus's database user: the tests' admin role.
+    let dx = conninfo_map(&pg_admin())["user"].clone();
+    assert_eq!(stack.sql("SELECT count(*) FROM pg_roles WHERE rolname = 'trm_processor' AND NOT rolcanlogin"), "1");
+    stack.sql(&format!(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{0}') THEN CREATE ROLE {0} LOGIN PASSWORD '{1}'; END IF;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+         ALTER ROLE {0} LOGIN PASSWORD '{1}' NOSUPERUSER NOCREATEROLE NOCREATEDB NOINHERIT;
+         GRANT trm_processor TO {0};",
+        PROCESSOR.0, PROCESSOR.1
+    ));
+    // NOINHERIT above would hide the group's privileges; the processor's login inherits them.
+    stack.sql(&format!("ALTER ROLE {} INHERIT", PROCESSOR.0));
+
+    let (org_a, event_a, stage_a, segment_a, entry_a1, entry_a2) = club(&stack, "club-ledger-a");
+    let (org_b, event_b, stage_b, _, entry_b1, _) = club(&stack, "club-ledger-b");
+
+    // ---- the processor, as its own role ---------------------------------------------------------------
+    stack
+        .processor(&format!(
+            "BEGIN;
+             DELETE FROM entry_penalties WHERE entry_id = {entry_a1} AND stage_id = {stage_a} AND review_state = 'computed';
+             INSERT INTO entry_penalties (entry_id, stage_id, type, penalty_key, inputs, seconds) VALUES
+               ({entry_a1}, {stage_a}, 'speeding', 'speeding:1', '{{\"peak_kmh\": 71}}', 300)
+             ON CONFLICT (entry_id, penalty_key) DO NOTHING;
+             INSERT INTO stage_results (entry_id, stage_id, elapsed_seconds, penalty_seconds, total_seconds, position_overall, position_in_class)
+             VALUES ({entry_a1}, {stage_a}, 3600, 300, 3900, 2, 2), ({entry_a2}, {stage_a}, 3500, 0, 3500, 1, 1),
+                    ({entry_b1}, {stage_b}, 3000, 0, 3000, 1, 1)
+             ON CONFLICT (entry_id, stage_id) DO UPDATE SET elapsed_seconds = EXCLUDED.elapsed_seconds,
+               penalty_seconds = EXCLUDED.penalty_seconds, total_seconds = EXCLUDED.total_seconds,
+               position_overall = EXCLUDED.position_overall, position_in_class = EXCLUDED.position_in_class;
+             COMMIT;"
+        ))
+        .unwrap_or_else(|e| panic!("the processor's batch as its own role: {e}"));
+    let penalty = stack.sql(&format!("SELECT id FROM entry_penalties WHERE entry_id = {entry_a1}"));
+    let result_a1 = stack.sql(&format!("SELECT id FROM stage_results WHERE entry_id = {entry_a1}"));
+    assert_eq!(
+        stack.last_entry("entry_penalties", &penalty),
+        "db:trm_processor_test | trm_processor_test | insert | - | -"
+    );
+    assert_eq!(
+        stack.last_entry("stage_results", &result_a1),
+        "db:trm_processor_test | trm_processor_test | insert | - | -"
+    );
+    // The same batch again changes nothing, and records nothing.
+    let before = stack.sql("SELECT count(*) FROM timing_ledger");
+    stack
+        .processor(&format!(
+            "INSERT INTO stage_results (entry_id, stage_id, elapsed_seconds, penalty_seconds, total_seconds, position_overall, position_in_class)
+             VALUES ({entry_a1}, {stage_a}, 3600, 300, 3900, 2, 2)
+             ON CONFLICT (entry_id, stage_id) DO UPDATE SET elapsed_seconds = EXCLUDED.elapsed_seconds, total_seconds = EXCLUDED.total_seconds"
+        ))
+        .expect("an idempotent upsert");
+    assert_eq!(
+        stack.sql("SELECT count(*) FROM timing_ledger"),
+        before,
+        "an upsert that changed nothing is not a decision"
+    );
+    // Least privilege: what is not the processor's is refused.
+    for forbidden in [
+        format!("UPDATE stage_results SET status = 'official' WHERE id = {result_a1}"),
+        format!("UPDATE entry_penalties SET review_state = 'void', override_reason = 'x' WHERE id = {penalty}"),
+        "SELECT count(*) FROM timing_ledger".to_string(),
+        "UPDATE timing_ledger SET reason = 'x'".to_string(),
+        "DELETE FROM timing_ledger".to_string(),
+        "SELECT count(*) FROM directus_users".to_string(),
+        "SELECT count(*) FROM organization_users".to_string(),
+        "UPDATE positions SET faulty = true".to_string(),
+    ] {
+        let err = stack.processor(&forbidden).expect_err(&format!("the processor may not: {forbidden}"));
+        assert!(err.contains("permission denied"), "{forbidden}: {err}");
+    }
+
+    // ---- API writes as organisation roles ----------------------------------------------------------------
+    let (director, director_token) = stack.member("director-a", &org_a, "race-director");
+    let (timekeeper, timekeeper_token) = stack.member("timekeeper-a", &org_a, "timekeeper");
+    let (_, director_b_token) = stack.member("director-b", &org_b, "race-director");
+
+    // Overriding a computed penalty: refused without a reason, recorded with one.
+    let path = format!("/items/entry_penalties/{penalty}");
+    let (status, answer) =
+        stack.api(&director_token, "PATCH", &path, &[], json!({"review_state": "overridden", "override_seconds": 60}));
+    assert_eq!(status, 400, "an override without a reason: {answer}");
+    assert!(answer.to_string().contains("needs a reason"), "the 400 says a reason is needed: {answer}");
+    let (status, answer) = stack.api(
+        &director_b_token,
+        "PATCH",
+        &path,
+        &[],
+        json!({"review_state": "overridden", "override_seconds": 0, "override_reason": "not my club"}),
+    );
+    assert_eq!(status, 403, "another organisation's director: {answer}");
+    let (status, answer) = stack.api(
+        &director_token,
+        "PATCH",
+        &path,
+        &[("X-TRM-Regulation-Article", "SR 12.3")],
+        json!({"review_state": "overridden", "override_seconds": 60, "override_reason": "GPS drift in the village"}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        stack.last_entry("entry_penalties", &penalty),
+        format!("directus:{director} | {dx} | update | GPS drift in the village | SR 12.3")
+    );
+
+    // Moving a published start target: once the stage is open (set by SQL here, so the materializer stays
+    // out of it), the timekeeper's move needs a reason.
+    stack.sql(&format!(
+        "INSERT INTO entry_segment_starts (entry_id, segment_id, start_position, target_at, manual_override)
+         VALUES ({entry_a1}, {segment_a}, 1, '2026-06-07T06:00:00Z', false)"
+    ));
+    stack.sql(&format!("UPDATE stages SET status = 'open' WHERE id = {stage_a}"));
+    let start = stack.sql(&format!("SELECT id FROM entry_segment_starts WHERE entry_id = {entry_a1}"));
+    let path = format!("/items/entry_segment_starts/{start}");
+    let (status, answer) =
+        stack.api(&timekeeper_token, "PATCH", &path, &[], json!({"target_at": "2026-06-07T06:09:00Z"}));
+    assert_eq!(status, 400, "a published start moved without a reason: {answer}");
+    assert!(answer.to_string().contains("needs a reason"), "{answer}");
+    let (status, answer) = stack.api(
+        &timekeeper_token,
+        "PATCH",
+        &path,
+        &[("X-TRM-Reason", "Late%20at%20the%20start%20control%2C%20r%C3%A9seed%C3%A9")],
+        json!({"target_at": "2026-06-07T06:09:00Z"}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        stack.last_entry("entry_segment_starts", &start),
+        format!("directus:{timekeeper} | {dx} | update | Late at the start control, réseedé | -")
+    );
+
+    // Publishing, then an amendment: taking an official result back needs a reason.
+    let (status, answer) = stack.api(
+        &director_token,
+        "PATCH",
+        "/items/stage_results",
+        &[],
+        json!({"query": {"filter": {"stage_id": {"_eq": stage_a}}}, "data": {"status": "official"}}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(stack.last_entry("stage_results", &result_a1), format!("directus:{director} | {dx} | update | - | -"));
+    let path = format!("/items/stage_results/{result_a1}");
+    let (status, answer) = stack.api(&director_token, "PATCH", &path, &[], json!({"status": "provisional"}));
+    assert_eq!(status, 400, "an amendment without a reason: {answer}");
+    assert!(answer.to_string().contains("needs a reason"), "{answer}");
+    let (status, answer) = stack.api(
+        &director_token,
+        "PATCH",
+        &path,
+        &[("X-TRM-Reason", "protest 3 upheld: waypoint 7 was neutralised")],
+        json!({"status": "provisional"}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        stack.last_entry("stage_results", &result_a1),
+        format!("directus:{director} | {dx} | update | protest 3 upheld: waypoint 7 was neutralised | -")
+    );
+
+    // ---- published versions ----------------------------------------------------------------------------
+    // The first publication made `official 1`; the processor recomputes the taken-back result and the
+    // director publishes again (through the version collection): `amended 2`, with the take-back's
+    // reason and the difference per entry.
+    stack
+        .processor(&format!(
+            "INSERT INTO stage_results (entry_id, stage_id, elapsed_seconds, penalty_seconds, total_seconds, position_overall, position_in_class)
+             VALUES ({entry_a1}, {stage_a}, 3600, 0, 3600, 2, 2)
+             ON CONFLICT (entry_id, stage_id) DO UPDATE SET penalty_seconds = EXCLUDED.penalty_seconds, total_seconds = EXCLUDED.total_seconds
+             WHERE stage_results.status = 'provisional'"
+        ))
+        .expect("the processor recomputes a provisional result");
+    let (status, answer) = stack.api(
+        &director_token,
+        "POST",
+        "/items/result_versions",
+        &[],
+        json!({"stage_id": stage_a, "kind": "official"}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["label"], "amended 2", "{answer}");
+    assert_eq!(answer["data"]["reason"], "protest 3 upheld: waypoint 7 was neutralised", "{answer}");
+    assert_eq!(answer["data"]["published_by"], director.as_str(), "{answer}");
+    assert_eq!(
+        stack.sql(&format!("SELECT string_agg(DISTINCT status, ',') FROM stage_results WHERE stage_id = {stage_a}")),
+        "official"
+    );
+    assert_eq!(
+        stack.sql(&format!(
+            "SELECT string_agg(label || ':' || entries_count || ':' || (protest_until = published_at + interval '30 minutes'), ' ' ORDER BY id)
+               FROM result_versions WHERE stage_id = {stage_a}"
+        )),
+        "official 1:2:true amended 2:2:true"
+    );
+    let (_, participant_token) = stack.member("participant-a", &org_a, "participant");
+    let (status, answer) = stack.api(
+        &participant_token,
+        "GET",
+        &format!("/items/result_version_entries?filter[version_id][label][_eq]=amended%202&filter[version_id][stage_id][_eq]={stage_a}&sort=entry_id&fields=entry_id,total_seconds,change,diff"),
+        &[],
+        Value::Null,
+    );
+    assert_eq!(status, 200, "a participant reads the published versions: {answer}");
+    assert_eq!(
+        answer["data"],
+        json!([
+            {"entry_id": entry_a1, "total_seconds": 3600, "change": "changed", "diff": {"penalty_seconds": [300, 0], "total_seconds": [3900, 3600]}},
+            {"entry_id": entry_a2, "total_seconds": 3500, "change": "unchanged", "diff": null}
+        ])
+    );
+    let (status, answer) = stack.api(
+        &director_b_token,
+        "GET",
+        &format!("/items/result_versions?filter[stage_id][_eq]={stage_a}"),
+        &[],
+        Value::Null,
+    );
+    assert_eq!((status, answer["data"].as_array().map(Vec::len)), (200, Some(0)), "another club sees none: {answer}");
+    let (status, answer) = stack.api(
+        &director_token,
+        "POST",
+        "/items/result_versions",
+        &[],
+        json!({"stage_id": stage_a, "kind": "provisional"}),
+    );
+    assert_eq!(status, 400, "provisional after official: {answer}");
+    assert!(answer.to_string().contains("amendment"), "{answer}");
+    // Publishing is the race direction's, in its own organisation; nobody deletes a version.
+    let count = || stack.sql(&format!("SELECT count(*) FROM result_versions WHERE stage_id = {stage_a}"));
+    for (who, token) in [
+        ("director of B", &director_b_token),
+        ("timekeeper of A", &timekeeper_token),
+        ("participant of A", &participant_token),
+    ] {
+        let (status, answer) =
+            stack.api(token, "POST", "/items/result_versions", &[], json!({"stage_id": stage_a, "kind": "official"}));
+        assert!(status == 400 || status == 403, "{who} publishes: {status} {answer}");
+        assert_eq!(count(), "2", "{who}: nothing published");
+    }
+    let (status, answer) = stack.api(
+        &participant_token,
+        "GET",
+        &format!("/items/result_versions?filter[stage_id][_eq]={stage_a}&fields=label"),
+        &[],
+        Value::Null,
+    );
+    assert_eq!((status, answer["data"].as_array().map(Vec::len)), (200, Some(2)), "{answer}");
+    let version =
+        stack.sql(&format!("SELECT id FROM result_versions WHERE stage_id = {stage_a} AND label = 'official 1'"));
+    for token in [&director_token, &director_b_token] {
+        let (status, answer) =
+            stack.api(token, "DELETE", &format!("/items/result_versions/{version}"), &[], Value::Null);
+        assert_eq!(status, 403, "{answer}");
+    }
+    let (status, answer) = stack.api(
+        &director_token,
+        "PATCH",
+        &format!("/items/result_versions/{version}"),
+        &[],
+        json!({"reason": "rewritten"}),
+    );
+    assert_eq!(status, 403, "{answer}");
+    for statement in [
+        format!("UPDATE result_versions SET reason = 'rewritten' WHERE id = {version}"),
+        format!("DELETE FROM result_version_entries WHERE version_id = {version}"),
+    ] {
+        let err = psql_result(&stack.db.name, &statement).expect_err("immutable");
+        assert!(err.contains("result_versions_immutable"), "{statement}: {err}");
+    }
+
+    // The ledger is no collection: nobody reads it through Directus (the export is the stewards' copy).
+    for token in [&director_token, &director_b_token, &timekeeper_token] {
+        let (status, answer) = stack.api(token, "GET", "/items/timing_ledger", &[], Value::Null);
+        assert_eq!(status, 403, "{answer}");
+    }
+
+    // ---- a person with psql ---------------------------------------------------------------------------------
+    stack.sql(&format!(
+        "BEGIN; SET LOCAL trm.reason = 'bulletin 4: the bracket starts at 21 km/h';
+         INSERT INTO penalty_formulas (event_id, belongs_to_type, type, offence_min, offence_max, operator, penalty_seconds)
+         VALUES ({event_a}, 'event', 'speeding', 21, 40, 'per_unit', 10); COMMIT;"
+    ));
+    let formula = stack.sql(&format!("SELECT id FROM penalty_formulas WHERE event_id = {event_a}"));
+    assert_eq!(
+        stack.last_entry("penalty_formulas", &formula),
+        format!("db:{dx} | {dx} | insert | bulletin 4: the bracket starts at 21 km/h | -")
+    );
+
+    // ---- the chain ----------------------------------------------------------------------------------------------
+    let rows_a = stack.sql(&format!("SELECT count(*) FROM timing_ledger WHERE event_id = {event_a}"));
+    assert!(rows_a.parse::<u32>().expect("count") >= 8, "event A's ledger: {rows_a} rows");
+    let ok = stack.verify(&["--event", "ledger-rally", "--organization", "club-ledger-a"]);
+    assert_eq!(ok.code(), 0, "{}", ok.stdout);
+    assert!(ok.stdout.contains(&format!("{rows_a} rows, chain intact, head ")), "{}", ok.stdout);
+    let head = ok.stdout.trim().rsplit(' ').next().unwrap_or_default().to_string();
+    // The stewards' file: the same rows, head and verification line, and the published versions.
+    let json_file = stack.verify_like(&["export", "--event", "ledger-rally", "--organization", "club-ledger-a"]);
+    assert_eq!(json_file.code(), 0, "{}", json_file.stderr);
+    let doc: Value =
+        serde_json::from_str(&json_file.stdout).unwrap_or_else(|e| panic!("export JSON ({e}): {}", json_file.stdout));
+    assert_eq!(doc["ledger"]["head"], head.as_str());
+    assert_eq!(doc["ledger"]["verification"], ok.stdout.trim());
+    assert_eq!(doc["ledger"]["entries"].as_array().map(Vec::len), Some(rows_a.parse::<usize>().expect("rows")));
+    let labels: Vec<&str> =
+        doc["result_versions"].as_array().into_iter().flatten().filter_map(|v| v["label"].as_str()).collect();
+    assert_eq!(labels, ["official 1", "amended 2"], "{}", doc["result_versions"]);
+    let csv_file =
+        stack.verify_like(&["export", "--event", "ledger-rally", "--organization", "club-ledger-a", "--format", "csv"]);
+    assert_eq!(csv_file.code(), 0, "{}", csv_file.stderr);
+    let lines: Vec<&str> = csv_file.stdout.lines().collect();
+    let line = format!("# {}", ok.stdout.trim());
+    assert_eq!((lines.first(), lines.last()), (Some(&line.as_str()), Some(&line.as_str())), "{}", csv_file.stdout);
+    assert!(lines[1].starts_with("seq,event_id,event_seq,recorded_at"), "{}", lines[1]);
+    assert!(
+        csv_file.stdout.contains("amended 2") && csv_file.stdout.contains("protest 3 upheld"),
+        "{}",
+        csv_file.stdout
+    );
+    let ambiguous = stack.verify(&["--event", "ledger-rally"]);
+    assert_eq!(ambiguous.code(), 66, "two clubs have the slug: {}{}", ambiguous.stdout, ambiguous.stderr);
+    assert!(ambiguous.stderr.contains("--organization"), "{}", ambiguous.stderr);
+    let unknown = stack.verify(&["--event", "no-such-rally"]);
+    assert_eq!(unknown.code(), 66, "{}", unknown.stderr);
+
+    // Append-only, even for the owner (here a superuser, with the triggers on).
+    let err = psql_result(&stack.db.name, "UPDATE timing_ledger SET reason = 'x'").expect_err("append-only");
+    assert!(err.contains("append-only"), "{err}");
+    let err = psql_result(&stack.db.name, "DELETE FROM timing_ledger").expect_err("append-only");
+    assert!(err.contains("append-only"), "{err}");
+
+    // A superuser edits the override's reason with the triggers off: caught, the row is named.
+    let tampered = stack.sql(&format!(
+        "SELECT seq FROM timing_ledger WHERE table_name = 'entry_penalties' AND row_key = '{penalty}' AND reason IS NOT NULL"
+    ));
+    stack.sql(&format!(
+        "SET session_replication_role = replica;
+         UPDATE timing_ledger SET reason = 'approved by the stewards' WHERE seq = {tampered}"
+    ));
+    let broken = stack.verify(&["--event", "ledger-rally", "--organization", "club-ledger-a"]);
+    assert_eq!(broken.code(), 67, "{}{}", broken.stdout, broken.stderr);
+    assert!(
+        broken.stdout.contains(&format!("BROKEN at row seq {tampered} ")) && broken.stdout.contains("content changed"),
+        "{}",
+        broken.stdout
+    );
+    // Put back: intact again, and the filed head holds; a removed last row is caught by the head.
+    stack.sql(&format!(
+        "SET session_replication_role = replica;
+         UPDATE timing_ledger SET reason = 'GPS drift in the village' WHERE seq = {tampered}"
+    ));
+    assert_eq!(
+        stack.verify(&["--event", "ledger-rally", "--organization", "club-ledger-a", "--head", &head]).code(),
+        0
+    );
+    stack.sql(&format!(
+        "SET session_replication_role = replica;
+         DELETE FROM timing_ledger WHERE seq = (SELECT max(seq) FROM timing_ledger WHERE event_id = {event_a})"
+    ));
+    let cut = stack.verify(&["--event", "ledger-rally", "--organization", "club-ledger-a", "--head", &head]);
+    assert_eq!(cut.code(), 67, "{}", cut.stdout);
+    assert!(cut.stdout.contains("not the filed head"), "{}", cut.stdout);
+    // Event B's chain is its own.
+    let other = stack.verify(&["--event", "ledger-rally", "--organization", "club-ledger-b"]);
+    assert_eq!(other.code(), 0, "{}", other.stdout);
+    assert_eq!(stack.sql(&format!("SELECT count(*) FROM timing_ledger WHERE event_id = {event_b}")), "1");
+
+    let (code, log) = stack.boot.stop(STOP);
+    assert!(code == 0 || code == 143, "exit {code}:\n{log}");
+}
