@@ -232,13 +232,7 @@ fn the_workflow_builds_gates_on_preflight_and_pushes_to_a_registry() {
 fn check_validates_the_image_without_a_database_and_prints_no_secret() {
     engine();
     let secret = "check-db-password-must-not-show";
-    let out = docker(&[
-        "run",
-        "--rm",
-        "--network",
-        "host",
-        "--pull",
-        "never",
+    let out = run_to_exit(&[
         "-e",
         "DB_CLIENT=pg",
         "-e",

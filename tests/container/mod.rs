@@ -83,6 +83,13 @@ pub fn docker(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("docker cannot run ({e}); {ENGINE_HOW}"))
 }
 
+/// `docker run --rm --network host --pull never ARGS` to its end (ARGS: options, image, command).
+pub fn run_to_exit(args: &[&str]) -> Output {
+    let mut all = vec!["run", "--rm", "--network", "host", "--pull", "never"];
+    all.extend(args);
+    docker(&all)
+}
+
 /// `docker ARGS` that must succeed; its trimmed stdout.
 pub fn docker_ok(args: &[&str]) -> String {
     let out = docker(args);
