@@ -38,8 +38,12 @@ build() {
     return
   fi
   log "building $name"
-  docker build --network host --pull=false --force-rm -q --label "trm.stand-in.inputs=$hash" -t "$name" \
-    -f "$dockerfile" "$ctx" >/dev/null
+  if ! docker build --network host --pull=false --force-rm -q --label "trm.stand-in.inputs=$hash" -t "$name" \
+    -f "$dockerfile" "$ctx" >/dev/null 2>"$work/build.err"; then
+    grep -v -e DEPRECATED -e 'BuildKit is currently' -e '  environment-variable' "$work/build.err" >&2 || true
+    log "docker build of $name failed"
+    exit 1
+  fi
   echo "$name built $((SECONDS - start))s"
 }
 
