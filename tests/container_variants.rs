@@ -20,8 +20,8 @@ fn read_only_root_with_the_named_writable_paths_boots_and_serves() {
     let ports = Ports::free();
     let mut env = container_env(&db, ports);
     env.push(("PM2_HOME".into(), "/tmp/.pm2".into()));
-    let volume = format!("trm-ro-uploads-{}", std::process::id());
-    let uploads = format!("{volume}:/directus/uploads");
+    let volume = Volume(format!("trm-ro-uploads-{}", std::process::id()));
+    let uploads = format!("{}:/directus/uploads", volume.0);
     let c = Container::run(
         IMAGE,
         &env,
@@ -48,7 +48,16 @@ fn read_only_root_with_the_named_writable_paths_boots_and_serves() {
     assert!(!write.status.success() && text(&write).contains("EROFS"), "the root is read-only: {}", text(&write));
     assert!(!c.logs().contains("EROFS"), "nothing in the boot needed a write outside the named paths:\n{}", c.logs());
     drop(c);
-    let _ = docker(&["volume", "rm", "-f", &volume]);
+    drop(volume);
+}
+
+/// A named volume, removed when dropped (after the container that uses it).
+struct Volume(String);
+
+impl Drop for Volume {
+    fn drop(&mut self) {
+        let _ = docker(&["volume", "rm", "-f", &self.0]);
+    }
 }
 
 #[test]
