@@ -20,6 +20,9 @@ command -v script >/dev/null || need_pkgs+=(bsdutils)
 command -v npm >/dev/null || need_pkgs+=(npm)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v redis-cli >/dev/null || need_pkgs+=(redis-tools)
+command -v dockerd >/dev/null || need_pkgs+=(docker.io)                # tests/container_*.rs: the real engine
+command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)           # stand-ins/: the Debian base
+[[ -x /usr/bin/docker-registry ]] || need_pkgs+=(docker-registry)     # tests/container_ci.rs pushes to it
 [[ -x /usr/bin/chromium ]] || need_pkgs+=(chromium)   # tests/dogfood.rs drives the admin UI headless
 # tests/metrics.rs parses /metrics with the Prometheus client's OpenMetrics parser (Debian's python3).
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need_pkgs+=(python3-prometheus-client)
@@ -51,4 +54,14 @@ done
 cargo fetch --locked --quiet >&2
 cargo build --release --bin trm-init >&2
 export TRM_TEST_RELEASE_BIN=$TRM_RELEASE_BIN
+
+# The tests' own Docker engine, stopped by its pid when this script ends; the stand-in base images
+# (cached in its data root, rebuilt when their inputs change) and the image from the Dockerfile, which
+# tests/container_*.rs run (they would build both themselves; here the cost shows in the log).
+eval "$(scripts/docker-up.sh)"
+trap 'scripts/docker-down.sh' EXIT
+stand-ins/build.sh >&2
+start=$SECONDS
+docker build --pull=false --force-rm -q -t trm-directus:test . >&2
+log "image trm-directus:test built in $((SECONDS - start))s"
 cargo test --no-fail-fast "$@" 2>&1

@@ -31,13 +31,7 @@ impl Target {
     pub(crate) fn new(settings: &DbSettings) -> Result<Target, DbError> {
         let (mut config, params) = base_config(&settings.target)?;
         let (mode, verify) = tls_mode(params.mode.as_deref(), &settings.ssl)?;
-        let input = TlsInput {
-            verify,
-            ca: read_pem(&params.rootcert, "sslrootcert")?.or_else(|| settings.ssl.ca.clone()),
-            cert: read_pem(&params.cert, "sslcert")?.or_else(|| settings.ssl.cert.clone()),
-            key: read_pem(&params.key, "sslkey")?.or_else(|| settings.ssl.key.as_ref().map(|k| k.expose().to_string())),
-        };
-        let tls = MakeRustlsConnect::new(tls::client_config(&input).map_err(DbError::Config)?);
+        let tls = tls_connector(mode, verify, &params, &settings.ssl)?;
         session_settings(&mut config, mode);
         let mut describe = settings.describe();
         if mode != SslMode::Disable {
@@ -121,6 +115,26 @@ fn tls_mode(sslmode: Option<&str>, ssl: &SslSettings) -> Result<(SslMode, Verify
             )))
         }
     })
+}
+
+/// The TLS client, built only when the mode may use TLS: a plain connection (`DB_SSL` unset,
+/// `sslmode=disable`) reads no CA bundle, certificate or key, so an image without trusted roots boots.
+fn tls_connector(
+    mode: SslMode,
+    verify: Verify,
+    params: &SslParams,
+    ssl: &SslSettings,
+) -> Result<MakeRustlsConnect, DbError> {
+    if mode == SslMode::Disable {
+        return Ok(MakeRustlsConnect::plain());
+    }
+    let input = TlsInput {
+        verify,
+        ca: read_pem(&params.rootcert, "sslrootcert")?.or_else(|| ssl.ca.clone()),
+        cert: read_pem(&params.cert, "sslcert")?.or_else(|| ssl.cert.clone()),
+        key: read_pem(&params.key, "sslkey")?.or_else(|| ssl.key.as_ref().map(|k| k.expose().to_string())),
+    };
+    Ok(MakeRustlsConnect::new(tls::client_config(&input).map_err(DbError::Config)?))
 }
 
 /// The PEM text of the file a connection-string key names (`sslrootcert=system`: the system bundle).

@@ -28,28 +28,11 @@ pub(crate) struct TlsInput {
 
 pub(crate) fn client_config(input: &TlsInput) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    match &input.ca {
-        Some(pem) => {
-            let certs = read_certs(pem, "CA bundle (DB_SSL__CA / sslrootcert)")?;
-            let (added, _ignored) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err("the CA bundle (DB_SSL__CA / sslrootcert) holds no usable certificate".into());
-            }
-        }
-        None => {
-            let (path, pem) = system_ca_bundle()?;
-            let certs = read_certs(&pem, &format!("system CA bundle {path}"))?;
-            roots.add_parsable_certificates(certs);
-        }
-    }
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| format!("cannot build the certificate verifier: {e}"))?;
     let verifier: Arc<dyn ServerCertVerifier> = match input.verify {
-        Verify::Full => webpki,
-        Verify::ChainOnly => Arc::new(ChainOnly(webpki)),
+        // Nothing is verified, so no roots are read: an unverified TLS connection needs no CA bundle.
         Verify::None => Arc::new(NoVerify(provider.clone())),
+        Verify::Full => webpki_verifier(input.ca.as_deref(), &provider)?,
+        Verify::ChainOnly => Arc::new(ChainOnly(webpki_verifier(input.ca.as_deref(), &provider)?)),
     };
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -65,6 +48,28 @@ pub(crate) fn client_config(input: &TlsInput) -> Result<ClientConfig, String> {
         (None, None) => Ok(builder.with_no_client_auth()),
         _ => Err("a client certificate needs both DB_SSL__CERT and DB_SSL__KEY (or sslcert and sslkey)".into()),
     }
+}
+
+/// The chain verifier over the given CA bundle, or the system's when none is given.
+fn webpki_verifier(ca: Option<&str>, provider: &Arc<CryptoProvider>) -> Result<Arc<WebPkiServerVerifier>, String> {
+    let mut roots = RootCertStore::empty();
+    match ca {
+        Some(pem) => {
+            let certs = read_certs(pem, "CA bundle (DB_SSL__CA / sslrootcert)")?;
+            let (added, _ignored) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err("the CA bundle (DB_SSL__CA / sslrootcert) holds no usable certificate".into());
+            }
+        }
+        None => {
+            let (path, pem) = system_ca_bundle()?;
+            let certs = read_certs(&pem, &format!("system CA bundle {path}"))?;
+            roots.add_parsable_certificates(certs);
+        }
+    }
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| format!("cannot build the certificate verifier: {e}"))
 }
 
 /// Where Debian, Alpine (the image's base), Fedora/RHEL and openSUSE keep the trusted roots;

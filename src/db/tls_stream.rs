@@ -12,20 +12,24 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 
-/// Makes a TLS connector per host name, from one rustls configuration.
+/// Makes a TLS connector per host name, from one rustls configuration, or none when TLS is not asked
+/// for (`sslmode=disable`, `DB_SSL` unset): tokio-postgres asks for a connector before it reads the
+/// mode, and a plain connection must not need trusted roots or certificates.
 #[derive(Clone)]
-pub(crate) struct MakeRustlsConnect(Arc<ClientConfig>);
+pub(crate) struct MakeRustlsConnect(Option<Arc<ClientConfig>>);
 
 impl MakeRustlsConnect {
     pub(crate) fn new(config: ClientConfig) -> Self {
-        MakeRustlsConnect(Arc::new(config))
+        MakeRustlsConnect(Some(Arc::new(config)))
+    }
+
+    /// No TLS: the connector is never used, since the session's `sslmode` is `disable`.
+    pub(crate) fn plain() -> Self {
+        MakeRustlsConnect(None)
     }
 }
 
-pub(crate) struct RustlsConnect {
-    config: Arc<ClientConfig>,
-    name: ServerName<'static>,
-}
+pub(crate) struct RustlsConnect(Option<(Arc<ClientConfig>, ServerName<'static>)>);
 
 pub(crate) struct RustlsStream<S>(tokio_rustls::client::TlsStream<S>);
 
@@ -38,8 +42,10 @@ where
     type Error = InvalidDnsNameError;
 
     fn make_tls_connect(&mut self, domain: &str) -> Result<RustlsConnect, InvalidDnsNameError> {
-        let name = ServerName::try_from(domain.to_string())?;
-        Ok(RustlsConnect { config: self.0.clone(), name })
+        match &self.0 {
+            None => Ok(RustlsConnect(None)),
+            Some(config) => Ok(RustlsConnect(Some((config.clone(), ServerName::try_from(domain.to_string())?)))),
+        }
     }
 }
 
@@ -52,8 +58,16 @@ where
     type Future = Pin<Box<dyn Future<Output = io::Result<RustlsStream<S>>> + Send>>;
 
     fn connect(self, stream: S) -> Self::Future {
-        let connector = tokio_rustls::TlsConnector::from(self.config);
-        Box::pin(async move { connector.connect(self.name, stream).await.map(RustlsStream) })
+        match self.0 {
+            // Only reached if tokio-postgres tried TLS although the session's sslmode is disable.
+            None => Box::pin(async {
+                Err(io::Error::other("TLS was not configured for this connection (sslmode=disable)"))
+            }),
+            Some((config, name)) => {
+                let connector = tokio_rustls::TlsConnector::from(config);
+                Box::pin(async move { connector.connect(name, stream).await.map(RustlsStream) })
+            }
+        }
     }
 }
 
