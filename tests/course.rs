@@ -731,7 +731,7 @@ fn operators_list_crossings_and_penalties_override_a_penalty_and_publish_results
         s.boot.ports.directus,
         "PATCH",
         &format!("/items/stage_results/{mine}"),
-        Some(&s.token),
+        Some(token()),
         &[("X-TRM-Reason", "timing error at the finish")],
         Some(r#"{"status": "provisional"}"#),
     );
