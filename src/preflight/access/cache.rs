@@ -18,7 +18,7 @@
 
 use std::io;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -92,7 +92,7 @@ impl RedisTarget {
 }
 
 /// `redis://[user[:password]@]host[:port][/db]`.
-fn parse_url(url: &str) -> Result<RedisTarget, String> {
+pub(crate) fn parse_url(url: &str) -> Result<RedisTarget, String> {
     let rest = match url.split_once("://") {
         Some(("redis", rest)) => rest,
         Some((scheme, _)) => {
@@ -116,8 +116,10 @@ fn parse_url(url: &str) -> Result<RedisTarget, String> {
     let (username, password) = match auth {
         None => (None, None),
         Some(a) => match a.split_once(':') {
-            Some((u, p)) => ((!u.is_empty()).then(|| u.to_string()), Some(percent_decode(p))),
-            None => (Some(a.to_string()), None),
+            Some((u, p)) => {
+                ((!u.is_empty()).then(|| decode(u, "user name")).transpose()?, Some(decode(p, "password")?))
+            }
+            None => (Some(decode(a, "user name")?), None),
         },
     };
     Ok(RedisTarget {
@@ -130,22 +132,13 @@ fn parse_url(url: &str) -> Result<RedisTarget, String> {
     })
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// A percent-encoded part of the URL's userinfo (a `%` not followed by two hex digits stays as it is).
+/// The error names the part, never its value (it may be a password).
+fn decode(part: &str, what: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| format!("REDIS: the {what} is not UTF-8 once percent-decoded"))
 }
 
 /// What one invalidation did.
@@ -227,12 +220,19 @@ fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
 
-enum Reply {
+pub(crate) enum Reply {
     Simple,
     Integer(i64),
     Bulk(Option<Vec<u8>>),
     Array(Vec<Reply>),
 }
+
+/// Bounds on what a reply may announce: trm-init asks for key names and counts, never for values.
+const MAX_BULK: i64 = 16 * 1024 * 1024;
+const MAX_ITEMS: i64 = 1024 * 1024;
+const MAX_DEPTH: usize = 8;
+/// A reply's header line (`$123`, `-ERR ...`) is short.
+const MAX_LINE: usize = 64 * 1024;
 
 struct Resp {
     stream: BufReader<TcpStream>,
@@ -250,48 +250,67 @@ impl Resp {
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "write timed out"))??;
         let name = args.first().copied().unwrap_or_default();
-        match timeout(LIMIT, self.read()).await {
+        match timeout(LIMIT, read_reply(&mut self.stream, 0)).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(e)) if e.kind() == io::ErrorKind::Other => Err(io::Error::other(format!("{name}: {e}"))),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("{name}: no answer"))),
         }
     }
+}
 
-    fn read(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<Reply>> + Send + '_>> {
-        Box::pin(async move {
-            let mut line = String::new();
-            if self.stream.read_line(&mut line).await? == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "Redis closed the connection"));
+/// One RESP2 reply from `reader`; anything malformed (bytes that are not UTF-8, a length out of
+/// bounds, nesting deeper than `MAX_DEPTH`) is an `InvalidData` error, never a panic.
+pub(crate) fn read_reply<'a, R: AsyncBufRead + Unpin + Send>(
+    reader: &'a mut R,
+    depth: usize,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<Reply>> + Send + 'a>> {
+    Box::pin(async move {
+        if depth > MAX_DEPTH {
+            return Err(bad("arrays nested too deep"));
+        }
+        let mut raw = Vec::new();
+        if (&mut *reader).take(MAX_LINE as u64).read_until(b'\n', &mut raw).await? == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "Redis closed the connection"));
+        }
+        if raw.last() != Some(&b'\n') {
+            return Err(bad("a reply line without its end"));
+        }
+        let Some((&kind, rest)) = raw.split_first() else { return Err(bad("an empty reply line")) };
+        let rest = std::str::from_utf8(rest).map_err(|_| bad("a reply line that is not UTF-8"))?;
+        let rest = rest.trim_end_matches(['\r', '\n']);
+        let length = |max: i64| -> io::Result<i64> {
+            let n: i64 = rest.parse().map_err(|_| bad("bad length"))?;
+            if n > max {
+                return Err(bad("a length beyond what trm-init reads"));
             }
-            let line = line.trim_end_matches(['\r', '\n']);
-            let (kind, rest) = line.split_at(line.len().min(1));
-            match kind {
-                "+" => Ok(Reply::Simple),
-                "-" => Err(io::Error::other(rest.to_string())),
-                ":" => rest.parse().map(Reply::Integer).map_err(|_| bad("bad integer")),
-                "$" => {
-                    let n: i64 = rest.parse().map_err(|_| bad("bad bulk length"))?;
-                    if n < 0 {
-                        return Ok(Reply::Bulk(None));
-                    }
-                    let mut buf = vec![0u8; n as usize + 2];
-                    self.stream.read_exact(&mut buf).await?;
-                    buf.truncate(n as usize);
-                    Ok(Reply::Bulk(Some(buf)))
+            Ok(n)
+        };
+        match kind {
+            b'+' => Ok(Reply::Simple),
+            b'-' => Err(io::Error::other(rest.to_string())),
+            b':' => rest.parse().map(Reply::Integer).map_err(|_| bad("bad integer")),
+            b'$' => {
+                let n = length(MAX_BULK)?;
+                if n < 0 {
+                    return Ok(Reply::Bulk(None));
                 }
-                "*" => {
-                    let n: i64 = rest.parse().map_err(|_| bad("bad array length"))?;
-                    let mut items = Vec::new();
-                    for _ in 0..n.max(0) {
-                        items.push(self.read().await?);
-                    }
-                    Ok(Reply::Array(items))
-                }
-                _ => Err(bad("unknown reply type")),
+                let mut buf = vec![0u8; n as usize + 2];
+                reader.read_exact(&mut buf).await?;
+                buf.truncate(n as usize);
+                Ok(Reply::Bulk(Some(buf)))
             }
-        })
-    }
+            b'*' => {
+                let n = length(MAX_ITEMS)?;
+                let mut items = Vec::new();
+                for _ in 0..n.max(0) {
+                    items.push(read_reply(reader, depth + 1).await?);
+                }
+                Ok(Reply::Array(items))
+            }
+            _ => Err(bad("unknown reply type")),
+        }
+    })
 }
 
 #[cfg(test)]

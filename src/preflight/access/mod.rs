@@ -26,6 +26,7 @@ pub mod validate;
 
 use crate::config::Config;
 use crate::db::describe_error;
+use crate::db::Session;
 use crate::exit::{self, Failure};
 use file::{AccessFile, FileError, Membership, Rows};
 use sha2::{Digest, Sha256};
@@ -33,6 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Error)]
 pub enum AccessError {
@@ -43,7 +45,9 @@ pub enum AccessError {
     #[error("the access file {path} names what the schema lacks: {}", problems.join("; "))]
     Unknown { path: PathBuf, problems: Vec<String> },
     #[error("{what}: {message}")]
-    Database { what: &'static str, message: String },
+    Database { what: &'static str, message: String, lost: bool },
+    #[error("stopped by a stop signal (the access transaction was rolled back)")]
+    Stopped,
     #[error(
         "the access rows were written, but running Directus replicas could not be told to drop their cached \
          permissions: {0} (the next boot applies and clears again)"
@@ -54,14 +58,17 @@ pub enum AccessError {
 impl exit::ExitCode for AccessError {
     fn exit_code(&self) -> u8 {
         match self {
-            AccessError::Database { .. } | AccessError::Cache(_) => exit::UNAVAILABLE,
+            // The one classifier (`db::connection_lost`): the connection lost is 69, a failed query 70.
+            AccessError::Database { lost, .. } => crate::db::step_code(*lost, exit::DIRECTUS),
+            AccessError::Cache(_) => exit::UNAVAILABLE,
+            AccessError::Stopped => exit::TERMINATED,
             _ => exit::DIRECTUS,
         }
     }
 }
 
 fn db_err(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> AccessError {
-    move |e| AccessError::Database { what, message: describe_error(&e) }
+    move |e| AccessError::Database { what, message: describe_error(&e), lost: crate::db::connection_lost(&e) }
 }
 
 /// What an apply did.
@@ -86,7 +93,7 @@ pub async fn run(ctx: &super::Context<'_>) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    apply(ctx.config, ctx.db).await.map(|_| ()).map_err(Failure::from)
+    apply(ctx.config, ctx.db, &ctx.shutdown).await.map(|_| ()).map_err(Failure::from)
 }
 
 pub fn file_path(config: &Config) -> PathBuf {
@@ -94,8 +101,17 @@ pub fn file_path(config: &Config) -> PathBuf {
     std::path::absolute(&file).unwrap_or(file)
 }
 
-/// Steps 1-6 of the module comment on `db` (which must hold the preflight lock).
-pub async fn apply(config: &Config, db: &Client) -> Result<Outcome, AccessError> {
+/// Steps 1-6 of the module comment on `session` (which must hold the preflight lock). A stop signal
+/// (`shutdown`) cancels the running statement on the server; the transaction is rolled back and the
+/// step ends with `Stopped` (143).
+pub async fn apply(config: &Config, session: &Session, shutdown: &CancellationToken) -> Result<Outcome, AccessError> {
+    match session.cancellable(shutdown, apply_rows(config, session)).await {
+        Ok(result) => result,
+        Err(_) => Err(AccessError::Stopped),
+    }
+}
+
+async fn apply_rows(config: &Config, db: &Client) -> Result<Outcome, AccessError> {
     let path = file_path(config);
     let (file, text) = AccessFile::read(&path)?;
     if !rows::directus_installed(db).await.map_err(db_err("reading the access tables"))? {
@@ -177,10 +193,7 @@ pub async fn apply(config: &Config, db: &Client) -> Result<Outcome, AccessError>
 }
 
 async fn write(db: &Client, wanted: &Rows) -> Result<Outcome, AccessError> {
-    let w = |e: tokio_postgres::Error| AccessError::Database {
-        what: "writing the access rows",
-        message: describe_error(&e),
-    };
+    let w = |e: tokio_postgres::Error| db_err("writing the access rows")(e);
     let mut out = Outcome::default();
     rows::create_own_tables(db).await.map_err(db_err("creating trm-init's access tables"))?;
     let managed = rows::managed(db).await.map_err(db_err("reading trm-init's access record"))?;

@@ -75,17 +75,13 @@ impl exit::ExitCode for DirectusError {
     fn exit_code(&self) -> u8 {
         match self {
             DirectusError::Helper(e) => e.exit_code(),
-            // A row of an unexpected type (a hand-altered table) is not the database going away.
-            DirectusError::Database { source, .. } if is_wrong_type(source) => exit::DIRECTUS,
-            DirectusError::Database { .. } | DirectusError::DatabaseGone { .. } => exit::UNAVAILABLE,
+            // The one classifier: the connection lost is 69; a failed query or a row of an unexpected
+            // type (a hand-altered table) is this step's own failure.
+            DirectusError::Database { source, .. } => crate::db::exit_code_for(source, exit::DIRECTUS),
+            DirectusError::DatabaseGone { .. } => exit::UNAVAILABLE,
             _ => exit::DIRECTUS,
         }
     }
-}
-
-/// Whether reading a row failed because a column has another type than trm-init expects.
-fn is_wrong_type(error: &tokio_postgres::Error) -> bool {
-    std::error::Error::source(error).is_some_and(|e| e.is::<tokio_postgres::types::WrongType>())
 }
 
 fn db_err(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> DirectusError {
