@@ -132,3 +132,129 @@ pub fn trm_backends_running(db: &TestDb, needle: &str) -> Vec<i32> {
     );
     db.query(&sql).lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
+
+/// The one scratch PostgreSQL cluster of the tests: a cluster of a test's own (initdb of the newest
+/// server installed, in a temporary folder, run as the postgres user, trust authentication, superuser
+/// `postgres`) on its own loopback port, for tests that start it late or stop it (`pg_ctl stop -m
+/// immediate`) — the shared cluster on 5432 is never stopped. Stopped and removed on drop.
+pub struct ScratchCluster {
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+const SCRATCH_HOW: &str = "PostgreSQL's server binaries in /usr/lib/postgresql/<version>/bin (scripts/pg-up.sh \
+                           installs them) and root (to run them as the postgres user)";
+
+/// `tool` of the newest PostgreSQL server installed (what `scripts/pg-up.sh` installs).
+fn pg_bin(tool: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new("/usr/lib/postgresql");
+    let newest = std::fs::read_dir(root)
+        .ok()
+        .and_then(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).max());
+    require("PostgreSQL server binaries", newest.is_some(), SCRATCH_HOW);
+    let bin = root.join(newest.unwrap_or_default().to_string()).join("bin").join(tool);
+    require(&format!("{}", bin.display()), bin.exists(), SCRATCH_HOW);
+    bin
+}
+
+fn as_postgres(tool: &str, args: &[&str]) -> std::process::Output {
+    Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(pg_bin(tool))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("runuser -u postgres {tool}: {e}"))
+}
+
+impl ScratchCluster {
+    /// initdb and start, on a free port.
+    pub fn started() -> ScratchCluster {
+        let cluster = Self::initialised(crate::free_port());
+        cluster.start();
+        cluster
+    }
+
+    /// initdb only, for `port`: the test starts it (`start`) when it wants the server up.
+    pub fn initialised(port: u16) -> ScratchCluster {
+        crate::require_root();
+        let dir = tempfile::Builder::new().prefix("trm-scratch-pg-").tempdir().expect("a temporary folder");
+        let chown = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status();
+        assert!(chown.is_ok_and(|s| s.success()), "chown postgres {}", dir.path().display());
+        let data = dir.path().join("data");
+        let out = as_postgres(
+            "initdb",
+            &["-D", &data.to_string_lossy(), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+        );
+        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        ScratchCluster { dir, port }
+    }
+
+    fn data(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn start(&self) {
+        let opts = format!("-p {} -c listen_addresses=127.0.0.1 -k {}", self.port, self.dir.path().display());
+        let log = self.dir.path().join("server.log");
+        let (data, log) = (self.data().to_string_lossy().into_owned(), log.to_string_lossy().into_owned());
+        let out = as_postgres("pg_ctl", &["-D", &data, "-o", &opts, "-l", &log, "-w", "-t", "120", "start"]);
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `pg_ctl stop -m immediate`: every backend ends at once, as when the server crashes.
+    pub fn stop_immediate(&self) {
+        let out = as_postgres("pg_ctl", &["-D", &self.data().to_string_lossy(), "-m", "immediate", "-w", "stop"]);
+        assert!(out.status.success(), "pg_ctl stop: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Runs SQL through psql as `postgres` on `db`; returns stdout (unaligned, tuples only).
+    pub fn sql(&self, db: &str, sql: &str) -> String {
+        let out = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-tA",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ])
+            .arg("-p")
+            .arg(self.port.to_string())
+            .output()
+            .unwrap_or_else(|e| panic!("psql cannot run ({e}); {PG_HOW}"));
+        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Directus-style DB_* variables for trm-init (and Directus) pointing at `db` on this cluster.
+    pub fn env(&self, db: &str) -> Vec<(String, String)> {
+        vec![
+            ("DB_CLIENT".into(), "pg".into()),
+            ("DB_HOST".into(), "127.0.0.1".into()),
+            ("DB_PORT".into(), self.port.to_string()),
+            ("DB_USER".into(), "postgres".into()),
+            ("DB_PASSWORD".into(), "unused-with-trust".into()),
+            ("DB_DATABASE".into(), db.into()),
+        ]
+    }
+}
+
+impl Drop for ScratchCluster {
+    fn drop(&mut self) {
+        let _ = as_postgres("pg_ctl", &["-D", &self.data().to_string_lossy(), "-m", "immediate", "-w", "stop"]);
+    }
+}

@@ -20,3 +20,10 @@ pub fn snapshot_list<'a>(doc: &'a Value, key: &str) -> &'a [Value] {
 pub fn yaml_str(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
+
+/// How many collections of its own snapshots/schema.yaml declares (what `directus_collections` holds
+/// besides Directus's `directus_*` once it is applied): tests read the number here, never write it.
+pub fn snapshot_collection_count() -> usize {
+    let doc = repo_snapshot_yaml();
+    snapshot_list(&doc, "collections").iter().filter(|c| !yaml_str(&c["collection"]).starts_with("directus_")).count()
+}
