@@ -192,27 +192,6 @@ fn directus_apply_interrupted_by_an_immediate_shutdown_then_converges() {
     directus_interrupted_at("lost_apply", "applying the snapshot", "apply");
 }
 
-/// A session of the test holding `ACCESS EXCLUSIVE` on `table` (until PostgreSQL stops), so that the
-/// step that reads it waits right there: the stop then lands inside that step, whatever the machine's
-/// speed.
-fn hold_table(cluster: &ScratchCluster, db: &str, table: &str) -> std::process::Child {
-    let holder = Command::new("psql")
-        .args(["-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-p", &cluster.port.to_string(), "-c"])
-        .arg(format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("psql");
-    let held = eventually(Duration::from_secs(30), || {
-        cluster.sql(
-            db,
-            &format!("SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass AND mode = 'AccessExclusiveLock' AND granted"),
-        ) == "1"
-    });
-    assert!(held, "the test's session never got the lock on {table}");
-    holder
-}
-
 /// Whether a session of `application` (or any, when None) waits for a lock on `db`.
 fn someone_waits(cluster: &ScratchCluster, db: &str, application: Option<&str>) -> bool {
     let filter = application.map(|a| format!(" AND application_name = '{a}'")).unwrap_or_default();
@@ -234,26 +213,27 @@ fn directus_diff_and_the_access_step_interrupted_by_an_immediate_shutdown_then_c
     // relations, which the test holds.
     let mut again = env.clone();
     again.push(("TRM_INIT_SCHEMA__SKIP_UNCHANGED".into(), "false".into()));
-    let mut holder = hold_table(&cluster, db, "directus_relations");
+    // The lock lets the stop land inside the diff whatever the machine's speed.
+    let holder = cluster.hold_table(db, "directus_relations");
     let run = Run::start(&again);
     let waiting = eventually(Duration::from_secs(300), || {
         run.log().contains("directus bootstrap done") && someone_waits(&cluster, db, None)
     });
     assert!(waiting, "the diff never waited for directus_relations:\n{}", run.log());
     let error = lose_postgres(&cluster, run);
-    let _ = holder.wait();
+    drop(holder);
     assert!(error.contains("directus schema") && error.contains("`diff`") && went_away(&error), "{error}");
     cluster.start();
 
     // The access step: its first read of the permissions waits for the test's lock.
     let mut again = env.clone();
     again.push(("TRM_INIT_ACCESS__SKIP_UNCHANGED".into(), "false".into()));
-    let mut holder = hold_table(&cluster, db, "directus_permissions");
+    let holder = cluster.hold_table(db, "directus_permissions");
     let run = Run::start(&again);
     let waiting = eventually(Duration::from_secs(300), || someone_waits(&cluster, db, Some("trm-init")));
     assert!(waiting, "the access step never waited for directus_permissions:\n{}", run.log());
     let error = lose_postgres(&cluster, run);
-    let _ = holder.wait();
+    drop(holder);
     assert!(error.contains("access") && went_away(&error), "{error}");
 
     cluster.start();

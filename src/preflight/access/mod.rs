@@ -3,7 +3,9 @@
 //! Owns applying the access file after the schema and the post-schema migrations, on preflight's
 //! locked session, and the `access` commands' work (`export`, `matrix`). Order and rules:
 //!   1. the file must exist (else exit 70 naming the path) and pass its own checks;
-//!   2. Directus must be installed (the schema step ran), else exit 70;
+//!   2. the installed Directus must be the major the file is written for (11), else exit 70 naming the
+//!      licence a later major needs, unless `access.licence_confirmed`; Directus must be installed on the
+//!      database (the schema step ran), else exit 70;
 //!   3. with `access.skip_unchanged`, a fingerprint (file + every row of the access tables) equal to the
 //!      one recorded after the last apply skips everything below;
 //!   4. every collection, field and relational path the file names must exist in the schema, else exit
@@ -48,6 +50,15 @@ pub enum AccessError {
     Database { what: &'static str, message: String, lost: bool },
     #[error("stopped by a stop signal (the access transaction was rolled back)")]
     Stopped,
+    #[error(
+        "the access file {path} is written for the permissions of Directus {written}, but Directus {installed} \
+         is installed: from Directus 12 on, permissions with filters need a licence with custom permission rules \
+         (without one they are refused or silently dropped, so every TRM member would lose access, and dropping \
+         the filters would show every organisation's rows to everyone); refusing to apply it. Stay on Directus \
+         {written}.x, or, once the licence covers custom permission rules, set access.licence_confirmed = true \
+         (TRM_INIT_ACCESS__LICENCE_CONFIRMED=true)"
+    )]
+    DirectusMajor { path: PathBuf, written: u64, installed: String },
     #[error(
         "the access rows were written, but running Directus replicas could not be told to drop their cached \
          permissions: {0} (the next boot applies and clears again)"
@@ -111,9 +122,39 @@ pub async fn apply(config: &Config, session: &Session, shutdown: &CancellationTo
     }
 }
 
+/// The Directus major whose permission model the access file's format (version 1) describes.
+pub const WRITTEN_FOR_MAJOR: u64 = 11;
+
+/// The installed Directus (`schema.directus`'s package.json) against `WRITTEN_FOR_MAJOR`: another major
+/// refuses unless `access.licence_confirmed`. A version that cannot be read is a warning (the image
+/// always has one).
+pub fn check_directus_major(config: &Config, path: &Path) -> Result<(), AccessError> {
+    let Some(installed) = crate::preflight::directus::installed_version(&config.schema.directus) else {
+        tracing::warn!(
+            directus = ?config.schema.directus,
+            "the Directus version cannot be read (package.json next to cli.js): the access file is applied \
+             without checking that Directus {WRITTEN_FOR_MAJOR} is installed"
+        );
+        return Ok(());
+    };
+    let major = installed.trim().trim_start_matches('v').split('.').next().and_then(|m| m.parse::<u64>().ok());
+    if major == Some(WRITTEN_FOR_MAJOR) {
+        return Ok(());
+    }
+    if config.access.licence_confirmed {
+        tracing::warn!(
+            "the access file is written for Directus {WRITTEN_FOR_MAJOR}, Directus {installed} is installed: applied \
+             because access.licence_confirmed = true (the licence covers custom permission rules)"
+        );
+        return Ok(());
+    }
+    Err(AccessError::DirectusMajor { path: path.to_path_buf(), written: WRITTEN_FOR_MAJOR, installed })
+}
+
 async fn apply_rows(config: &Config, db: &Client) -> Result<Outcome, AccessError> {
     let path = file_path(config);
     let (file, text) = AccessFile::read(&path)?;
+    check_directus_major(config, &path)?;
     if !rows::directus_installed(db).await.map_err(db_err("reading the access tables"))? {
         return Err(AccessError::NotInstalled);
     }

@@ -87,6 +87,58 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A session of the test holding `ACCESS EXCLUSIVE` on `table` until it is killed or the database
+    /// dropped: whatever reads the table waits there, so a test can act while a step is inside it.
+    pub fn hold_table(&self, table: &str) -> TableHold {
+        let admin = conninfo_map(&pg_admin());
+        let mut psql = Command::new("psql");
+        psql.env("PGHOST", &admin["host"])
+            .env("PGPORT", &admin["port"])
+            .env("PGUSER", &admin["user"])
+            .env("PGPASSWORD", admin.get("password").map(String::as_str).unwrap_or(""))
+            .env("PGDATABASE", &self.name);
+        hold_table(psql, table, |sql| self.query(sql))
+    }
+
+    /// Whether a session of trm-init (`application_name`) waits for a lock on this database.
+    pub fn trm_init_waits_for_a_lock(&self) -> bool {
+        self.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'trm-init' AND wait_event_type = 'Lock'",
+        ) != "0"
+    }
+}
+
+/// The session holding a table lock (`TestDb::hold_table`, `ScratchCluster::hold_table`); killed on drop.
+pub struct TableHold(std::process::Child);
+
+impl Drop for TableHold {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `psql` (connection already set) holding `table`, and waits until `query` sees the lock granted.
+fn hold_table(mut psql: Command, table: &str, query: impl Fn(&str) -> String) -> TableHold {
+    let child = psql
+        .args(["-X", "-q", "-c"])
+        .arg(format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3600);"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("psql cannot run ({e}); {PG_HOW}"));
+    let hold = TableHold(child);
+    let check = format!(
+        "SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass AND mode = 'AccessExclusiveLock' AND granted"
+    );
+    let held = crate::eventually(std::time::Duration::from_secs(30), || query(&check) == "1");
+    assert!(held, "the test's session never got the lock on {table}");
+    hold
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if !std::thread::panicking() {
@@ -238,6 +290,14 @@ impl ScratchCluster {
             .unwrap_or_else(|e| panic!("psql cannot run ({e}); {PG_HOW}"));
         assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A session holding `ACCESS EXCLUSIVE` on `table` of `db` (see `TestDb::hold_table`); it ends at
+    /// the latest when the server stops.
+    pub fn hold_table(&self, db: &str, table: &str) -> TableHold {
+        let mut psql = Command::new("psql");
+        psql.args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-p", &self.port.to_string()]);
+        hold_table(psql, table, |sql| self.sql(db, sql))
     }
 
     /// Directus-style DB_* variables for trm-init (and Directus) pointing at `db` on this cluster.
