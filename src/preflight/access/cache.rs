@@ -49,47 +49,68 @@ impl RedisTarget {
         Self::from_vars(&vars)
     }
 
+    /// Directus 11.17.4's reading (`@directus/env`, `redisConfigAvailable`, `createRedis`): a `<VAR>_FILE`
+    /// of one of Directus's own Redis variables is read instead of `<VAR>`, exactly as the file holds it;
+    /// `REDIS_ENABLED` decides when set (`true` or `1`), else any `REDIS` / `REDIS_*` turns Redis on;
+    /// `REDIS` (a URL) wins over the single variables, whose defaults are ioredis's. The cases are
+    /// `extensions/test/redis-settings.json`, which the extensions' tests read too.
     pub fn from_vars(vars: &[(String, String)]) -> Result<Option<RedisTarget>, String> {
-        let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let file = |k: &str| -> Result<Option<String>, String> {
-            match get(&format!("{k}_FILE")) {
-                Some(path) => std::fs::read_to_string(&path)
-                    .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
-                    .map_err(|e| format!("{k}_FILE {path}: {e}")),
-                None => Ok(get(k)),
+        let plain = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let get = |k: &str| -> Result<Option<String>, String> {
+            let file = format!("{k}_FILE");
+            match plain(&file) {
+                Some(path) if DIRECTUS_VARIABLES.contains(&k) => {
+                    std::fs::read_to_string(&path).map(Some).map_err(|e| format!("{file}: {path}: {e}"))
+                }
+                _ => Ok(plain(k)),
             }
         };
-        if let Some(enabled) = get("REDIS_ENABLED") {
+        if let Some(enabled) = get("REDIS_ENABLED")? {
             if !matches!(enabled.as_str(), "true" | "1") {
                 return Ok(None);
             }
         } else if !vars.iter().any(|(k, _)| k == "REDIS" || k.starts_with("REDIS_")) {
             return Ok(None);
         }
-        let namespace = get("REDIS_PERMISSIONS_NAMESPACE").unwrap_or_else(|| "permissions".into());
-        if let Some(url) = file("REDIS")? {
+        let namespace = get("REDIS_PERMISSIONS_NAMESPACE")?.unwrap_or_else(|| "permissions".into());
+        if let Some(url) = get("REDIS")? {
             let mut t = parse_url(&url)?;
             t.namespace = namespace;
             return Ok(Some(t));
         }
-        let port = match get("REDIS_PORT") {
+        let port = match get("REDIS_PORT")? {
             Some(p) => p.parse().map_err(|_| format!("REDIS_PORT={p} is not a port"))?,
             None => 6379,
         };
-        let db = match get("REDIS_DB") {
+        let db = match get("REDIS_DB")? {
             Some(d) => d.parse().map_err(|_| format!("REDIS_DB={d} is not a database number"))?,
             None => 0,
         };
         Ok(Some(RedisTarget {
-            host: get("REDIS_HOST").unwrap_or_else(|| "localhost".into()),
+            host: get("REDIS_HOST")?.unwrap_or_else(|| "localhost".into()),
             port,
-            username: get("REDIS_USERNAME"),
-            password: file("REDIS_PASSWORD")?,
+            username: get("REDIS_USERNAME")?,
+            password: get("REDIS_PASSWORD")?,
             db,
             namespace,
         }))
     }
 }
+
+/// Directus's own Redis variables (`@directus/env`'s list): only these have a `_FILE` form.
+const DIRECTUS_VARIABLES: [&str; 11] = [
+    "REDIS",
+    "REDIS_ENABLED",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_USERNAME",
+    "REDIS_PASSWORD",
+    "REDIS_DB",
+    "REDIS_BUS_NAMESPACE",
+    "REDIS_LOCK_NAMESPACE",
+    "REDIS_COUNTERS_NAMESPACE",
+    "REDIS_PERMISSIONS_NAMESPACE",
+];
 
 /// `redis://[user[:password]@]host[:port][/db]`.
 pub(crate) fn parse_url(url: &str) -> Result<RedisTarget, String> {
@@ -132,9 +153,19 @@ pub(crate) fn parse_url(url: &str) -> Result<RedisTarget, String> {
     })
 }
 
-/// A percent-encoded part of the URL's userinfo (a `%` not followed by two hex digits stays as it is).
-/// The error names the part, never its value (it may be a password).
+/// A percent-encoded part of the URL's userinfo. A `%` that starts no escape (two hex digits), or
+/// escapes that are not UTF-8, are errors, as they are for Directus (its URL parser throws). The error
+/// names the part, never its value (it may be a password).
 fn decode(part: &str, what: &str) -> Result<String, String> {
+    let bytes = part.as_bytes();
+    let stray = bytes.iter().enumerate().any(|(i, b)| {
+        *b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if stray {
+        return Err(format!("REDIS: the {what} has a `%` that starts no percent-escape (write `%25` for `%`)"));
+    }
     percent_encoding::percent_decode_str(part)
         .decode_utf8()
         .map(|text| text.into_owned())
@@ -319,6 +350,44 @@ mod tests {
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// The cases both trm-init and the extensions are tested with (`extensions/test/redis-settings.json`).
+    #[test]
+    fn the_shared_redis_settings_cases() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/extensions/test/redis-settings.json");
+        let table: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("the shared table")).expect("JSON");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cases = table["cases"].as_array().expect("cases");
+        assert!(cases.len() >= 10, "{path}: the table lost its cases");
+        for case in cases {
+            let name = case["name"].as_str().unwrap_or("?");
+            let mut vars = Vec::new();
+            for (key, value) in case["env"].as_object().expect("env") {
+                let mut value = value.as_str().expect("env values are strings").to_string();
+                if let Some(file) = value.strip_prefix("{file:").and_then(|v| v.strip_suffix('}')) {
+                    let path = dir.path().join(file);
+                    std::fs::write(&path, case["files"][file].as_str().expect("the file's text")).expect("write");
+                    value = path.to_string_lossy().into_owned();
+                }
+                vars.push((key.clone(), value));
+            }
+            let got = RedisTarget::from_vars(&vars);
+            let expect = &case["expect"];
+            match (got, expect.get("error").and_then(|e| e.as_str())) {
+                (Err(e), Some(text)) => assert!(e.contains(text), "{name}: {e:?} does not name {text:?}"),
+                (Ok(t), Some(text)) => panic!("{name}: expected an error naming {text:?}, got {t:?}"),
+                (Err(e), None) => panic!("{name}: {e}"),
+                (Ok(None), None) => assert!(expect.is_null(), "{name}: Redis is off, expected {expect}"),
+                (Ok(Some(t)), None) => {
+                    let seen = serde_json::json!({
+                        "host": t.host, "port": t.port, "username": t.username, "password": t.password, "db": t.db,
+                    });
+                    assert_eq!(&seen, expect, "{name}");
+                }
+            }
+        }
     }
 
     #[test]
