@@ -33,6 +33,24 @@ fn access_env(db: &TestDb, directus: &tempfile::TempDir) -> Vec<(String, String)
     env
 }
 
+/// Stand-ins of Directus's system tables (an id column only): Directus counts as installed; the access
+/// step's reads then wait for a lock or fail on the columns they lack.
+fn stand_in_tables(db: &TestDb) {
+    for table in [
+        "directus_collections",
+        "directus_fields",
+        "directus_relations",
+        "directus_migrations",
+        "directus_users",
+        "directus_roles",
+        "directus_policies",
+        "directus_access",
+        "directus_permissions",
+    ] {
+        db.query(&format!("CREATE TABLE {table} (id uuid PRIMARY KEY)"));
+    }
+}
+
 fn as_pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
@@ -54,7 +72,7 @@ fn term_while_waiting(db: &TestDb, table: &str, args: &[&str], env: &[(String, S
 fn access_apply_as_pid1_ends_with_143_on_term() {
     let db = TestDb::fresh("stop_access_apply");
     // What the step reads first: stand-ins of Directus's tables; the lock on the roles holds the step.
-    db.query("CREATE TABLE directus_policies (id uuid PRIMARY KEY); CREATE TABLE directus_roles (id uuid PRIMARY KEY)");
+    stand_in_tables(&db);
     let directus = directus_of_version("11.17.4");
     term_while_waiting(&db, "directus_roles", &["access", "apply"], &access_env(&db, &directus));
 }
@@ -77,7 +95,7 @@ fn a_failed_query_of_the_access_step_is_70_not_69() {
     // The access tables exist but lack Directus's columns: the server answers with an error, the
     // connection is fine. Before the one classifier this was 69 ("the database could not be reached").
     let db = TestDb::fresh("access_query_fails");
-    db.query("CREATE TABLE directus_policies (id uuid PRIMARY KEY)");
+    stand_in_tables(&db);
     let directus = directus_of_version("11.17.4");
     let out = trm_init(&["access", "apply"], &access_env(&db, &directus), LIMIT);
     assert_eq!(out.code(), 70, "{}", out.stderr);

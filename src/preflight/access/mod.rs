@@ -31,7 +31,6 @@ use crate::db::describe_error;
 use crate::db::Session;
 use crate::exit::{self, Failure};
 use file::{AccessFile, FileError, Membership, Rows};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -42,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 pub enum AccessError {
     #[error(transparent)]
     File(#[from] FileError),
-    #[error("Directus is not installed on this database (no directus_policies table): the access step needs the schema step first")]
+    #[error("Directus is not installed on this database (a system table it needs is missing): the access step needs the schema step first")]
     NotInstalled,
     #[error("the access file {path} names what the schema lacks: {}", problems.join("; "))]
     Unknown { path: PathBuf, problems: Vec<String> },
@@ -158,18 +157,11 @@ async fn apply_rows(config: &Config, db: &Client) -> Result<Outcome, AccessError
     if !rows::directus_installed(db).await.map_err(db_err("reading the access tables"))? {
         return Err(AccessError::NotInstalled);
     }
-    let fingerprint = |state: &str| -> String {
-        let mut h = Sha256::new();
-        for part in [text.as_str(), state] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part.as_bytes());
-        }
-        hex::encode(h.finalize())
-    };
+    let fingerprint = |state: &str| crate::preflight::state::hash(&[("file", text.as_str()), ("rows", state)]);
     let before = rows::state_text(db).await.map_err(db_err("reading the access tables"))?;
     if config.access.skip_unchanged {
-        let recorded = rows::load_fingerprint(db).await.map_err(db_err("reading the access fingerprint"))?;
-        match recorded {
+        let recorded = rows::STATE_TABLE.load(db).await.map_err(db_err("reading the access fingerprint"))?;
+        match recorded.map(|r| (r.fingerprint, r.applied_at)) {
             Some((f, at)) if f == fingerprint(&before) => {
                 tracing::info!(file = %path.display(), "access unchanged since the apply of {at} (same file, same access rows): skipped");
                 return Ok(Outcome { skipped: true, ..Outcome::default() });
@@ -220,7 +212,7 @@ async fn apply_rows(config: &Config, db: &Client) -> Result<Outcome, AccessError
                 "Directus permission cache cleared in Redis; running replicas told to drop theirs"
             ),
             Err(e) => {
-                rows::forget_fingerprint(db).await.map_err(db_err("forgetting the access fingerprint"))?;
+                rows::STATE_TABLE.forget(db).await.map_err(db_err("forgetting the access fingerprint"))?;
                 return Err(AccessError::Cache(e));
             }
         },
@@ -229,7 +221,7 @@ async fn apply_rows(config: &Config, db: &Client) -> Result<Outcome, AccessError
         ),
     }
     let after = rows::state_text(db).await.map_err(db_err("reading the access tables"))?;
-    rows::store_fingerprint(db, &fingerprint(&after)).await.map_err(db_err("recording the access fingerprint"))?;
+    rows::STATE_TABLE.store(db, &fingerprint(&after), "").await.map_err(db_err("recording the access fingerprint"))?;
     Ok(outcome)
 }
 

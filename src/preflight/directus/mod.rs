@@ -261,17 +261,11 @@ impl<'a> Directus<'a> {
     /// apply. Only then are its `directus_*` tables dropped, so that bootstrap installs afresh.
     async fn reset_unfinished_first_install(&self) -> Result<(), DirectusError> {
         let what = "checking for a first Directus install cut short";
-        let present: bool = self
-            .db
-            .query_one(
-                "SELECT to_regclass('directus_users') IS NOT NULL AND to_regclass('directus_roles') IS NOT NULL \
-                 AND to_regclass('directus_collections') IS NOT NULL",
-                &[],
-            )
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(db_err(what))?;
-        if !present {
+        // Some system tables may be missing here (the install stopped half way): those it counts rows of
+        // must exist.
+        let present = fingerprint::system_tables(self.db).await.map_err(db_err(what))?;
+        if !["directus_users", "directus_roles", "directus_collections"].iter().all(|t| present.iter().any(|p| p == t))
+        {
             return Ok(());
         }
         let made: i64 = self
