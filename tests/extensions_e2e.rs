@@ -53,13 +53,6 @@ fn create_user(port: u16, admin: &str, email: &str, password: &str) -> String {
     json(&text)["data"]["id"].as_str().expect("user id").to_string()
 }
 
-fn login(port: u16, email: &str, password: &str) -> String {
-    let body = format!(r#"{{"email":"{email}","password":"{password}"}}"#);
-    let (status, text) = http(port, "POST", "/auth/login", None, Some(&body));
-    assert_eq!(status, 200, "login {email}: {text}");
-    json(&text)["data"]["access_token"].as_str().expect("access_token").to_string()
-}
-
 /// Organisation A (owns the device, runs an event active now with the device on entry 301) and
 /// organisation B (runs nothing with it). Returns the event id and the time of the first of the ten fixes.
 fn seed_event(db: &TestDb) -> (String, String) {
