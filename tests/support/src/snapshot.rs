@@ -27,3 +27,14 @@ pub fn snapshot_collection_count() -> usize {
     let doc = repo_snapshot_yaml();
     snapshot_list(&doc, "collections").iter().filter(|c| !yaml_str(&c["collection"]).starts_with("directus_")).count()
 }
+
+/// The tables trm-init and the extensions create with SQL that must never be Directus collections
+/// (CONTEXT.md: raw tables): the one list the tests check the snapshot and a booted Directus against.
+pub const RAW_TABLES: [&str; 6] = [
+    "positions",
+    "migrations_applied",
+    "trm_init_schema_state",
+    "trm_init_access_state",
+    "trm_init_access_managed",
+    "recompute_outbox",
+];
