@@ -36,17 +36,7 @@ fn access_env(db: &TestDb, directus: &tempfile::TempDir) -> Vec<(String, String)
 /// Stand-ins of Directus's system tables (an id column only): Directus counts as installed; the access
 /// step's reads then wait for a lock or fail on the columns they lack.
 fn stand_in_tables(db: &TestDb) {
-    for table in [
-        "directus_collections",
-        "directus_fields",
-        "directus_relations",
-        "directus_migrations",
-        "directus_users",
-        "directus_roles",
-        "directus_policies",
-        "directus_access",
-        "directus_permissions",
-    ] {
+    for table in trm_init::preflight::directus::fingerprint::SYSTEM_TABLES {
         db.query(&format!("CREATE TABLE {table} (id uuid PRIMARY KEY)"));
     }
 }
