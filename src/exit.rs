@@ -41,7 +41,7 @@ pub(crate) const TABLE: &[(&str, &str)] = &[
     ("65", "a migration failed or a migration file changed after it was applied"),
     (
         "69",
-        "the database could not be reached before `wait_timeout` (or went away during the Directus step), or a lock before `lock_timeout`; Redis could not be told that permissions changed",
+        "the database could not be reached before `wait_timeout` (or went away during any step), or a lock before `lock_timeout`; Redis could not be told that permissions changed",
     ),
     (
         "70",

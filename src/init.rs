@@ -1,5 +1,6 @@
 //! Becoming an init for one command: the prologue and the stop rule every command that runs processes
-//! or cancellable database work shares (`run`, `preflight`, `db-init`, `schema`).
+//! or cancellable database work shares (`run`, `preflight`, `db-init`, `schema`, `access ...`, `status`:
+//! every command that can run as a container's PID 1, whose default dispositions would ignore TERM).
 //!
 //! Owns installing the signal handlers, registering as child subreaper when not PID 1, the reaper and
 //! the shutdown token, and the rule that a stop signal before the main child runs cancels the work and

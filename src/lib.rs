@@ -11,6 +11,8 @@ pub mod db;
 pub mod exit;
 pub mod health;
 mod init;
+#[cfg(test)]
+mod input_properties;
 pub mod lifecycle;
 mod logging;
 mod memory;

@@ -137,8 +137,8 @@ pub enum Stopped {
     TimedOut(ExitStatus),
 }
 
-/// Waits for `child`; on `shutdown` or after `limit` it TERMs the child's group, then KILLs it after
-/// `grace`. Used for preflight processes (the reaper must be driven meanwhile, see `supervisor::drive`).
+/// Waits for `child`; on `shutdown` or after `limit` it stops the child (`stop`).
+/// Used for preflight processes (the reaper must be driven meanwhile, see `supervisor::drive`).
 pub(crate) async fn wait_or_stop(
     child: &mut Child,
     shutdown: &CancellationToken,
@@ -150,15 +150,25 @@ pub(crate) async fn wait_or_stop(
         _ = shutdown.cancelled() => true,
         _ = tokio::time::sleep(limit) => false,
     };
+    let status = stop(child, grace).await;
+    Err(if cancelled { Stopped::Cancelled(status) } else { Stopped::TimedOut(status) })
+}
+
+/// The one TERM -> grace -> KILL of a process trm-init started (the main child's is the supervisor's
+/// loop): TERM to its group, wait up to `grace`, KILL once, wait. Answers at once when it already
+/// exited.
+pub(crate) async fn stop(child: &mut Child, grace: Duration) -> ExitStatus {
+    if let Some(status) = child.exited() {
+        return status;
+    }
     signal_group(child.pid, libc::SIGTERM);
-    let status = match tokio::time::timeout(grace, child.wait()).await {
+    match tokio::time::timeout(grace, child.wait()).await {
         Ok(status) => status,
         Err(_) => {
             signal_group(child.pid, libc::SIGKILL);
             child.wait().await
         }
-    };
-    Err(if cancelled { Stopped::Cancelled(status) } else { Stopped::TimedOut(status) })
+    }
 }
 
 /// Sends `sig` to the process group led by `pid` and to `pid` itself (it may have left the group).

@@ -28,19 +28,40 @@ struct Table {
 pub struct Child {
     pub pid: i32,
     status: oneshot::Receiver<ExitStatus>,
+    /// The status once delivered: a oneshot receiver must never be polled again after it completed
+    /// (tokio panics), so every later `wait` answers from here.
+    exited: Option<ExitStatus>,
     /// Piped stdio, when the command asked for it.
     pub(crate) stdout: Option<std::process::ChildStdout>,
     pub(crate) stderr: Option<std::process::ChildStderr>,
 }
 
 impl Child {
-    /// Waits for the reaper to deliver this child's exit status. Cancel-safe.
+    /// Waits for the reaper to deliver this child's exit status. Cancel-safe, and safe to call again
+    /// after it returned (from a `select!` arm, a timeout, a second stop path): it answers the same status.
     pub async fn wait(&mut self) -> ExitStatus {
-        match (&mut self.status).await {
+        if let Some(status) = self.exited {
+            return status;
+        }
+        let status = match (&mut self.status).await {
             Ok(status) => status,
             // The reaper never drops a sender without sending; should it happen, report "killed".
             Err(_) => ExitStatus::from_raw(libc::SIGKILL),
+        };
+        self.exited = Some(status);
+        status
+    }
+
+    /// The exit status if the child has exited (never waits).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            match self.status.try_recv() {
+                Ok(status) => self.exited = Some(status),
+                Err(oneshot::error::TryRecvError::Closed) => self.exited = Some(ExitStatus::from_raw(libc::SIGKILL)),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
         }
+        self.exited
     }
 }
 
@@ -61,7 +82,7 @@ impl Reaper {
         let pid = child.id() as i32;
         let (tx, rx) = oneshot::channel();
         table.awaited.insert(pid, tx);
-        Ok(Child { pid, status: rx, stdout: child.stdout.take(), stderr: child.stderr.take() })
+        Ok(Child { pid, status: rx, exited: None, stdout: child.stdout.take(), stderr: child.stderr.take() })
         // std's `Child` is dropped here without waiting: the reaper owns the wait.
     }
 

@@ -140,9 +140,12 @@ fn forward(target: i32, sig: i32) {
     unsafe { libc::kill(target, sig) };
 }
 
-/// TERMs what the main child left behind (its group, and every process re-parented to us), waits up to
-/// `grace` while reaping, then KILLs whatever remains. As PID 1 that is every other process of the
-/// namespace (`kill(-1)`), which also reaches descendants whose own parent still lives.
+/// What the main child left behind (its group, and every process re-parented to us) gets one SIGTERM;
+/// trm-init then sleeps, reaping on each SIGCHLD, until the last of them is gone or `grace` has passed,
+/// sends one SIGKILL to whatever remains and waits (up to `KILL_WAIT`) for those to be reaped. One
+/// signal of each kind: many programs read a second TERM as "force quit now". As PID 1 the leftovers
+/// are every other process of the namespace (`kill(-1)`), which also reaches descendants whose own
+/// parent still lives.
 async fn stop_leftovers(child_pid: i32, grace: Duration, signals: &mut Signals, reaper: &Reaper) {
     reaper.reap();
     if !reaper.has_children() {
@@ -150,25 +153,39 @@ async fn stop_leftovers(child_pid: i32, grace: Duration, signals: &mut Signals, 
     }
     let as_pid1 = std::process::id() == 1;
     tracing::info!(pids = ?process::our_children(), "stopping processes the main child left behind");
-    let deadline = Instant::now() + grace;
-    let mut sig = libc::SIGTERM;
+    signal_leftovers(child_pid, as_pid1, libc::SIGTERM);
+    if reap_until(Instant::now() + grace, signals, reaper).await {
+        tracing::info!("all leftover processes exited");
+        return;
+    }
+    tracing::warn!(pids = ?process::our_children(), "leftover processes still running after stop_grace: sending SIGKILL");
+    signal_leftovers(child_pid, as_pid1, libc::SIGKILL);
+    if !reap_until(Instant::now() + KILL_WAIT, signals, reaper).await {
+        tracing::error!(pids = ?process::our_children(), "processes survive SIGKILL (uninterruptible sleep?); exiting without them");
+    }
+}
+
+/// How long processes that got SIGKILL may take to be reaped before trm-init exits without them.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// Reaps on every SIGCHLD until no child is left (true) or `deadline` passes (false). Sleeps in between:
+/// nothing is polled.
+async fn reap_until(deadline: Instant, signals: &mut Signals, reaper: &Reaper) -> bool {
+    let timer = sleep_until(deadline);
+    tokio::pin!(timer);
     loop {
-        signal_leftovers(child_pid, as_pid1, sig);
-        tokio::select! {
-            Some(s) = signals.next() => if s == libc::SIGCHLD { reaper.reap(); },
-            _ = sleep_until((Instant::now() + Duration::from_millis(50)).min(deadline)) => {}
-        }
         reaper.reap();
         if !reaper.has_children() {
-            tracing::info!("all leftover processes exited");
-            return;
+            return true;
         }
-        if sig == libc::SIGTERM && Instant::now() >= deadline {
-            tracing::warn!(pids = ?process::our_children(), "leftover processes still running after stop_grace: sending SIGKILL");
-            sig = libc::SIGKILL;
-        } else if sig == libc::SIGKILL && Instant::now() >= deadline + Duration::from_secs(5) {
-            tracing::error!(pids = ?process::our_children(), "processes survive SIGKILL (uninterruptible sleep?); exiting without them");
-            return;
+        tokio::select! {
+            biased;
+            // Other signals arriving now have nobody to go to: the main child is gone.
+            Some(_) = signals.next() => {}
+            _ = &mut timer => {
+                reaper.reap();
+                return !reaper.has_children();
+            }
         }
     }
 }

@@ -624,14 +624,6 @@ fn path(collection: &str) -> String {
     }
 }
 
-fn login(port: u16, email: &str) -> String {
-    let body = format!("{{\"email\":\"{email}\",\"password\":\"{PASSWORD}\"}}");
-    let (status, text) = http(port, "POST", "/auth/login", None, Some(&body));
-    assert_eq!(status, 200, "login as {email}: {text}");
-    let start = text.find("\"access_token\":\"").expect("access_token") + 16;
-    text[start..].split('"').next().unwrap_or_default().to_string()
-}
-
 #[derive(Default)]
 struct Tally {
     failures: Vec<String>,
@@ -813,10 +805,13 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
     let mut tokens: BTreeMap<(char, String), String> = BTreeMap::new();
     for org in [&a, &b] {
         for (letter, role) in ROLES.iter().filter(|(l, _)| *l != 'N') {
-            tokens.insert((*letter, org.slug.clone()), login(suite.port, &format!("{role}-{}@example.com", org.slug)));
+            tokens.insert(
+                (*letter, org.slug.clone()),
+                login(suite.port, &format!("{role}-{}@example.com", org.slug), PASSWORD),
+            );
         }
     }
-    let none_token = login(suite.port, "nobody@example.com");
+    let none_token = login(suite.port, "nobody@example.com", PASSWORD);
 
     // Every role of club A (and the user in no organisation, whose "own" organisation is A here).
     for (letter, role) in ROLES {
@@ -974,7 +969,7 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
     // A person with different roles in the two clubs: race-director of A, viewer of B.
     let dual = suite.user("dual");
     suite.sql(&format!("INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{}', '{dual}', 'race-director'), ('{}', '{dual}', 'viewer')", a.id, b.id));
-    let token = login(suite.port, "dual@example.com");
+    let token = login(suite.port, "dual@example.com", PASSWORD);
     for (what, method, url, body, want) in [
         (
             "dual: update entry notes in the club they direct",

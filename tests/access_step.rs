@@ -258,14 +258,6 @@ impl Drop for Directus {
     }
 }
 
-fn login(port: u16, email: &str, password: &str) -> String {
-    let body = format!("{{\"email\":\"{email}\",\"password\":\"{password}\"}}");
-    let (status, text) = http(port, "POST", "/auth/login", None, Some(&body));
-    assert_eq!(status, 200, "login as {email}: {text}");
-    let start = text.find("\"access_token\":\"").expect("access_token") + 16;
-    text[start..].split('"').next().unwrap_or_default().to_string()
-}
-
 #[test]
 fn a_running_directus_with_redis_serves_the_new_permissions_at_once() {
     let db = TestDb::fresh("access_cache").with_postgis();

@@ -1,54 +1,18 @@
 //! Connecting: a server that is not up yet is waited for; a wrong password fails at once (78).
-//! The late server is a throwaway cluster (initdb + pg_ctl as the postgres user) on its own port, so
-//! the shared cluster on 5432 is never stopped.
+//! The late server is a scratch cluster of tests/support on its own port, so the shared cluster on
+//! 5432 is never stopped.
 
 use trm_test_support as common;
 
 use common::*;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(90);
 
-fn pg_bin(tool: &str) -> PathBuf {
-    let root = PathBuf::from("/usr/lib/postgresql");
-    let version = std::fs::read_dir(&root)
-        .ok()
-        .and_then(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).max())
-        .unwrap_or_else(|| {
-            panic!(
-                "this test needs PostgreSQL server binaries in /usr/lib/postgresql/<version>/bin; run scripts/pg-up.sh"
-            )
-        });
-    root.join(version.to_string()).join("bin").join(tool)
-}
-
-fn as_postgres(cmdline: &str) -> std::process::Output {
-    Command::new("su").args(["postgres", "-s", "/bin/sh", "-c", cmdline]).output().expect("su postgres")
-}
-
-/// A cluster directory that is stopped and removed on drop.
-struct Cluster {
-    dir: PathBuf,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = as_postgres(&format!("{} -D {} -m immediate stop", pg_bin("pg_ctl").display(), self.dir.display()));
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn server_not_up_yet_is_waited_for_then_migrations_apply() {
-    require_root();
     let port = free_port();
-    let dir = PathBuf::from(format!("/tmp/trm-late-pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    assert!(Command::new("chown").args(["postgres:postgres", dir.to_str().unwrap()]).status().unwrap().success());
-    let cluster = Cluster { dir: dir.clone() };
+    let cluster = ScratchCluster::initialised(port);
 
     let post = migration_dir(&[]);
     let mut cmd = trm_init_command(&["db-init", "--phase", "pre"], &[] as &[(&str, &str)]);
@@ -64,19 +28,8 @@ fn server_not_up_yet_is_waited_for_then_migrations_apply() {
         .stderr(std::process::Stdio::piped());
     let runner = std::thread::spawn(move || run_to_end(cmd, LIMIT));
 
-    std::thread::sleep(Duration::from_millis(500)); // trm-init is waiting before the cluster even exists
-    let data = dir.join("data");
-    let init =
-        as_postgres(&format!("{} -D {} -A trust -U postgres --no-sync", pg_bin("initdb").display(), data.display()));
-    assert!(init.status.success(), "initdb: {}", String::from_utf8_lossy(&init.stderr));
-    let start = as_postgres(&format!(
-        "{} -D {} -l {}/log -o '-p {port} -k {} -c listen_addresses=127.0.0.1' start",
-        pg_bin("pg_ctl").display(),
-        data.display(),
-        dir.display(),
-        dir.display()
-    ));
-    assert!(start.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&start.stderr));
+    std::thread::sleep(Duration::from_millis(500)); // trm-init is waiting before the server even runs
+    cluster.start();
 
     let out = runner.join().unwrap();
     assert_eq!(out.code(), 0, "{}", out.stderr);

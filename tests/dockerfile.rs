@@ -3,9 +3,9 @@
 //! reach the build context, cache-friendly layer order, nothing added to the base but trm-init and our
 //! folders, and a baked config whose paths are the folders the image holds.
 
-mod dockerfile_model;
+use trm_test_support as common;
 
-use dockerfile_model::{load, repo, Copy, Stage};
+use common::dockerfile_model::{load, repo, Copy, Stage};
 use std::path::Path;
 use std::time::Duration;
 use trm_init::config::Config;

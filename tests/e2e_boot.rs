@@ -23,7 +23,10 @@ fn cold_boot_on_an_empty_database_serves_the_api_and_term_stops_cleanly() {
     assert!(log.contains("Installing Directus system tables"), "bootstrap on an empty database:\n{log}");
     assert!(log.contains("snapshot applied"), "schema apply:\n{log}");
     assert!(log.contains("db-init post: ok"), "post migrations:\n{log}");
-    assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "23");
+    assert_eq!(
+        db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"),
+        snapshot_collection_count().to_string()
+    );
     assert_eq!(db.query("SELECT to_regclass('positions') IS NOT NULL"), "t", "db-init pre created positions");
     assert_eq!(
         db.query(
@@ -40,7 +43,7 @@ fn cold_boot_on_an_empty_database_serves_the_api_and_term_stops_cleanly() {
 
     // The raw tables are never Directus collections: no metadata rows, and absent from Directus's own
     // snapshot of the booted database, which is the repository's snapshot exactly.
-    for raw in ["positions", "migrations_applied", "trm_init_schema_state", "recompute_outbox"] {
+    for raw in RAW_TABLES {
         assert_eq!(db.query(&format!("SELECT to_regclass('{raw}') IS NOT NULL")), "t", "{raw} exists");
         let tracked = db.query(&format!(
             "SELECT (SELECT count(*) FROM directus_collections WHERE collection = '{raw}')
@@ -53,7 +56,7 @@ fn cold_boot_on_an_empty_database_serves_the_api_and_term_stops_cleanly() {
     let readback = dir.path().join("readback.yaml");
     directus_cli(&["schema", "snapshot", "--yes", &readback.to_string_lossy()], &env);
     let readback = std::fs::read_to_string(&readback).expect("the booted database's snapshot");
-    for raw in ["positions", "migrations_applied", "trm_init_schema_state", "recompute_outbox"] {
+    for raw in RAW_TABLES {
         assert!(!readback.contains(&format!("collection: {raw}\n")), "{raw} in Directus's snapshot:\n{readback}");
     }
     assert!(

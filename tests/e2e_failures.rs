@@ -5,7 +5,6 @@
 use trm_test_support as common;
 
 use common::*;
-use std::process::Command;
 use std::time::Duration;
 
 const BOOT: Duration = Duration::from_secs(240);
@@ -62,92 +61,19 @@ fn two_trm_inits_on_one_empty_database_both_become_healthy() {
     let b = Boot::start(&boot_env(&db, b_ports), b_ports);
     a.wait_healthy(BOOT);
     b.wait_healthy(BOOT);
-    assert_eq!(db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"), "23");
+    assert_eq!(
+        db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"),
+        snapshot_collection_count().to_string()
+    );
     for boot in [a, b] {
         let (code, log) = boot.stop(STOP);
         assert!(code == 0 || code == 143, "exit {code}:\n{log}");
     }
 }
 
-/// A PostgreSQL cluster of our own on `port`, in a temporary folder, run as the postgres user.
-struct Cluster {
-    dir: std::path::PathBuf,
-    port: u16,
-}
-
-impl Cluster {
-    fn bin(tool: &str) -> String {
-        let base = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL's binaries in /usr/lib/postgresql (scripts/pg-up.sh installs them)")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .max()
-            .expect("a PostgreSQL version");
-        base.join("bin").join(tool).to_string_lossy().into_owned()
-    }
-
-    fn as_postgres(args: &[&str]) {
-        let out = Command::new("runuser").args(["-u", "postgres", "--"]).args(args).output().expect("runuser");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    fn init(port: u16) -> Cluster {
-        require_root();
-        let dir = std::path::PathBuf::from(format!("/var/tmp/trm-e2e-pg-{}-{port}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Command::new("chown").args(["postgres:", dir.to_str().unwrap()]).status().unwrap();
-        Self::as_postgres(&[
-            &Self::bin("initdb"),
-            "-D",
-            dir.to_str().unwrap(),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-        ]);
-        Cluster { dir, port }
-    }
-
-    fn start(&self) {
-        let opts = format!("-c listen_addresses=127.0.0.1 -p {} -k {}", self.port, self.dir.display());
-        let log = self.dir.join("server.log");
-        Self::as_postgres(&[
-            &Self::bin("pg_ctl"),
-            "-D",
-            self.dir.to_str().unwrap(),
-            "-l",
-            log.to_str().unwrap(),
-            "-w",
-            "-o",
-            &opts,
-            "start",
-        ]);
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new("runuser")
-            .args([
-                "-u",
-                "postgres",
-                "--",
-                &Self::bin("pg_ctl"),
-                "-D",
-                self.dir.to_str().unwrap(),
-                "-m",
-                "immediate",
-                "stop",
-            ])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn a_database_that_comes_up_10_s_late_is_waited_for() {
-    let cluster = Cluster::init(free_port());
+    let cluster = ScratchCluster::initialised(free_port());
     let ports = Ports::free();
     // Only the DB_* of this cluster differ from a normal boot (the shared cluster is never stopped).
     let db = TestDb::fresh("e2e_late_unused");

@@ -30,11 +30,8 @@ fn boot(db: &TestDb, redis: &RedisServer) -> Boot {
     // Directus sheds load with 503 when its event loop lags, which this shared 2-core machine causes;
     // these tests are about the extensions, not that limiter.
     env.push(("PRESSURE_LIMITER_ENABLED".into(), "false".into()));
-    // Directus itself off Redis (one replica needs it for nothing): with its own clients on Redis,
-    // Directus 11.17.4 exits on an outage (an unhandled MaxRetriesPerRequestError), which would end
-    // this test's outage scenario with Directus rather than exercise the relay. The relay reads REDIS
-    // regardless of REDIS_ENABLED.
-    env.push(("REDIS_ENABLED".into(), "false".into()));
+    // The relay reads Directus's Redis settings by Directus's own rule (extensions/test/redis-settings.json):
+    // with REDIS set, Directus's own clients are on Redis too.
     let boot = Boot::start(&env, ports);
     boot.wait_healthy(BOOT);
     assert!(boot.log().contains("Loaded extensions: trm-extensions"), "the bundle was not loaded:\n{}", boot.log());
@@ -51,13 +48,6 @@ fn create_user(port: u16, admin: &str, email: &str, password: &str) -> String {
     let (status, text) = http(port, "POST", "/users", Some(admin), Some(&body));
     assert_eq!(status, 200, "POST /users {email}: {text}");
     json(&text)["data"]["id"].as_str().expect("user id").to_string()
-}
-
-fn login(port: u16, email: &str, password: &str) -> String {
-    let body = format!(r#"{{"email":"{email}","password":"{password}"}}"#);
-    let (status, text) = http(port, "POST", "/auth/login", None, Some(&body));
-    assert_eq!(status, 200, "login {email}: {text}");
-    json(&text)["data"]["access_token"].as_str().expect("access_token").to_string()
 }
 
 /// Organisation A (owns the device, runs an event active now with the device on entry 301) and

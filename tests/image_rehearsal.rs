@@ -20,10 +20,9 @@
 //! production config's required_extensions is emptied through TRM_INIT_DB_INIT__REQUIRED_EXTENSIONS).
 
 use trm_test_support as common;
-mod dockerfile_model;
 
+use common::dockerfile_model::{repo, Copy, Stage};
 use common::{free_port, require, require_root, TestDb};
-use dockerfile_model::{repo, Copy, Stage};
 use std::fs::File;
 use std::os::unix::fs::{chown, symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -65,7 +64,7 @@ const HOST_SYSTEM: &[&str] = &[
 #[test]
 fn image_boots_as_pid1_gets_healthy_and_stops_like_docker_stop() {
     require_root();
-    let dockerfile = dockerfile_model::load();
+    let dockerfile = common::dockerfile_model::load();
     let stage = dockerfile.final_stage().clone();
     let directus = directus_install();
     let node = node22();
@@ -365,7 +364,7 @@ impl Image {
         if root.exists() {
             return root;
         }
-        let dockerfile = dockerfile_model::load();
+        let dockerfile = common::dockerfile_model::load();
         let stage = dockerfile.stage(name).unwrap_or_else(|| panic!("COPY --from={name}: no such stage")).clone();
         assert!(
             stage.base.starts_with("node:22"),

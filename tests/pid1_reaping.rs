@@ -64,3 +64,41 @@ fn leftovers_ignoring_term_are_killed_after_the_grace() {
     assert_eq!(out.code(), 3, "{}", out.stderr);
     assert!(out.stderr.contains("SIGKILL"), "the escalation is logged: {}", out.stderr);
 }
+
+#[test]
+fn a_leftover_gets_one_term_then_one_kill() {
+    common::require(
+        "python3 (a leftover that counts every SIGTERM it receives)",
+        Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success()),
+        "apt-get install python3 (scripts/test.sh does this)",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let count = dir.path().join("terms");
+    // The leftover counts each SIGTERM in its file and keeps running, so the whole grace passes; it is
+    // started detached from the main child's group (setsid), as PID 1's `kill(-1)` still reaches it.
+    let counter = format!(
+        "import signal, time\n\
+         n = 0\n\
+         def term(sig, frame):\n    \
+             global n\n    \
+             n += 1\n    \
+             open({path:?}, 'w').write(str(n))\n\
+         signal.signal(signal.SIGTERM, term)\n\
+         open({path:?}, 'w').write('0')\n\
+         while True:\n    \
+             time.sleep(0.01)\n",
+        path = count.to_string_lossy()
+    );
+    let script = format!(
+        "setsid python3 -c \"$COUNTER\" & while [ ! -s {path} ]; do sleep 0.05; done; exit 3",
+        path = count.display()
+    );
+    let init = Pid1::start(
+        &["--no-preflight", "--", "sh", "-c", &script],
+        &[("TRM_INIT_CHILD__STOP_GRACE", "1500ms"), ("COUNTER", &counter)],
+    );
+    let out = init.wait(LIMIT);
+    assert_eq!(out.code(), 3, "{}", out.stderr);
+    let terms = std::fs::read_to_string(&count).expect("the counter's file");
+    assert_eq!(terms.trim(), "1", "SIGTERMs the leftover received during the 1.5 s grace:\n{}", out.stderr);
+}

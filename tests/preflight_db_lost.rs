@@ -8,113 +8,24 @@
 use trm_test_support as common;
 
 use common::*;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-/// A PostgreSQL cluster in a temporary folder, owned by the postgres user, on a free port, trust auth.
-struct Cluster {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-fn as_postgres(program: &str, args: &[&str]) -> std::process::Output {
-    Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(Path::new(PG_BIN).join(program))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("runuser {program}: {e}"))
-}
-
-impl Cluster {
-    fn new() -> Cluster {
-        require_root();
-        require(
-            "PostgreSQL 15 server binaries",
-            Path::new(PG_BIN).join("initdb").exists(),
-            "apt-get install postgresql-15 (scripts/test.sh does this)",
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let chown = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().expect("chown");
-        assert!(chown.success());
-        let data = dir.path().join("data");
-        let out = as_postgres("initdb", &["-D", &data.to_string_lossy(), "-A", "trust", "-U", "trm", "--no-sync"]);
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
-        let cluster = Cluster { dir, port: free_port() };
-        cluster.start();
-        cluster.sql("postgres", "CREATE DATABASE trm");
-        cluster
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn start(&self) {
-        let opts = format!("-p {} -c listen_addresses=127.0.0.1 -k {}", self.port, self.dir.path().display());
-        let log = self.dir.path().join("server.log");
-        let out = as_postgres(
-            "pg_ctl",
-            &[
-                "-D",
-                &self.data().to_string_lossy(),
-                "-o",
-                &opts,
-                "-l",
-                &log.to_string_lossy(),
-                "-w",
-                "-t",
-                "120",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn stop_immediate(&self) {
-        let out = as_postgres("pg_ctl", &["-D", &self.data().to_string_lossy(), "-m", "immediate", "-w", "stop"]);
-        assert!(out.status.success(), "pg_ctl stop: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    fn sql(&self, db: &str, sql: &str) -> String {
-        let out = Command::new("psql")
-            .args(["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "trm", "-d", db, "-c", sql])
-            .arg("-p")
-            .arg(self.port.to_string())
-            .output()
-            .expect("psql");
-        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn env(&self, db: &str) -> Vec<(String, String)> {
-        vec![
-            ("DB_CLIENT".into(), "pg".into()),
-            ("DB_HOST".into(), "127.0.0.1".into()),
-            ("DB_PORT".into(), self.port.to_string()),
-            ("DB_USER".into(), "trm".into()),
-            ("DB_PASSWORD".into(), "unused-trust-auth".into()),
-            ("DB_DATABASE".into(), db.into()),
-            ("TRM_INIT_DATABASE__WAIT_TIMEOUT".into(), "5s".into()),
-            ("TRM_INIT_HEALTH__LISTEN".into(), "127.0.0.1:0".into()),
-            ("TRM_INIT_CHILD__COMMAND".into(), "[\"true\"]".into()),
+/// A scratch cluster (`tests/support`'s one) with a database `db`, and the variables of a boot against
+/// it (preflight, then the child `true`; the database waited for 5 s at most).
+fn cluster_with(db: &str) -> (ScratchCluster, Vec<(String, String)>) {
+    let cluster = ScratchCluster::started();
+    cluster.sql("postgres", &format!("CREATE DATABASE {db}"));
+    let mut env = cluster.env(db);
+    env.extend(
+        [
+            ("TRM_INIT_DATABASE__WAIT_TIMEOUT", "5s"),
+            ("TRM_INIT_HEALTH__LISTEN", "127.0.0.1:0"),
+            ("TRM_INIT_CHILD__COMMAND", "[\"true\"]"),
         ]
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = as_postgres("pg_ctl", &["-D", &self.data().to_string_lossy(), "-m", "immediate", "stop"]);
-    }
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    (cluster, env)
 }
 
 /// `trm-init run` (preflight, then the child `true`) with its output captured while it runs.
@@ -154,10 +65,12 @@ fn own_errors(log: &str) -> Vec<&str> {
 
 /// Stops PostgreSQL with an immediate shutdown while `run` works; trm-init must fail with exactly one
 /// error line of its own, which is returned.
-fn lose_postgres(cluster: &Cluster, run: Run) -> String {
+fn lose_postgres(cluster: &ScratchCluster, run: Run) -> String {
     cluster.stop_immediate();
     let (code, log) = run.wait(FAIL_LIMIT);
-    assert_ne!(code, 0, "{log}");
+    // Exactly the documented code: never a panic (134 / 139 as PID 1 of the image) nor another code.
+    assert_eq!(code, 69, "the database went away: exit 69 (README, exit codes):\n{log}");
+    assert!(!log.contains("panicked"), "{log}");
     let errors = own_errors(&log);
     assert_eq!(errors.len(), 1, "one error line:\n{log}");
     eprintln!("the error line: {}", errors[0]);
@@ -175,7 +88,7 @@ const FAIL_LIMIT: Duration = Duration::from_secs(120);
 
 #[test]
 fn db_init_file_interrupted_by_an_immediate_shutdown_then_converges() {
-    let cluster = Cluster::new();
+    let (cluster, mut env) = cluster_with("trm");
     let pre = migration_dir(&[
         ("001_a.sql", "CREATE TABLE a (x int);"),
         // Slow until the test says otherwise (the file itself must not change between the two boots).
@@ -186,7 +99,6 @@ fn db_init_file_interrupted_by_an_immediate_shutdown_then_converges() {
         ("003_c.sql", "CREATE TABLE c (x int);"),
     ]);
     let post = migration_dir(&[]);
-    let mut env = cluster.env("trm");
     env.push(("TRM_INIT_SCHEMA__ENABLED".into(), "false".into()));
     env.push(("TRM_INIT_DB_INIT__PRE_DIR".into(), pre.path().to_string_lossy().into_owned()));
     env.push(("TRM_INIT_DB_INIT__POST_DIR".into(), post.path().to_string_lossy().into_owned()));
@@ -213,12 +125,8 @@ fn db_init_file_interrupted_by_an_immediate_shutdown_then_converges() {
     assert_eq!(cluster.sql("trm", "SELECT to_regclass('b') IS NOT NULL AND to_regclass('c') IS NOT NULL"), "t");
 }
 
-/// Stops PostgreSQL as soon as the log shows `marker`, expects the one error line to name `command`,
-/// then restarts it and boots again to convergence.
-fn directus_interrupted_at(db: &str, marker: &str, command: &str) {
-    let cluster = Cluster::new();
-    cluster.sql("postgres", &format!("CREATE DATABASE {db}"));
-    let mut env = cluster.env(db);
+/// The variables of a whole boot (Directus step and access step included) against `db` of `cluster`.
+fn directus_env(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
     let directus_dir = directus_dir();
     let cli = directus_dir.join("cli.js").to_string_lossy().into_owned();
     env.extend(
@@ -235,6 +143,14 @@ fn directus_interrupted_at(db: &str, marker: &str, command: &str) {
         ]
         .map(|(k, v)| (k.to_string(), v)),
     );
+    env
+}
+
+/// Stops PostgreSQL as soon as the log shows `marker`, expects the one error line to name `command`,
+/// then restarts it and boots again to convergence.
+fn directus_interrupted_at(db: &str, marker: &str, command: &str) {
+    let (cluster, env) = cluster_with(db);
+    let env = directus_env(env);
     let run = Run::start(&env);
     let reached = eventually(Duration::from_secs(300), || run.log().contains(marker));
     assert!(reached, "never reached {marker:?}:\n{}", run.log());
@@ -245,9 +161,14 @@ fn directus_interrupted_at(db: &str, marker: &str, command: &str) {
     );
 
     cluster.start();
-    let (code, log) = Run::start(&env).wait(Duration::from_secs(600));
-    assert_eq!(code, 0, "the next boot converges:\n{log}");
+    let log = converges(&cluster, db, &env);
     assert!(log.contains("snapshot applied"), "{log}");
+}
+
+/// The next boot succeeds, and every migration (trm-init's and Directus's) is recorded once.
+fn converges(cluster: &ScratchCluster, db: &str, env: &[(String, String)]) -> String {
+    let (code, log) = Run::start(env).wait(Duration::from_secs(600));
+    assert_eq!(code, 0, "the next boot converges:\n{log}");
     assert_eq!(
         cluster
             .sql(db, "SELECT count(*) FROM (SELECT filename FROM migrations_applied GROUP BY 1 HAVING count(*) > 1) d"),
@@ -258,6 +179,7 @@ fn directus_interrupted_at(db: &str, marker: &str, command: &str) {
     let recorded: usize = cluster.sql(db, "SELECT count(*) FROM migrations_applied").parse().unwrap_or(0);
     assert!(recorded > 0 && recorded <= files, "each migration recorded once: {recorded} rows for {files} files");
     assert_eq!(cluster.sql(db, "SELECT count(*) - count(DISTINCT version) FROM directus_migrations"), "0");
+    log
 }
 
 #[test]
@@ -268,4 +190,52 @@ fn directus_bootstrap_interrupted_by_an_immediate_shutdown_then_converges() {
 #[test]
 fn directus_apply_interrupted_by_an_immediate_shutdown_then_converges() {
     directus_interrupted_at("lost_apply", "applying the snapshot", "apply");
+}
+
+/// Whether a session of `application` (or any, when None) waits for a lock on `db`.
+fn someone_waits(cluster: &ScratchCluster, db: &str, application: Option<&str>) -> bool {
+    let filter = application.map(|a| format!(" AND application_name = '{a}'")).unwrap_or_default();
+    cluster.sql(
+        db,
+        &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND wait_event_type = 'Lock'{filter}"),
+    ) != "0"
+}
+
+#[test]
+fn directus_diff_and_the_access_step_interrupted_by_an_immediate_shutdown_then_converge() {
+    let db = "lost_diff_access";
+    let (cluster, env) = cluster_with(db);
+    let env = directus_env(env);
+    let (code, log) = Run::start(&env).wait(Duration::from_secs(600));
+    assert_eq!(code, 0, "the first boot:\n{log}");
+
+    // The diff: bootstrap of an installed database runs no migration; the diff then reads Directus's
+    // relations, which the test holds.
+    let mut again = env.clone();
+    again.push(("TRM_INIT_SCHEMA__SKIP_UNCHANGED".into(), "false".into()));
+    // The lock lets the stop land inside the diff whatever the machine's speed.
+    let holder = cluster.hold_table(db, "directus_relations");
+    let run = Run::start(&again);
+    let waiting = eventually(Duration::from_secs(300), || {
+        run.log().contains("directus bootstrap done") && someone_waits(&cluster, db, None)
+    });
+    assert!(waiting, "the diff never waited for directus_relations:\n{}", run.log());
+    let error = lose_postgres(&cluster, run);
+    drop(holder);
+    assert!(error.contains("directus schema") && error.contains("`diff`") && went_away(&error), "{error}");
+    cluster.start();
+
+    // The access step: its first read of the permissions waits for the test's lock.
+    let mut again = env.clone();
+    again.push(("TRM_INIT_ACCESS__SKIP_UNCHANGED".into(), "false".into()));
+    let holder = cluster.hold_table(db, "directus_permissions");
+    let run = Run::start(&again);
+    let waiting = eventually(Duration::from_secs(300), || someone_waits(&cluster, db, Some("trm-init")));
+    assert!(waiting, "the access step never waited for directus_permissions:\n{}", run.log());
+    let error = lose_postgres(&cluster, run);
+    drop(holder);
+    assert!(error.contains("access") && went_away(&error), "{error}");
+
+    cluster.start();
+    converges(&cluster, db, &env);
 }

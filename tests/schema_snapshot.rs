@@ -1,15 +1,11 @@
 //! `snapshots/schema.yaml` holds the Phase 1 model as published (plan NAMES.md, CONTEXT.md "Phase 1 as
 //! published"): the processor reads these tables with plain SQL under these names, so a rename here is
-//! a break there. Also: the raw tables (positions, migrations_applied, trm_init_schema_state, timing_ledger,
-//! recompute_outbox) are never in it. Read from the file; no database needed (tests/e2e_boot.rs checks a
+//! a break there. Also: the raw tables (tests/support's `RAW_TABLES`) are never in it. Read from the file; no database needed (tests/e2e_boot.rs checks a
 //! booted Directus).
 
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
-use trm_test_support::{repo_snapshot_yaml as snapshot, snapshot_list as seq, yaml_str as s};
-
-const RAW_TABLES: [&str; 5] =
-    ["positions", "migrations_applied", "trm_init_schema_state", "recompute_outbox", "timing_ledger"];
+use trm_test_support::{repo_snapshot_yaml as snapshot, snapshot_list as seq, yaml_str as s, RAW_TABLES};
 
 /// Field name -> field, for one collection.
 fn fields(doc: &Value, collection: &str) -> BTreeMap<String, Value> {

@@ -1,5 +1,5 @@
 //! `trm-init preflight`: the whole preflight of `run` (wait, db-init pre, Directus bootstrap + guarded
-//! apply, db-init post), then exit 0 without starting the main child or the health server. What a CI
+//! apply, db-init post, access), then exit 0 without starting the main child or the health server. What a CI
 //! job and a Kubernetes migration Job run; its exit codes are `run`'s.
 
 use crate::config::Config;

@@ -4,6 +4,9 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::time::Duration;
 
+/// The longest duration a key accepts: every deadline `now + duration` stays far from overflowing.
+pub const MAX: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// A duration read from and written as a human string (`"8s"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
@@ -20,9 +23,13 @@ impl Dur {
 impl std::str::FromStr for Dur {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        humantime::parse_duration(text.trim())
-            .map(Dur)
-            .map_err(|e| format!("invalid duration {text:?} ({e}); write a number and a unit, like 500ms, 8s or 2m"))
+        let parsed = humantime::parse_duration(text.trim())
+            .map_err(|e| format!("invalid duration {text:?} ({e}); write a number and a unit, like 500ms, 8s or 2m"))?;
+        if parsed > MAX {
+            // Deadlines are `now + duration`: a value near u64::MAX seconds would overflow the clock.
+            return Err(format!("invalid duration {text:?}: at most {} (365 days)", humantime::format_duration(MAX)));
+        }
+        Ok(Dur(parsed))
     }
 }
 

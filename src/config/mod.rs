@@ -207,11 +207,16 @@ pub struct AccessConfig {
     pub file: Option<PathBuf>,
     /// Skip the step when neither the file nor the database's access rows changed since the last apply.
     pub skip_unchanged: bool,
+    /// The operator confirms that the Directus licence covers custom permission rules: only then is the
+    /// access file (written for Directus 11's permissions) applied to another Directus major. From
+    /// Directus 12 the Core tier refuses or drops filtered permissions, which would lock every TRM member
+    /// out (and dropping the filters would show every organisation's rows to all).
+    pub licence_confirmed: bool,
 }
 
 impl Default for AccessConfig {
     fn default() -> Self {
-        AccessConfig { enabled: true, file: None, skip_unchanged: true }
+        AccessConfig { enabled: true, file: None, skip_unchanged: true, licence_confirmed: false }
     }
 }
 

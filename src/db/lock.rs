@@ -89,15 +89,18 @@ impl Lock {
                 false => Err(DbError::Query {
                     what: "releasing the preflight lock".into(),
                     message: "the server says this session did not hold it".into(),
+                    lost: false,
                 }),
             },
             Ok(Err(e)) => Err(DbError::Query {
                 what: "releasing the preflight lock".into(),
                 message: format!("{} (closing the connection releases it)", describe_error(&e)),
+                lost: super::connection_lost(&e),
             }),
             Err(_) => Err(DbError::Query {
                 what: "releasing the preflight lock".into(),
                 message: format!("no answer within {CLEANUP_LIMIT:?} (closing the connection releases it)"),
+                lost: true,
             }),
         }
     }

@@ -48,7 +48,7 @@ pub(crate) enum DbError {
     #[error("stopped by a stop signal")]
     Cancelled,
     #[error("{what}: {message}")]
-    Query { what: String, message: String },
+    Query { what: String, message: String, lost: bool },
     #[error("{what}: column {column:?} has the unexpected type {found} ({message})")]
     Row { what: String, column: String, found: String, message: String },
 }
@@ -60,6 +60,7 @@ impl crate::exit::ExitCode for DbError {
             DbError::Config(_) | DbError::Refused { .. } => exit::CONFIG,
             DbError::Unavailable { .. } | DbError::LockTimeout { .. } => exit::UNAVAILABLE,
             DbError::Cancelled => exit::TERMINATED,
+            // Outside a step (the lock, connecting): the database is what is unavailable.
             DbError::Query { .. } => exit::UNAVAILABLE,
             // The tables trm-init reads rows from are its own history tables (and catalogs): a row it
             // cannot read means the history was altered by hand.
@@ -71,7 +72,50 @@ impl crate::exit::ExitCode for DbError {
 impl DbError {
     /// A failed query outside the migrations (history, lock, catalog reads): `what` says which.
     pub(crate) fn query(what: impl Into<String>, err: &tokio_postgres::Error) -> Self {
-        DbError::Query { what: what.into(), message: describe_error(err) }
+        DbError::Query { what: what.into(), message: describe_error(err), lost: connection_lost(err) }
+    }
+}
+
+/// The one classifier of database errors, for every step: whether `err` means the connection to
+/// PostgreSQL is gone (closed, an I/O error, SQLSTATE class 08, or the server shutting down or
+/// restarting: 57P01, 57P02, 57P03). Anything else is an answer of the server (a failed statement) or a
+/// value trm-init cannot read; those are the failing step's own.
+pub(crate) fn connection_lost(err: &tokio_postgres::Error) -> bool {
+    if err.is_closed() {
+        return true;
+    }
+    match err.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+        None => {
+            let mut source = std::error::Error::source(err);
+            while let Some(e) = source {
+                if e.is::<std::io::Error>() {
+                    return true;
+                }
+                source = e.source();
+            }
+            let text = err.to_string();
+            text.contains("communicating with the server") || text.contains("connection closed")
+        }
+    }
+}
+
+/// The exit code of a database error met by a step whose own failures exit `step`: 69 when the
+/// connection was lost (whatever the step), `step` otherwise (65 for db-init, 70 for the Directus and
+/// access steps), wrong column types included.
+pub(crate) fn exit_code_for(err: &tokio_postgres::Error, step: u8) -> u8 {
+    step_code(connection_lost(err), step)
+}
+
+/// 69 when the connection was lost, else the step's code.
+pub(crate) fn step_code(lost: bool, step: u8) -> u8 {
+    if lost {
+        crate::exit::UNAVAILABLE
+    } else {
+        step
     }
 }
 
@@ -141,16 +185,14 @@ impl Session {
         }
     }
 
-    /// Runs `work` (one statement or batch on this session) unless `shutdown` fires first. When it
-    /// fires mid-statement, the statement is cancelled on the server (cancel request on a separate
-    /// connection) and awaited briefly so it is gone before this returns `Err(DbError::Cancelled)`.
-    pub(crate) async fn cancellable<T, F>(
-        &self,
-        shutdown: &CancellationToken,
-        work: F,
-    ) -> Result<Result<T, tokio_postgres::Error>, DbError>
+    /// Runs `work` (one statement, a batch, or a whole step's statements on this session) unless
+    /// `shutdown` fires first. When it fires mid-statement, the statement is cancelled on the server
+    /// (cancel request on a separate connection) and `work` is awaited briefly, so that it ends on its
+    /// own error path (a step rolls its transaction back there) before this returns
+    /// `Err(DbError::Cancelled)`.
+    pub(crate) async fn cancellable<T, F>(&self, shutdown: &CancellationToken, work: F) -> Result<T, DbError>
     where
-        F: Future<Output = Result<T, tokio_postgres::Error>>,
+        F: Future<Output = T>,
     {
         if shutdown.is_cancelled() {
             return Err(DbError::Cancelled);
@@ -168,9 +210,8 @@ impl Session {
                     Err(_) => tracing::warn!("cancel request got no answer within {CLEANUP_LIMIT:?}"),
                 }
                 match timeout(CLEANUP_LIMIT, &mut work).await {
-                    Ok(Ok(_)) => tracing::info!("the statement finished before the cancel request reached it"),
-                    Ok(Err(e)) => tracing::info!(error = %describe_error(&e), "statement cancelled"),
-                    Err(_) => tracing::warn!("the statement did not end within {CLEANUP_LIMIT:?} of the cancel request"),
+                    Ok(_) => tracing::info!("the work ended after the cancel request"),
+                    Err(_) => tracing::warn!("the work did not end within {CLEANUP_LIMIT:?} of the cancel request"),
                 }
                 Err(DbError::Cancelled)
             }

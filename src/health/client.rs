@@ -102,7 +102,7 @@ pub(crate) async fn get(target: &Target, limit: Duration, body_wait: Duration) -
             Ok(Ok(_)) => {}
         }
     };
-    let wanted = (head.body_start + head.content_length.unwrap_or(MAX_RESPONSE)).min(MAX_RESPONSE);
+    let wanted = wanted_len(&head);
     let body_deadline = deadline.min(Instant::now() + body_wait);
     while buf.len() < wanted {
         match timeout_at(body_deadline, read_some(&mut stream, &mut buf)).await {
@@ -110,12 +110,24 @@ pub(crate) async fn get(target: &Target, limit: Duration, body_wait: Duration) -
             _ => break,
         }
     }
-    let end = wanted.min(buf.len());
-    let mut body = buf[head.body_start.min(end)..end].to_vec();
+    Ok(Reply { status: head.status, body: body(&head, &buf) })
+}
+
+/// How many bytes of the response to read: the head and the announced body, at most `MAX_RESPONSE`
+/// (a `Content-Length` near `usize::MAX` must not overflow).
+fn wanted_len(head: &ResponseHead) -> usize {
+    head.body_start.saturating_add(head.content_length.unwrap_or(MAX_RESPONSE)).min(MAX_RESPONSE)
+}
+
+/// The body of a response whose head is `head`, from what was read (`buf`, head included).
+pub(crate) fn body(head: &ResponseHead, buf: &[u8]) -> Vec<u8> {
+    let end = wanted_len(head).min(buf.len());
+    let body = buf.get(head.body_start.min(end)..end).unwrap_or_default();
     if head.chunked {
-        body = dechunk(&body);
+        dechunk(body)
+    } else {
+        body.to_vec()
     }
-    Ok(Reply { status: head.status, body })
 }
 
 async fn connect(addrs: &[std::net::SocketAddr]) -> io::Result<TcpStream> {
@@ -143,20 +155,20 @@ async fn read_some(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usiz
     Ok(n)
 }
 
-struct ResponseHead {
+pub(crate) struct ResponseHead {
     status: u16,
     body_start: usize,
     content_length: Option<usize>,
     chunked: bool,
 }
 
-enum Head {
+pub(crate) enum Head {
     Complete(ResponseHead),
     Partial,
     Invalid(String),
 }
 
-fn parse_head(buf: &[u8]) -> Head {
+pub(crate) fn parse_head(buf: &[u8]) -> Head {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut response = httparse::Response::new(&mut headers);
     match response.parse(buf) {
@@ -182,7 +194,7 @@ fn parse_head(buf: &[u8]) -> Head {
 }
 
 /// The data of a chunked body, as far as it is complete.
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+pub(crate) fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
         let size_text = std::str::from_utf8(&raw[..eol]).unwrap_or("").split(';').next().unwrap_or("").trim();

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod db_init;
 pub mod directus;
+pub mod state;
 
 use crate::config::Config;
 use crate::db::{self, Locking, Session};

@@ -18,7 +18,7 @@
 
 use std::io;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -49,50 +49,71 @@ impl RedisTarget {
         Self::from_vars(&vars)
     }
 
+    /// Directus 11.17.4's reading (`@directus/env`, `redisConfigAvailable`, `createRedis`): a `<VAR>_FILE`
+    /// of one of Directus's own Redis variables is read instead of `<VAR>`, exactly as the file holds it;
+    /// `REDIS_ENABLED` decides when set (`true` or `1`), else any `REDIS` / `REDIS_*` turns Redis on;
+    /// `REDIS` (a URL) wins over the single variables, whose defaults are ioredis's. The cases are
+    /// `extensions/test/redis-settings.json`, which the extensions' tests read too.
     pub fn from_vars(vars: &[(String, String)]) -> Result<Option<RedisTarget>, String> {
-        let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let file = |k: &str| -> Result<Option<String>, String> {
-            match get(&format!("{k}_FILE")) {
-                Some(path) => std::fs::read_to_string(&path)
-                    .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
-                    .map_err(|e| format!("{k}_FILE {path}: {e}")),
-                None => Ok(get(k)),
+        let plain = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let get = |k: &str| -> Result<Option<String>, String> {
+            let file = format!("{k}_FILE");
+            match plain(&file) {
+                Some(path) if DIRECTUS_VARIABLES.contains(&k) => {
+                    std::fs::read_to_string(&path).map(Some).map_err(|e| format!("{file}: {path}: {e}"))
+                }
+                _ => Ok(plain(k)),
             }
         };
-        if let Some(enabled) = get("REDIS_ENABLED") {
+        if let Some(enabled) = get("REDIS_ENABLED")? {
             if !matches!(enabled.as_str(), "true" | "1") {
                 return Ok(None);
             }
         } else if !vars.iter().any(|(k, _)| k == "REDIS" || k.starts_with("REDIS_")) {
             return Ok(None);
         }
-        let namespace = get("REDIS_PERMISSIONS_NAMESPACE").unwrap_or_else(|| "permissions".into());
-        if let Some(url) = file("REDIS")? {
+        let namespace = get("REDIS_PERMISSIONS_NAMESPACE")?.unwrap_or_else(|| "permissions".into());
+        if let Some(url) = get("REDIS")? {
             let mut t = parse_url(&url)?;
             t.namespace = namespace;
             return Ok(Some(t));
         }
-        let port = match get("REDIS_PORT") {
+        let port = match get("REDIS_PORT")? {
             Some(p) => p.parse().map_err(|_| format!("REDIS_PORT={p} is not a port"))?,
             None => 6379,
         };
-        let db = match get("REDIS_DB") {
+        let db = match get("REDIS_DB")? {
             Some(d) => d.parse().map_err(|_| format!("REDIS_DB={d} is not a database number"))?,
             None => 0,
         };
         Ok(Some(RedisTarget {
-            host: get("REDIS_HOST").unwrap_or_else(|| "localhost".into()),
+            host: get("REDIS_HOST")?.unwrap_or_else(|| "localhost".into()),
             port,
-            username: get("REDIS_USERNAME"),
-            password: file("REDIS_PASSWORD")?,
+            username: get("REDIS_USERNAME")?,
+            password: get("REDIS_PASSWORD")?,
             db,
             namespace,
         }))
     }
 }
 
+/// Directus's own Redis variables (`@directus/env`'s list): only these have a `_FILE` form.
+const DIRECTUS_VARIABLES: [&str; 11] = [
+    "REDIS",
+    "REDIS_ENABLED",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_USERNAME",
+    "REDIS_PASSWORD",
+    "REDIS_DB",
+    "REDIS_BUS_NAMESPACE",
+    "REDIS_LOCK_NAMESPACE",
+    "REDIS_COUNTERS_NAMESPACE",
+    "REDIS_PERMISSIONS_NAMESPACE",
+];
+
 /// `redis://[user[:password]@]host[:port][/db]`.
-fn parse_url(url: &str) -> Result<RedisTarget, String> {
+pub(crate) fn parse_url(url: &str) -> Result<RedisTarget, String> {
     let rest = match url.split_once("://") {
         Some(("redis", rest)) => rest,
         Some((scheme, _)) => {
@@ -116,8 +137,10 @@ fn parse_url(url: &str) -> Result<RedisTarget, String> {
     let (username, password) = match auth {
         None => (None, None),
         Some(a) => match a.split_once(':') {
-            Some((u, p)) => ((!u.is_empty()).then(|| u.to_string()), Some(percent_decode(p))),
-            None => (Some(a.to_string()), None),
+            Some((u, p)) => {
+                ((!u.is_empty()).then(|| decode(u, "user name")).transpose()?, Some(decode(p, "password")?))
+            }
+            None => (Some(decode(a, "user name")?), None),
         },
     };
     Ok(RedisTarget {
@@ -130,22 +153,23 @@ fn parse_url(url: &str) -> Result<RedisTarget, String> {
     })
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
+/// A percent-encoded part of the URL's userinfo. A `%` that starts no escape (two hex digits), or
+/// escapes that are not UTF-8, are errors, as they are for Directus (its URL parser throws). The error
+/// names the part, never its value (it may be a password).
+fn decode(part: &str, what: &str) -> Result<String, String> {
+    let bytes = part.as_bytes();
+    let stray = bytes.iter().enumerate().any(|(i, b)| {
+        *b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if stray {
+        return Err(format!("REDIS: the {what} has a `%` that starts no percent-escape (write `%25` for `%`)"));
     }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| format!("REDIS: the {what} is not UTF-8 once percent-decoded"))
 }
 
 /// What one invalidation did.
@@ -227,12 +251,19 @@ fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
 
-enum Reply {
+pub(crate) enum Reply {
     Simple,
     Integer(i64),
     Bulk(Option<Vec<u8>>),
     Array(Vec<Reply>),
 }
+
+/// Bounds on what a reply may announce: trm-init asks for key names and counts, never for values.
+const MAX_BULK: i64 = 16 * 1024 * 1024;
+const MAX_ITEMS: i64 = 1024 * 1024;
+const MAX_DEPTH: usize = 8;
+/// A reply's header line (`$123`, `-ERR ...`) is short.
+const MAX_LINE: usize = 64 * 1024;
 
 struct Resp {
     stream: BufReader<TcpStream>,
@@ -250,48 +281,67 @@ impl Resp {
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "write timed out"))??;
         let name = args.first().copied().unwrap_or_default();
-        match timeout(LIMIT, self.read()).await {
+        match timeout(LIMIT, read_reply(&mut self.stream, 0)).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(e)) if e.kind() == io::ErrorKind::Other => Err(io::Error::other(format!("{name}: {e}"))),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("{name}: no answer"))),
         }
     }
+}
 
-    fn read(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<Reply>> + Send + '_>> {
-        Box::pin(async move {
-            let mut line = String::new();
-            if self.stream.read_line(&mut line).await? == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "Redis closed the connection"));
+/// One RESP2 reply from `reader`; anything malformed (bytes that are not UTF-8, a length out of
+/// bounds, nesting deeper than `MAX_DEPTH`) is an `InvalidData` error, never a panic.
+pub(crate) fn read_reply<'a, R: AsyncBufRead + Unpin + Send>(
+    reader: &'a mut R,
+    depth: usize,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<Reply>> + Send + 'a>> {
+    Box::pin(async move {
+        if depth > MAX_DEPTH {
+            return Err(bad("arrays nested too deep"));
+        }
+        let mut raw = Vec::new();
+        if (&mut *reader).take(MAX_LINE as u64).read_until(b'\n', &mut raw).await? == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "Redis closed the connection"));
+        }
+        if raw.last() != Some(&b'\n') {
+            return Err(bad("a reply line without its end"));
+        }
+        let Some((&kind, rest)) = raw.split_first() else { return Err(bad("an empty reply line")) };
+        let rest = std::str::from_utf8(rest).map_err(|_| bad("a reply line that is not UTF-8"))?;
+        let rest = rest.trim_end_matches(['\r', '\n']);
+        let length = |max: i64| -> io::Result<i64> {
+            let n: i64 = rest.parse().map_err(|_| bad("bad length"))?;
+            if n > max {
+                return Err(bad("a length beyond what trm-init reads"));
             }
-            let line = line.trim_end_matches(['\r', '\n']);
-            let (kind, rest) = line.split_at(line.len().min(1));
-            match kind {
-                "+" => Ok(Reply::Simple),
-                "-" => Err(io::Error::other(rest.to_string())),
-                ":" => rest.parse().map(Reply::Integer).map_err(|_| bad("bad integer")),
-                "$" => {
-                    let n: i64 = rest.parse().map_err(|_| bad("bad bulk length"))?;
-                    if n < 0 {
-                        return Ok(Reply::Bulk(None));
-                    }
-                    let mut buf = vec![0u8; n as usize + 2];
-                    self.stream.read_exact(&mut buf).await?;
-                    buf.truncate(n as usize);
-                    Ok(Reply::Bulk(Some(buf)))
+            Ok(n)
+        };
+        match kind {
+            b'+' => Ok(Reply::Simple),
+            b'-' => Err(io::Error::other(rest.to_string())),
+            b':' => rest.parse().map(Reply::Integer).map_err(|_| bad("bad integer")),
+            b'$' => {
+                let n = length(MAX_BULK)?;
+                if n < 0 {
+                    return Ok(Reply::Bulk(None));
                 }
-                "*" => {
-                    let n: i64 = rest.parse().map_err(|_| bad("bad array length"))?;
-                    let mut items = Vec::new();
-                    for _ in 0..n.max(0) {
-                        items.push(self.read().await?);
-                    }
-                    Ok(Reply::Array(items))
-                }
-                _ => Err(bad("unknown reply type")),
+                let mut buf = vec![0u8; n as usize + 2];
+                reader.read_exact(&mut buf).await?;
+                buf.truncate(n as usize);
+                Ok(Reply::Bulk(Some(buf)))
             }
-        })
-    }
+            b'*' => {
+                let n = length(MAX_ITEMS)?;
+                let mut items = Vec::new();
+                for _ in 0..n.max(0) {
+                    items.push(read_reply(reader, depth + 1).await?);
+                }
+                Ok(Reply::Array(items))
+            }
+            _ => Err(bad("unknown reply type")),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -300,6 +350,44 @@ mod tests {
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// The cases both trm-init and the extensions are tested with (`extensions/test/redis-settings.json`).
+    #[test]
+    fn the_shared_redis_settings_cases() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/extensions/test/redis-settings.json");
+        let table: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("the shared table")).expect("JSON");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cases = table["cases"].as_array().expect("cases");
+        assert!(cases.len() >= 10, "{path}: the table lost its cases");
+        for case in cases {
+            let name = case["name"].as_str().unwrap_or("?");
+            let mut vars = Vec::new();
+            for (key, value) in case["env"].as_object().expect("env") {
+                let mut value = value.as_str().expect("env values are strings").to_string();
+                if let Some(file) = value.strip_prefix("{file:").and_then(|v| v.strip_suffix('}')) {
+                    let path = dir.path().join(file);
+                    std::fs::write(&path, case["files"][file].as_str().expect("the file's text")).expect("write");
+                    value = path.to_string_lossy().into_owned();
+                }
+                vars.push((key.clone(), value));
+            }
+            let got = RedisTarget::from_vars(&vars);
+            let expect = &case["expect"];
+            match (got, expect.get("error").and_then(|e| e.as_str())) {
+                (Err(e), Some(text)) => assert!(e.contains(text), "{name}: {e:?} does not name {text:?}"),
+                (Ok(t), Some(text)) => panic!("{name}: expected an error naming {text:?}, got {t:?}"),
+                (Err(e), None) => panic!("{name}: {e}"),
+                (Ok(None), None) => assert!(expect.is_null(), "{name}: Redis is off, expected {expect}"),
+                (Ok(Some(t)), None) => {
+                    let seen = serde_json::json!({
+                        "host": t.host, "port": t.port, "username": t.username, "password": t.password, "db": t.db,
+                    });
+                    assert_eq!(&seen, expect, "{name}");
+                }
+            }
+        }
     }
 
     #[test]

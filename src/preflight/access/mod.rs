@@ -3,7 +3,9 @@
 //! Owns applying the access file after the schema and the post-schema migrations, on preflight's
 //! locked session, and the `access` commands' work (`export`, `matrix`). Order and rules:
 //!   1. the file must exist (else exit 70 naming the path) and pass its own checks;
-//!   2. Directus must be installed (the schema step ran), else exit 70;
+//!   2. the installed Directus must be the major the file is written for (11), else exit 70 naming the
+//!      licence a later major needs, unless `access.licence_confirmed`; Directus must be installed on the
+//!      database (the schema step ran), else exit 70;
 //!   3. with `access.skip_unchanged`, a fingerprint (file + every row of the access tables) equal to the
 //!      one recorded after the last apply skips everything below;
 //!   4. every collection, field and relational path the file names must exist in the schema, else exit
@@ -26,24 +28,36 @@ pub mod validate;
 
 use crate::config::Config;
 use crate::db::describe_error;
+use crate::db::Session;
 use crate::exit::{self, Failure};
 use file::{AccessFile, FileError, Membership, Rows};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Error)]
 pub enum AccessError {
     #[error(transparent)]
     File(#[from] FileError),
-    #[error("Directus is not installed on this database (no directus_policies table): the access step needs the schema step first")]
+    #[error("Directus is not installed on this database (a system table it needs is missing): the access step needs the schema step first")]
     NotInstalled,
     #[error("the access file {path} names what the schema lacks: {}", problems.join("; "))]
     Unknown { path: PathBuf, problems: Vec<String> },
     #[error("{what}: {message}")]
-    Database { what: &'static str, message: String },
+    Database { what: &'static str, message: String, lost: bool },
+    #[error("stopped by a stop signal (the access transaction was rolled back)")]
+    Stopped,
+    #[error(
+        "the access file {path} is written for the permissions of Directus {written}, but Directus {installed} \
+         is installed: from Directus 12 on, permissions with filters need a licence with custom permission rules \
+         (without one they are refused or silently dropped, so every TRM member would lose access, and dropping \
+         the filters would show every organisation's rows to everyone); refusing to apply it. Stay on Directus \
+         {written}.x, or, once the licence covers custom permission rules, set access.licence_confirmed = true \
+         (TRM_INIT_ACCESS__LICENCE_CONFIRMED=true)"
+    )]
+    DirectusMajor { path: PathBuf, written: u64, installed: String },
     #[error(
         "the access rows were written, but running Directus replicas could not be told to drop their cached \
          permissions: {0} (the next boot applies and clears again)"
@@ -54,14 +68,17 @@ pub enum AccessError {
 impl exit::ExitCode for AccessError {
     fn exit_code(&self) -> u8 {
         match self {
-            AccessError::Database { .. } | AccessError::Cache(_) => exit::UNAVAILABLE,
+            // The one classifier (`db::connection_lost`): the connection lost is 69, a failed query 70.
+            AccessError::Database { lost, .. } => crate::db::step_code(*lost, exit::DIRECTUS),
+            AccessError::Cache(_) => exit::UNAVAILABLE,
+            AccessError::Stopped => exit::TERMINATED,
             _ => exit::DIRECTUS,
         }
     }
 }
 
 fn db_err(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> AccessError {
-    move |e| AccessError::Database { what, message: describe_error(&e) }
+    move |e| AccessError::Database { what, message: describe_error(&e), lost: crate::db::connection_lost(&e) }
 }
 
 /// What an apply did.
@@ -86,7 +103,7 @@ pub async fn run(ctx: &super::Context<'_>) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    apply(ctx.config, ctx.db).await.map(|_| ()).map_err(Failure::from)
+    apply(ctx.config, ctx.db, &ctx.shutdown).await.map(|_| ()).map_err(Failure::from)
 }
 
 pub fn file_path(config: &Config) -> PathBuf {
@@ -94,25 +111,57 @@ pub fn file_path(config: &Config) -> PathBuf {
     std::path::absolute(&file).unwrap_or(file)
 }
 
-/// Steps 1-6 of the module comment on `db` (which must hold the preflight lock).
-pub async fn apply(config: &Config, db: &Client) -> Result<Outcome, AccessError> {
+/// Steps 1-6 of the module comment on `session` (which must hold the preflight lock). A stop signal
+/// (`shutdown`) cancels the running statement on the server; the transaction is rolled back and the
+/// step ends with `Stopped` (143).
+pub async fn apply(config: &Config, session: &Session, shutdown: &CancellationToken) -> Result<Outcome, AccessError> {
+    match session.cancellable(shutdown, apply_rows(config, session)).await {
+        Ok(result) => result,
+        Err(_) => Err(AccessError::Stopped),
+    }
+}
+
+/// The Directus major whose permission model the access file's format (version 1) describes.
+pub const WRITTEN_FOR_MAJOR: u64 = 11;
+
+/// The installed Directus (`schema.directus`'s package.json) against `WRITTEN_FOR_MAJOR`: another major
+/// refuses unless `access.licence_confirmed`. A version that cannot be read is a warning (the image
+/// always has one).
+pub fn check_directus_major(config: &Config, path: &Path) -> Result<(), AccessError> {
+    let Some(installed) = crate::preflight::directus::installed_version(&config.schema.directus) else {
+        tracing::warn!(
+            directus = ?config.schema.directus,
+            "the Directus version cannot be read (package.json next to cli.js): the access file is applied \
+             without checking that Directus {WRITTEN_FOR_MAJOR} is installed"
+        );
+        return Ok(());
+    };
+    let major = installed.trim().trim_start_matches('v').split('.').next().and_then(|m| m.parse::<u64>().ok());
+    if major == Some(WRITTEN_FOR_MAJOR) {
+        return Ok(());
+    }
+    if config.access.licence_confirmed {
+        tracing::warn!(
+            "the access file is written for Directus {WRITTEN_FOR_MAJOR}, Directus {installed} is installed: applied \
+             because access.licence_confirmed = true (the licence covers custom permission rules)"
+        );
+        return Ok(());
+    }
+    Err(AccessError::DirectusMajor { path: path.to_path_buf(), written: WRITTEN_FOR_MAJOR, installed })
+}
+
+async fn apply_rows(config: &Config, db: &Client) -> Result<Outcome, AccessError> {
     let path = file_path(config);
     let (file, text) = AccessFile::read(&path)?;
+    check_directus_major(config, &path)?;
     if !rows::directus_installed(db).await.map_err(db_err("reading the access tables"))? {
         return Err(AccessError::NotInstalled);
     }
-    let fingerprint = |state: &str| -> String {
-        let mut h = Sha256::new();
-        for part in [text.as_str(), state] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part.as_bytes());
-        }
-        hex::encode(h.finalize())
-    };
+    let fingerprint = |state: &str| crate::preflight::state::hash(&[("file", text.as_str()), ("rows", state)]);
     let before = rows::state_text(db).await.map_err(db_err("reading the access tables"))?;
     if config.access.skip_unchanged {
-        let recorded = rows::load_fingerprint(db).await.map_err(db_err("reading the access fingerprint"))?;
-        match recorded {
+        let recorded = rows::STATE_TABLE.load(db).await.map_err(db_err("reading the access fingerprint"))?;
+        match recorded.map(|r| (r.fingerprint, r.applied_at)) {
             Some((f, at)) if f == fingerprint(&before) => {
                 tracing::info!(file = %path.display(), "access unchanged since the apply of {at} (same file, same access rows): skipped");
                 return Ok(Outcome { skipped: true, ..Outcome::default() });
@@ -163,7 +212,7 @@ pub async fn apply(config: &Config, db: &Client) -> Result<Outcome, AccessError>
                 "Directus permission cache cleared in Redis; running replicas told to drop theirs"
             ),
             Err(e) => {
-                rows::forget_fingerprint(db).await.map_err(db_err("forgetting the access fingerprint"))?;
+                rows::STATE_TABLE.forget(db).await.map_err(db_err("forgetting the access fingerprint"))?;
                 return Err(AccessError::Cache(e));
             }
         },
@@ -172,15 +221,12 @@ pub async fn apply(config: &Config, db: &Client) -> Result<Outcome, AccessError>
         ),
     }
     let after = rows::state_text(db).await.map_err(db_err("reading the access tables"))?;
-    rows::store_fingerprint(db, &fingerprint(&after)).await.map_err(db_err("recording the access fingerprint"))?;
+    rows::STATE_TABLE.store(db, &fingerprint(&after), "").await.map_err(db_err("recording the access fingerprint"))?;
     Ok(outcome)
 }
 
 async fn write(db: &Client, wanted: &Rows) -> Result<Outcome, AccessError> {
-    let w = |e: tokio_postgres::Error| AccessError::Database {
-        what: "writing the access rows",
-        message: describe_error(&e),
-    };
+    let w = |e: tokio_postgres::Error| db_err("writing the access rows")(e);
     let mut out = Outcome::default();
     rows::create_own_tables(db).await.map_err(db_err("creating trm-init's access tables"))?;
     let managed = rows::managed(db).await.map_err(db_err("reading trm-init's access record"))?;

@@ -7,6 +7,7 @@
 //! not manage are only ever read. It does not open transactions or connections: the caller does.
 
 use super::file::{AccessRow, Action, PermissionRow, Policy, Role, Rows};
+use crate::preflight::state::StateTable;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::Client;
@@ -20,9 +21,7 @@ pub const POLICY_ICON: &str = "badge";
 
 type Pg = tokio_postgres::Error;
 
-pub async fn directus_installed(db: &Client) -> Result<bool, Pg> {
-    Ok(db.query_one("SELECT to_regclass('directus_policies') IS NOT NULL", &[]).await?.get(0))
-}
+pub use crate::preflight::directus::fingerprint::directus_installed;
 
 fn json(text: Option<String>) -> Option<Value> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -130,13 +129,11 @@ pub async fn managed(db: &Client) -> Result<BTreeMap<String, BTreeSet<String>>, 
 
 pub async fn create_own_tables(db: &Client) -> Result<(), Pg> {
     db.batch_execute(&format!(
-        "CREATE TABLE IF NOT EXISTS {MANAGED} (kind text NOT NULL, id text NOT NULL, PRIMARY KEY (kind, id));
-         CREATE TABLE IF NOT EXISTS {STATE} (
-            id smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-            fingerprint text NOT NULL,
-            applied_at timestamptz NOT NULL DEFAULT now())"
+        "CREATE TABLE IF NOT EXISTS {MANAGED} (kind text NOT NULL, id text NOT NULL, PRIMARY KEY (kind, id))
+"
     ))
-    .await
+    .await?;
+    STATE_TABLE.create(db).await
 }
 
 pub async fn record_managed(db: &Client, kind: &str, ids: &[String]) -> Result<(), Pg> {
@@ -264,40 +261,5 @@ pub async fn state_text(db: &Client) -> Result<String, Pg> {
     row.try_get(0)
 }
 
-pub async fn load_fingerprint(db: &Client) -> Result<Option<(String, String)>, Pg> {
-    let exists: bool = db.query_one(&format!("SELECT to_regclass('{STATE}') IS NOT NULL"), &[]).await?.get(0);
-    if !exists {
-        return Ok(None);
-    }
-    let row = db
-        .query_opt(
-            &format!(
-                "SELECT fingerprint, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM {STATE} WHERE id = 1"
-            ),
-            &[],
-        )
-        .await?;
-    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
-}
-
-pub async fn store_fingerprint(db: &Client, fingerprint: &str) -> Result<(), Pg> {
-    create_own_tables(db).await?;
-    db.execute(
-        &format!(
-            "INSERT INTO {STATE} (id, fingerprint, applied_at) VALUES (1, $1, now())
-             ON CONFLICT (id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, applied_at = EXCLUDED.applied_at"
-        ),
-        &[&fingerprint],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Forgets the fingerprint (so the next boot applies again); used when the caches could not be cleared.
-pub async fn forget_fingerprint(db: &Client) -> Result<(), Pg> {
-    let exists: bool = db.query_one(&format!("SELECT to_regclass('{STATE}') IS NOT NULL"), &[]).await?.get(0);
-    if exists {
-        db.execute(&format!("DELETE FROM {STATE}"), &[]).await?;
-    }
-    Ok(())
-}
+/// The one state table of this step (`preflight::state`).
+pub const STATE_TABLE: StateTable = StateTable { name: STATE, with_version: false };

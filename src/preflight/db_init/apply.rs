@@ -166,6 +166,7 @@ impl FileFailure {
             context: None,
             position: None,
             partial,
+            lost: crate::db::connection_lost(err),
         };
         if let Some(db) = err.as_db_error() {
             f.sqlstate = Some(db.code().code().to_string());
@@ -176,14 +177,9 @@ impl FileFailure {
             if let Some(ErrorPosition::Original(pos)) = db.position() {
                 f.position = Some(line_col(&file.sql, offset + *pos as usize));
             }
-        } else if err.is_closed() || session_lost(err) {
+        } else if f.lost {
             f.message = format!("the connection to PostgreSQL was lost while the file ran ({})", f.message);
         }
         f
     }
-}
-
-fn session_lost(err: &tokio_postgres::Error) -> bool {
-    let text = err.to_string();
-    text.contains("communicating with the server") || text.contains("connection closed")
 }

@@ -82,6 +82,8 @@ pub(crate) struct FileFailure {
     pub(crate) position: Option<(usize, usize)>,
     /// A no-transaction file whose earlier statements stay applied.
     pub(crate) partial: bool,
+    /// The connection to PostgreSQL was lost while the file ran (`db::connection_lost`).
+    pub(crate) lost: bool,
 }
 
 impl fmt::Display for FileFailure {
@@ -134,12 +136,14 @@ impl exit::ExitCode for MigrationError {
     fn exit_code(&self) -> u8 {
         match self {
             MigrationError::Folder { .. } | MigrationError::Extension(_) => exit::CONFIG,
-            MigrationError::Files { .. }
-            | MigrationError::Changed { .. }
-            | MigrationError::OutOfOrder { .. }
-            | MigrationError::Failed(_) => exit::MIGRATION,
+            MigrationError::Files { .. } | MigrationError::Changed { .. } | MigrationError::OutOfOrder { .. } => {
+                exit::MIGRATION
+            }
+            // The one classifier (`db::connection_lost`): the connection lost is 69, a failure 65.
+            MigrationError::Failed(f) => crate::db::step_code(f.lost, exit::MIGRATION),
             // A history-table query that failed is part of the migration run.
-            MigrationError::Db(DbError::Query { .. } | DbError::Row { .. }) => exit::MIGRATION,
+            MigrationError::Db(DbError::Query { lost, .. }) => crate::db::step_code(*lost, exit::MIGRATION),
+            MigrationError::Db(DbError::Row { .. }) => exit::MIGRATION,
             MigrationError::Db(e) => e.exit_code(),
         }
     }

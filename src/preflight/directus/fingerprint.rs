@@ -6,7 +6,7 @@
 //! migrations applied, and the columns of the tables those rows name. Any change through the admin UI,
 //! the REST API or plain SQL to those changes the hash, and the next boot runs the full step again.
 
-use sha2::{Digest, Sha256};
+use crate::preflight::state::{self, StateTable};
 use tokio_postgres::Client;
 
 /// Our table: created on the first successful apply.
@@ -15,7 +15,7 @@ pub const TABLE: &str = "trm_init_schema_state";
 /// The database side of the fingerprint, as one text (JSON pieces); "directus: not installed" when
 /// bootstrap never ran.
 pub async fn database_state(db: &Client) -> Result<String, tokio_postgres::Error> {
-    if !directus_installed(db).await? || !migrations_table(db).await? {
+    if !directus_installed(db).await? {
         return Ok("directus: not installed".into());
     }
     let row = db
@@ -39,73 +39,52 @@ pub async fn database_state(db: &Client) -> Result<String, tokio_postgres::Error
 }
 
 /// Whether Directus's system tables exist (bootstrap has run at least once).
+/// The Directus system tables trm-init reads or writes: Directus counts as installed on a database
+/// only when every one exists. The one answer to "is Directus installed?" (`directus_installed`) for
+/// the fingerprint, `schema --dry-run`, `access apply` and `access export`.
+pub const SYSTEM_TABLES: [&str; 9] = [
+    "directus_collections",
+    "directus_fields",
+    "directus_relations",
+    "directus_migrations",
+    "directus_users",
+    "directus_roles",
+    "directus_policies",
+    "directus_access",
+    "directus_permissions",
+];
+
+/// Which of `SYSTEM_TABLES` exist in the current schema.
+pub async fn system_tables(db: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
+    let names: Vec<&str> = SYSTEM_TABLES.to_vec();
+    db.query("SELECT t FROM unnest($1::text[]) t WHERE to_regclass(t) IS NOT NULL", &[&names])
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect()
+}
+
+/// Whether every Directus system table trm-init uses exists (bootstrap ran to its end).
 pub async fn directus_installed(db: &Client) -> Result<bool, tokio_postgres::Error> {
-    db.query_one(
-        "SELECT to_regclass('directus_fields') IS NOT NULL AND to_regclass('directus_collections') IS NOT NULL \
-         AND to_regclass('directus_relations') IS NOT NULL",
-        &[],
-    )
-    .await?
-    .try_get(0)
+    Ok(system_tables(db).await?.len() == SYSTEM_TABLES.len())
 }
 
-async fn migrations_table(db: &Client) -> Result<bool, tokio_postgres::Error> {
-    db.query_one("SELECT to_regclass('directus_migrations') IS NOT NULL", &[]).await?.try_get(0)
-}
+/// The one state table of this step (`preflight::state`).
+pub const STATE: StateTable = StateTable { name: TABLE, with_version: true };
 
-/// sha256 hex of the three parts.
+/// sha256 hex of the three parts (`state::hash`).
 pub fn compute(snapshot_text: &str, directus_version: &str, database_state: &str) -> String {
-    let mut h = Sha256::new();
-    for (label, part) in [("snapshot", snapshot_text), ("directus", directus_version), ("database", database_state)] {
-        h.update(label.as_bytes());
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    hex::encode(h.finalize())
+    state::hash(&[("snapshot", snapshot_text), ("directus", directus_version), ("database", database_state)])
 }
 
-/// What the last successful apply recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    pub fingerprint: String,
-    pub directus_version: String,
-    pub applied_at: String,
-}
+pub use crate::preflight::state::Recorded;
 
 pub async fn load(db: &Client) -> Result<Option<Recorded>, tokio_postgres::Error> {
-    let exists: bool = db.query_one(&format!("SELECT to_regclass('{TABLE}') IS NOT NULL"), &[]).await?.try_get(0)?;
-    if !exists {
-        return Ok(None);
-    }
-    let row = db
-        .query_opt(
-            &format!("SELECT fingerprint, directus_version, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM {TABLE} WHERE id = 1"),
-            &[],
-        )
-        .await?;
-    row.map(|r| Ok(Recorded { fingerprint: r.try_get(0)?, directus_version: r.try_get(1)?, applied_at: r.try_get(2)? }))
-        .transpose()
+    STATE.load(db).await
 }
 
 pub async fn store(db: &Client, fingerprint: &str, directus_version: &str) -> Result<(), tokio_postgres::Error> {
-    db.batch_execute(&format!(
-        "CREATE TABLE IF NOT EXISTS {TABLE} (
-            id smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-            fingerprint text NOT NULL,
-            directus_version text NOT NULL,
-            applied_at timestamptz NOT NULL DEFAULT now())"
-    ))
-    .await?;
-    db.execute(
-        &format!(
-            "INSERT INTO {TABLE} (id, fingerprint, directus_version, applied_at) VALUES (1, $1, $2, now())
-             ON CONFLICT (id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
-                 directus_version = EXCLUDED.directus_version, applied_at = EXCLUDED.applied_at"
-        ),
-        &[&fingerprint, &directus_version],
-    )
-    .await?;
-    Ok(())
+    STATE.store(db, fingerprint, directus_version).await
 }
 
 #[cfg(test)]

@@ -73,14 +73,12 @@ pub struct Helper<'a> {
     child: Child,
     commands: pipe::Sender,
     events: BufReader<pipe::Receiver>,
-    relay: tokio::task::JoinHandle<()>,
+    relay: Relay,
     tail: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
     reaper: &'a Reaper,
     shutdown: &'a CancellationToken,
     timeout: Duration,
     grace: Duration,
-    /// The helper's exit status once it has been collected (a reaper status can be awaited only once).
-    status: Option<ExitStatus>,
     /// What the helper said when it started (`{"event":"ready","directus":...}`).
     pub ready: Value,
 }
@@ -134,9 +132,9 @@ impl<'a> Helper<'a> {
         let tail = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
         let out = relay(child.stdout.take().map(OwnedFd::from), tail.clone());
         let err = relay(child.stderr.take().map(OwnedFd::from), tail.clone());
-        let relay = tokio::spawn(async move {
+        let relay = Relay(Some(tokio::spawn(async move {
             tokio::join!(out, err);
-        });
+        })));
         let pipe_err = |source| HelperError::Pipe { command: "start".into(), source };
         let commands = pipe::Sender::from_owned_fd(stdin_write).map_err(pipe_err)?;
         let events = BufReader::new(pipe::Receiver::from_owned_fd(events_read).map_err(pipe_err)?);
@@ -150,7 +148,6 @@ impl<'a> Helper<'a> {
             shutdown,
             timeout: launch.timeout,
             grace: launch.grace,
-            status: None,
             ready: Value::Null,
         };
         helper.ready = helper.bounded("start", None).await?;
@@ -169,26 +166,20 @@ impl<'a> Helper<'a> {
 
     /// Asks the helper to exit and waits for it (stopping it if it lingers).
     pub async fn finish(mut self) {
-        if self.status.is_none() {
+        if self.child.exited().is_none() {
             let _ = self.commands.write_all(b"{\"cmd\":\"exit\"}\n").await;
             let status = process::wait_or_stop(&mut self.child, self.shutdown, EXIT_WAIT, self.grace).await;
             if let Err(stopped) = status {
                 tracing::warn!(?stopped, "the Directus step helper did not exit when asked; it was stopped");
             }
         }
-        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.relay).await;
+        self.relay.finish().await;
     }
 
     /// Stops the helper at once (TERM, KILL after the grace) after a failure; nothing when it is gone.
     pub async fn kill(mut self) {
-        if self.status.is_none() {
-            process::signal_group(self.child.pid, libc::SIGTERM);
-            if tokio::time::timeout(self.grace, self.child.wait()).await.is_err() {
-                process::signal_group(self.child.pid, libc::SIGKILL);
-                self.child.wait().await;
-            }
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.relay).await;
+        process::stop(&mut self.child, self.grace).await;
+        self.relay.finish().await;
     }
 
     /// `command` (None: just the next event), bounded by `schema.timeout` and shutdown.
@@ -200,12 +191,7 @@ impl<'a> Helper<'a> {
             _ = shutdown.cancelled() => true,
             _ = tokio::time::sleep(limit) => false,
         };
-        let stopped =
-            process::wait_or_stop(&mut self.child, &CancellationToken::new(), Duration::ZERO, self.grace).await;
-        let status = match stopped {
-            Ok(s) | Err(Stopped::Cancelled(s)) | Err(Stopped::TimedOut(s)) => s,
-        };
-        self.status = Some(status);
+        let status = process::stop(&mut self.child, self.grace).await;
         let command = name.to_string();
         Err(if outcome { HelperError::Cancelled { command } } else { HelperError::TimedOut { command, limit, status } })
     }
@@ -255,22 +241,31 @@ impl<'a> Helper<'a> {
 
     /// The helper closed its events pipe: wait for its status and quote its last lines.
     async fn exited(&mut self, name: &str) -> HelperError {
-        let status = match self.status {
-            Some(status) => status,
-            None => match tokio::time::timeout(EXIT_WAIT, self.child.wait()).await {
-                Ok(status) => status,
-                Err(_) => {
-                    process::signal_group(self.child.pid, libc::SIGKILL);
-                    self.child.wait().await
-                }
-            },
+        let never = CancellationToken::new();
+        let status = match process::wait_or_stop(&mut self.child, &never, EXIT_WAIT, self.grace).await {
+            Ok(s) | Err(Stopped::Cancelled(s)) | Err(Stopped::TimedOut(s)) => s,
         };
-        self.status = Some(status);
-        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.relay).await;
+        self.relay.finish().await;
         let lines: Vec<String> = self.tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
         let tail = if lines.is_empty() { String::new() } else { format!("; its last output: {}", lines.join(" | ")) };
         let _ = self.reaper;
         HelperError::Exited { command: name.to_string(), status, tail }
+    }
+}
+
+/// The task relaying the helper's stdout/stderr. Its handle is awaited until it completes and never
+/// after: a `JoinHandle` polled again once it returned panics, and every stop path (`exited`, `finish`,
+/// `kill`) waits for the relay.
+struct Relay(Option<tokio::task::JoinHandle<()>>);
+
+impl Relay {
+    /// Waits up to 2 s for the relay to end (the helper's output closed); later calls do nothing once it has.
+    async fn finish(&mut self) {
+        if let Some(handle) = self.0.as_mut() {
+            if tokio::time::timeout(Duration::from_secs(2), handle).await.is_ok() {
+                self.0 = None;
+            }
+        }
     }
 }
 

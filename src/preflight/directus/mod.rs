@@ -75,17 +75,13 @@ impl exit::ExitCode for DirectusError {
     fn exit_code(&self) -> u8 {
         match self {
             DirectusError::Helper(e) => e.exit_code(),
-            // A row of an unexpected type (a hand-altered table) is not the database going away.
-            DirectusError::Database { source, .. } if is_wrong_type(source) => exit::DIRECTUS,
-            DirectusError::Database { .. } | DirectusError::DatabaseGone { .. } => exit::UNAVAILABLE,
+            // The one classifier: the connection lost is 69; a failed query or a row of an unexpected
+            // type (a hand-altered table) is this step's own failure.
+            DirectusError::Database { source, .. } => crate::db::exit_code_for(source, exit::DIRECTUS),
+            DirectusError::DatabaseGone { .. } => exit::UNAVAILABLE,
             _ => exit::DIRECTUS,
         }
     }
-}
-
-/// Whether reading a row failed because a column has another type than trm-init expects.
-fn is_wrong_type(error: &tokio_postgres::Error) -> bool {
-    std::error::Error::source(error).is_some_and(|e| e.is::<tokio_postgres::types::WrongType>())
 }
 
 fn db_err(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> DirectusError {
@@ -265,17 +261,11 @@ impl<'a> Directus<'a> {
     /// apply. Only then are its `directus_*` tables dropped, so that bootstrap installs afresh.
     async fn reset_unfinished_first_install(&self) -> Result<(), DirectusError> {
         let what = "checking for a first Directus install cut short";
-        let present: bool = self
-            .db
-            .query_one(
-                "SELECT to_regclass('directus_users') IS NOT NULL AND to_regclass('directus_roles') IS NOT NULL \
-                 AND to_regclass('directus_collections') IS NOT NULL",
-                &[],
-            )
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(db_err(what))?;
-        if !present {
+        // Some system tables may be missing here (the install stopped half way): those it counts rows of
+        // must exist.
+        let present = fingerprint::system_tables(self.db).await.map_err(db_err(what))?;
+        if !["directus_users", "directus_roles", "directus_collections"].iter().all(|t| present.iter().any(|p| p == t))
+        {
             return Ok(());
         }
         let made: i64 = self

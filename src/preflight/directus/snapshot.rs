@@ -66,7 +66,12 @@ impl Snapshot {
     pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
         let bytes =
             std::fs::read(path).map_err(|source| SnapshotError::Missing { path: path.to_path_buf(), source })?;
-        let normalised = normalise(&String::from_utf8_lossy(&bytes));
+        Self::parse(path, &bytes)
+    }
+
+    /// The snapshot `bytes` read from `path` (named in errors).
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        let normalised = normalise(&String::from_utf8_lossy(bytes));
         let invalid = |reason: String| SnapshotError::Invalid { path: path.to_path_buf(), reason };
         // Directus reads `.yaml`/`.yml` as YAML and anything else as JSON; YAML parses both.
         let file: File = serde_yaml_ng::from_str(&normalised).map_err(|e| invalid(e.to_string()))?;

@@ -81,11 +81,20 @@ pub fn directus_cli(args: &[&str], env: &[(String, String)]) -> String {
 
 /// Logs in as the test admin; returns the access token.
 pub fn directus_login(port: u16) -> String {
-    let body = format!("{{\"email\":\"{ADMIN_EMAIL}\",\"password\":\"{ADMIN_PASSWORD}\"}}");
+    login(port, ADMIN_EMAIL, ADMIN_PASSWORD)
+}
+
+/// The one login of the tests: `POST /auth/login` as `email`, the access token it answers.
+pub fn login(port: u16, email: &str, password: &str) -> String {
+    let body = serde_json::json!({ "email": email, "password": password }).to_string();
     let (status, text) = http(port, "POST", "/auth/login", None, Some(&body));
-    assert_eq!(status, 200, "login failed: {text}");
-    let start = text.find("\"access_token\":\"").expect("access_token in the login answer") + 16;
-    text[start..].split('"').next().unwrap_or_default().to_string()
+    assert_eq!(status, 200, "login as {email}: {text}");
+    let answer: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("login as {email}: {e}: {text}"));
+    answer["data"]["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login as {email}: no access_token: {text}"))
+        .to_string()
 }
 
 /// Ports of one booted stack: Directus's own and trm-init's health server.

@@ -1,11 +1,13 @@
 //! The integration tests' harness: the trm-init binary and the one way to launch it, plus the parts
 //! (PID 1, PostgreSQL, Directus, HTTP) each test file uses. Re-exported at the root, so a test writes
-//! `use trm_test_support as common;` and `common::TestDb`.
+//! `use trm_test_support as common;` and `common::TestDb`. `dockerfile_model` (the Dockerfile parsed)
+//! stays a module of its own: its names (`Copy`, `Stage`) would shadow std's.
 //!
 //! Tests never skip: what a test needs and lacks makes it fail with `require`, saying how to provide it.
 
 mod cargo;
 mod directus;
+pub mod dockerfile_model;
 mod extensions;
 mod http;
 mod pid1;

@@ -20,3 +20,22 @@ pub fn snapshot_list<'a>(doc: &'a Value, key: &str) -> &'a [Value] {
 pub fn yaml_str(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
+
+/// How many collections of its own snapshots/schema.yaml declares (what `directus_collections` holds
+/// besides Directus's `directus_*` once it is applied): tests read the number here, never write it.
+pub fn snapshot_collection_count() -> usize {
+    let doc = repo_snapshot_yaml();
+    snapshot_list(&doc, "collections").iter().filter(|c| !yaml_str(&c["collection"]).starts_with("directus_")).count()
+}
+
+/// The tables trm-init and the extensions create with SQL that must never be Directus collections
+/// (CONTEXT.md: raw tables): the one list the tests check the snapshot and a booted Directus against.
+pub const RAW_TABLES: [&str; 7] = [
+    "positions",
+    "migrations_applied",
+    "trm_init_schema_state",
+    "trm_init_access_state",
+    "trm_init_access_managed",
+    "recompute_outbox",
+    "timing_ledger",
+];

@@ -4,14 +4,13 @@
 //! Owns reading the Dockerfile only: line continuations, comments, flags, exec (JSON) form. It knows
 //! the instructions this project uses; it is not a general Dockerfile parser (no ARG expansion, no
 //! heredocs, default escape character only).
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The repository root (where Cargo.toml is).
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 pub fn load() -> Dockerfile {
