@@ -334,7 +334,11 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
     let pk = |c: &str| keys.get(c).cloned().unwrap_or_else(|| "id".to_string());
     let allowed = allowed_relations();
     let relations = relations();
+    // Every identity gets the filter, $FOLLOW and one-to-many walks; sorts, `_some` and GraphQL (the
+    // same rule, through other doors) go through three of them, to keep the suite's time in bounds.
+    let thorough = |role: &str| matches!(role, "viewer" | "no organisation" | "no token");
     for (role, token) in &who {
+        let all_doors = thorough(role);
         let token = token.as_deref();
         for r in &relations {
             let listed = allowed.get(&r.collection).is_some_and(|f| f.contains(&r.field));
@@ -374,6 +378,9 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
                     "o2m _some filter",
                 ));
             }
+            if !all_doors {
+                attacks.retain(|(_, _, kind)| !matches!(*kind, "m2o sort" | "o2m _some filter"));
+            }
             for (url, refuse, kind) in attacks {
                 let (status, body) = http(s.port, "GET", &url, token, None);
                 if refuse {
@@ -394,7 +401,7 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
                 }
             }
             // GraphQL: the same walk, in the items endpoint.
-            if !listed && !r.collection.starts_with("directus_") {
+            if all_doors && !listed && !r.collection.starts_with("directus_") {
                 let query = format!(
                     "{{\"query\":\"{{ {}(filter: {{ {}: {{ {}: {{ _nnull: true }} }} }}) {{ {} }} }}\"}}",
                     r.collection,
@@ -426,7 +433,10 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
                 enc(MARKERS[6])
             ),
             "/items/entries?groupBy[]=vehicle_id.vin&aggregate[count]=id".to_string(),
-            format!("/items/events?deep[entries][_filter][notes][_eq]={}&fields=id,entries.id", enc(MARKERS[0])),
+            format!(
+                "/items/events?deep[entries][_filter][vehicle_id][vin][_eq]={}&fields=id,entries.id",
+                enc(MARKERS[3])
+            ),
         ] {
             let (status, body) = http(s.port, "GET", &url, token, None);
             let rows = json(&body)["data"].as_array().map(Vec::len).unwrap_or(0);

@@ -132,8 +132,11 @@ async function sortInGroup(database: Knex, ItemsService: ItemsServiceClass, coll
 	if (!schema || !primary || !sortField) throw new BadSort({ reason: `collection "${collection}" has no sort field` });
 	if (!group) throw new BadSort({ reason: `collection "${collection}" has no sort group in the access file (membership.sort_groups)` });
 	await database.transaction(async (trx) => {
-		const ends = await trx(collection).select(primary, group).whereIn(primary, [item, to]).forUpdate();
-		const find = (key: Key) => ends.find((r: Record<string, unknown>) => String(r[primary]) === String(key));
+		// A key of the wrong type is a key that does not exist.
+		const ends: Array<Record<string, unknown>> = await trx.transaction((probe) =>
+			probe(collection).select(primary, group).whereIn(primary, [item, to]).forUpdate(),
+		).catch(() => []);
+		const find = (key: Key) => ends.find((r) => String(r[primary]) === String(key));
 		const one = find(item);
 		const other = find(to);
 		// Not the caller's, another group's, or no such row: one answer (the permission check below
@@ -141,7 +144,7 @@ async function sortInGroup(database: Knex, ItemsService: ItemsServiceClass, coll
 		if (!one || !other || String(one[group]) !== String(other[group])) throw new Forbidden();
 		const siblings = await trx(collection)
 			.select(primary, sortField)
-			.where(group, one[group])
+			.where(group, one[group] as string | number)
 			.orderByRaw('?? NULLS LAST, ??', [sortField, primary])
 			.forUpdate();
 		const changed = reorder(
