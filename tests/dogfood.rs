@@ -6,7 +6,10 @@
 //! 4. entry 301 reads back with class, vehicle, crew and devices in one request (`fields=*.*`);
 //! 5. headless Chromium (Debian's `chromium`) logs in to the admin UI and sees entry 301 with its class
 //!    in the entries collection; the screenshot goes to target/screenshots/ (and to docs/ with
-//!    TRM_UPDATE_SCREENSHOT=1).
+//!    TRM_UPDATE_SCREENSHOT=1);
+//! 6. the same as an organisation role: the seed's pilot (race-director of the club, no admin) logs in
+//!    to the admin UI and sees entry 301, and reorders the event's classes and stages through
+//!    `POST /utils/sort` (drag-sorting), which moves only the event's own rows.
 
 use trm_test_support as common;
 
@@ -193,7 +196,7 @@ fn fresh_stack_is_seeded_idempotently_reads_back_and_the_admin_ui_lists_entry_30
     let browser = node(
         "tests/browser/admin-ui.mjs",
         &[],
-        &[("SCREENSHOT", png.to_string_lossy().into_owned()), ("CHROMIUM", chromium)],
+        &[("SCREENSHOT", png.to_string_lossy().into_owned()), ("CHROMIUM", chromium.clone())],
         ports,
     );
     assert_eq!(browser.code(), 0, "admin UI:\n{}{}\nstack log:\n{}", browser.stdout, browser.stderr, boot.log());
@@ -206,6 +209,63 @@ fn fresh_stack_is_seeded_idempotently_reads_back_and_the_admin_ui_lists_entry_30
     if std::env::var("TRM_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
         std::fs::copy(&png, repo().join("docs/admin-ui-entries.png")).expect("docs/admin-ui-entries.png");
     }
+
+    // 6. An organisation role: the pilot, race-director of the club (not an admin).
+    const PILOT_PASSWORD: &str = "dogfood-pilot-pw";
+    const MEMBER_ROLE: &str = "7e1a0000-0000-4000-8000-000000000001";
+    let login = format!(r#"{{"password":"{PILOT_PASSWORD}","role":"{MEMBER_ROLE}"}}"#);
+    let (status, body) = http(ports.directus, "PATCH", &format!("/users/{pilot}"), Some(&token), Some(&login));
+    assert_eq!(status, 200, "{body}");
+    let png = shots.join("admin-ui-entries-race-director.png");
+    let browser = node(
+        "tests/browser/admin-ui.mjs",
+        &[],
+        &[
+            ("ADMIN_EMAIL", PILOT.to_string()),
+            ("ADMIN_PASSWORD", PILOT_PASSWORD.to_string()),
+            ("SCREENSHOT", png.to_string_lossy().into_owned()),
+            ("CHROMIUM", chromium),
+        ],
+        ports,
+    );
+    assert_eq!(
+        browser.code(),
+        0,
+        "admin UI as race-director:\n{}{}\nstack log:\n{}",
+        browser.stdout,
+        browser.stderr,
+        boot.log()
+    );
+    for step in [format!("ok: {PILOT} logs in"), "ok: the entries collection lists #301 with class C-2".to_string()] {
+        assert!(browser.stdout.contains(&step), "{}", browser.stdout);
+    }
+    let body = format!(r#"{{"email":"{PILOT}","password":"{PILOT_PASSWORD}"}}"#);
+    let (status, text) = http(ports.directus, "POST", "/auth/login", None, Some(&body));
+    assert_eq!(status, 200, "{text}");
+    let director = json(&text)["data"]["access_token"].as_str().unwrap_or_default().to_string();
+    let classes = || {
+        db.query(&format!("SELECT string_agg(code, ',' ORDER BY sort_order) FROM classes WHERE event_id = {event} AND code IN ('M-1', 'M-2', 'M-3')"))
+    };
+    assert_eq!(classes(), "M-1,M-2,M-3");
+    let id = |code: &str| db.query(&format!("SELECT id FROM classes WHERE event_id = {event} AND code = '{code}'"));
+    let sort = format!(r#"{{"item":{},"to":{}}}"#, id("M-1"), id("M-3"));
+    let (status, text) = http(ports.directus, "POST", "/utils/sort/classes", Some(&director), Some(&sort));
+    assert_eq!(status, 200, "the race-director drags class M-1 onto M-3: {text}");
+    assert_eq!(classes(), "M-2,M-3,M-1", "M-1 takes M-3's place, the classes between move up");
+    let stage = |n: u32| {
+        let body = format!(r#"{{"event_id":{event},"name":"SS{n}","sort_order":{n}}}"#);
+        let (status, text) = http(ports.directus, "POST", "/items/stages", Some(&director), Some(&body));
+        assert_eq!(status, 200, "the race-director creates stage {n}: {text}");
+        json(&text)["data"]["id"].as_i64().unwrap_or_default()
+    };
+    let (first, second) = (stage(1), stage(2));
+    let sort = format!(r#"{{"item":{second},"to":{first}}}"#);
+    let (status, text) = http(ports.directus, "POST", "/utils/sort/stages", Some(&director), Some(&sort));
+    assert_eq!(status, 200, "the race-director drags SS2 before SS1: {text}");
+    assert_eq!(
+        db.query(&format!("SELECT string_agg(name, ',' ORDER BY sort_order) FROM stages WHERE event_id = {event}")),
+        "SS2,SS1"
+    );
 
     let (code, log) = boot.stop(STOP);
     assert!(code == 0 || code == 143, "exit {code} after TERM; log:\n{log}");

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mayFlag } from '../src/faulty-positions/authorize.ts';
+import { mayFlag, REFUSAL } from '../src/faulty-positions/authorize.ts';
 import { encodeMessage, xaddArguments } from '../src/faulty-positions/message.ts';
 import { parseFlagRequest, RequestError } from '../src/faulty-positions/request.ts';
 import { recomputeStream, redisConnection } from '../src/shared/env.ts';
@@ -34,27 +34,23 @@ test('bad requests name what is wrong', () => {
 	assert.throws(() => parseFlagRequest([1]), RequestError);
 });
 
-const ev = (eventId: number, organizationId: string, active: boolean) => ({ eventId, organizationId, active });
-const m = (organizationId: string, role: string, deviceRegistered = true) => ({ organizationId, role, deviceRegistered });
+const c = (eventId: number, role: string, active: boolean) => ({ eventId, role, active });
 
 test('org-admin and race-director may flag; marshal only while the event is active', () => {
-	assert.equal(mayFlag(false, [ev(1, 'A', false)], [m('A', 'org-admin')]).allowed, true);
-	assert.equal(mayFlag(false, [ev(1, 'A', false)], [m('A', 'race-director')]).allowed, true);
-	assert.equal(mayFlag(false, [ev(1, 'A', true)], [m('A', 'marshal')]).allowed, true);
-	const d = mayFlag(false, [ev(1, 'A', false)], [m('A', 'marshal')]);
-	assert.equal(d.allowed, false);
-	assert.match(d.allowed ? '' : d.reason, /not active/);
-	for (const role of ['timekeeper', 'participant', 'viewer']) {
-		assert.equal(mayFlag(false, [ev(1, 'A', true)], [m('A', role)]).allowed, false, role);
+	assert.deepEqual(mayFlag(false, [c(1, 'org-admin', false)]), { allowed: true, events: [1] });
+	assert.equal(mayFlag(false, [c(1, 'race-director', false)]).allowed, true);
+	assert.equal(mayFlag(false, [c(1, 'marshal', true)]).allowed, true);
+	for (const role of ['marshal', 'timekeeper', 'participant', 'viewer']) {
+		const active = role !== 'marshal';
+		assert.deepEqual(mayFlag(false, [c(1, role, active)]), { allowed: false, reason: REFUSAL }, role);
 	}
 });
 
-test('another organisation, an unregistered device, or no touched event: refused; admin: allowed', () => {
-	assert.equal(mayFlag(false, [ev(1, 'A', true)], [m('B', 'org-admin')]).allowed, false);
-	assert.equal(mayFlag(false, [ev(1, 'A', true)], [m('A', 'org-admin', false)]).allowed, false);
-	assert.equal(mayFlag(false, [], [m('A', 'org-admin')]).allowed, false);
-	assert.equal(mayFlag(false, [ev(1, 'A', true), ev(2, 'B', true)], [m('A', 'org-admin')]).allowed, false);
-	assert.equal(mayFlag(true, [], []).allowed, true);
+test('no own event containing the window: the one refusal; admin: allowed', () => {
+	assert.deepEqual(mayFlag(false, []), { allowed: false, reason: REFUSAL });
+	assert.doesNotMatch(REFUSAL, /\d/, 'the refusal names no event');
+	assert.equal(mayFlag(true, []).allowed, true);
+	assert.deepEqual(mayFlag(false, [c(1, 'viewer', true), c(2, 'org-admin', true), c(2, 'marshal', true)]), { allowed: true, events: [2] });
 });
 
 test('the message carries every field of the contract as strings', () => {

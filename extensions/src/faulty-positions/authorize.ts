@@ -1,50 +1,41 @@
 /**
  * Who may flag a device's fixes in a window. Owns the decision (a pure function of the rows the endpoint
- * reads) and the reasons it gives; must not read the database itself.
+ * reads) and the one sentence a refusal says; must not read the database itself.
  *
- * The events a window touches are the events that have the device on one of their entries and whose
- * period [starts_at, ends_at] overlaps the window. A non-admin may flag when the window touches at least
- * one event and, for every touched event, they are a member of the event's organisation, that
- * organisation has the device registered, and their role may flag: org-admin and race-director always,
- * marshal only while the event is active (starts_at <= now <= ends_at). A Directus admin may always flag.
+ * A non-admin may flag when the window lies inside the period [starts_at, ends_at] of an event of one of
+ * their organisations that has the device on one of its entries, that organisation has the device
+ * registered, and their role there holds the capability (the access file's `membership.capabilities`):
+ * `flag-positions` always, `flag-positions-while-active` only while the event runs (starts_at <= now <=
+ * ends_at). A Directus admin may always flag.
+ *
+ * The decision reads only rows of the caller's own organisations, and every refusal is the same
+ * sentence (an unknown device included): the answer never depends on, nor tells, another
+ * organisation's devices, events or times (issue 22).
  */
+import { rolesWith } from '../shared/access-model.ts';
 
-export interface TouchedEvent {
+/** An event of one of the caller's organisations that contains the window and has the device. */
+export interface Candidate {
 	eventId: number | string;
-	organizationId: string;
+	/** The caller's role in the event's organisation. */
+	role: string;
 	/** starts_at <= now() <= ends_at, evaluated by the database. */
 	active: boolean;
 }
 
-export interface Membership {
-	organizationId: string;
-	role: string;
-	/** The organisation has the device in organization_devices. */
-	deviceRegistered: boolean;
-}
+export type Decision = { allowed: true; events: Array<number | string> } | { allowed: false; reason: string };
 
-export type Decision = { allowed: true } | { allowed: false; reason: string };
+export const REFUSAL =
+	'you may not flag these positions: the window must lie within an event of your organisation that has the device ' +
+	'on an entry and registered, and your role there must allow flagging';
 
-export const ALWAYS_FLAG = new Set(['org-admin', 'race-director']);
-export const FLAG_WHILE_ACTIVE = new Set(['marshal']);
+export const ALWAYS_FLAG = rolesWith('flag-positions');
+export const FLAG_WHILE_ACTIVE = rolesWith('flag-positions-while-active');
 
-export function mayFlag(admin: boolean, touched: TouchedEvent[], memberships: Membership[]): Decision {
-	if (admin) return { allowed: true };
-	if (touched.length === 0) {
-		return { allowed: false, reason: 'the window overlaps no event that has this device on an entry' };
-	}
-	for (const event of touched) {
-		const roles = memberships.filter((m) => m.organizationId === event.organizationId && m.deviceRegistered);
-		const ok = roles.some((m) => ALWAYS_FLAG.has(m.role) || (FLAG_WHILE_ACTIVE.has(m.role) && event.active));
-		if (!ok) {
-			const marshalOnly = roles.some((m) => FLAG_WHILE_ACTIVE.has(m.role));
-			return {
-				allowed: false,
-				reason: marshalOnly
-					? `event ${event.eventId} is not active: a marshal may flag only while it runs`
-					: `you may not flag positions of event ${event.eventId}`,
-			};
-		}
-	}
-	return { allowed: true };
+export function mayFlag(admin: boolean, candidates: Candidate[]): Decision {
+	const events = candidates
+		.filter((c) => ALWAYS_FLAG.has(c.role) || (FLAG_WHILE_ACTIVE.has(c.role) && c.active))
+		.map((c) => c.eventId);
+	if (admin) return { allowed: true, events };
+	return events.length > 0 ? { allowed: true, events: [...new Set(events)] } : { allowed: false, reason: REFUSAL };
 }

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { defineEndpoint } from '@directus/extensions-sdk';
 import type { Knex } from 'knex';
-import { mayFlag, type Membership, type TouchedEvent } from './authorize.ts';
+import { mayFlag, REFUSAL, type Candidate } from './authorize.ts';
 import { encodeMessage } from './message.ts';
 import { configurationProblem, OUTBOX_TABLE, relay } from './relay.ts';
 import { parseFlagRequest, RequestError } from './request.ts';
@@ -52,18 +52,21 @@ export default defineEndpoint({
 
 			const device = await findDevice(database, request.imei, request.deviceId);
 			if (device === null) {
-				// A non-admin learns nothing about devices outside their organisations.
+				// A non-admin gets the one refusal: an unknown device is not told apart from another's.
 				if (admin) res.status(404).json({ errors: [{ message: 'no such device' }] });
-				else res.status(403).json({ errors: [{ message: 'you may not flag positions of this device' }] });
+				else res.status(403).json({ errors: [{ message: REFUSAL }] });
 				return;
 			}
-			const touched = await touchedEvents(database, device.id, request.from, request.to);
-			const memberships = user ? await membershipsOf(database, user, device.id) : [];
-			const decision = mayFlag(admin, touched, memberships);
+			const candidates = user && !admin ? await candidateEvents(database, user, device.id, request.from, request.to) : [];
+			const decision = mayFlag(admin, candidates);
 			if (!decision.allowed) {
 				res.status(403).json({ errors: [{ message: decision.reason }] });
 				return;
 			}
+			// Every event the window touches is recomputed (the processor's message); the caller is told
+			// only of their own.
+			const touched = await touchedEvents(database, device.id, request.from, request.to);
+			const own = new Set(decision.events.map(String));
 
 			const requestId = randomUUID();
 			const result = await database.transaction(async (trx) => {
@@ -82,7 +85,7 @@ export default defineEndpoint({
 					faulty: request.faulty,
 					reason: request.reason,
 					userId: user,
-					eventIds: touched.map((e) => e.eventId),
+					eventIds: touched,
 					requestedAt: new Date(now.rows[0].now),
 					positionsChanged: updated.rowCount ?? 0,
 				});
@@ -99,7 +102,8 @@ export default defineEndpoint({
 			);
 			// Deliver now if Redis is up; otherwise the scheduled relay does it later.
 			relay(database, env, logger).catch((err: unknown) => logger.warn(`recompute relay: ${String(err)}`));
-			res.status(202).json({ data: result });
+			const shown = admin ? result : { ...result, event_ids: JSON.stringify(touched.filter((e) => own.has(String(e)))) };
+			res.status(202).json({ data: shown });
 		});
 	},
 });
@@ -113,11 +117,10 @@ async function findDevice(database: Knex, imei: string | null, deviceId: string 
 	return row ? { id: String(row.id), imei: String(row.imei) } : null;
 }
 
-/** Events with the device on one of their entries whose period overlaps [from, to]. */
-async function touchedEvents(database: Knex, deviceId: string, from: Date, to: Date): Promise<TouchedEvent[]> {
+/** Events with the device on one of their entries whose period overlaps [from, to] (the message's). */
+async function touchedEvents(database: Knex, deviceId: string, from: Date, to: Date): Promise<Array<number | string>> {
 	const rows = await database.raw(
-		`SELECT DISTINCT ev.id AS event_id, ev.organization_id,
-		        (ev.starts_at <= now() AND now() <= ev.ends_at) AS active
+		`SELECT DISTINCT ev.id AS event_id
 		   FROM entry_devices ed
 		   JOIN entries en ON en.id = ed.entry_id
 		   JOIN events ev ON ev.id = en.event_id
@@ -125,25 +128,28 @@ async function touchedEvents(database: Knex, deviceId: string, from: Date, to: D
 		  ORDER BY ev.id`,
 		[deviceId, to, from],
 	);
-	return (rows.rows as Array<Record<string, unknown>>).map((r) => ({
-		eventId: r['event_id'] as number,
-		organizationId: String(r['organization_id']),
-		active: r['active'] === true,
-	}));
+	return (rows.rows as Array<Record<string, unknown>>).map((r) => r['event_id'] as number);
 }
 
-async function membershipsOf(database: Knex, userId: string, deviceId: string): Promise<Membership[]> {
+/**
+ * The caller's organisations' events that contain [from, to], have the device on an entry and whose
+ * organisation has it registered, with the caller's role there: only the caller's own rows.
+ */
+async function candidateEvents(database: Knex, userId: string, deviceId: string, from: Date, to: Date): Promise<Candidate[]> {
 	const rows = await database.raw(
-		`SELECT ou.organization_id, ou.role,
-		        EXISTS (SELECT 1 FROM organization_devices od
-		                 WHERE od.organization_id = ou.organization_id AND od.device_id = ?) AS device_registered
+		`SELECT DISTINCT ev.id AS event_id, ou.role, (ev.starts_at <= now() AND now() <= ev.ends_at) AS active
 		   FROM organization_users ou
-		  WHERE ou.user_id = ?`,
-		[deviceId, userId],
+		   JOIN events ev ON ev.organization_id = ou.organization_id
+		   JOIN organization_devices od ON od.organization_id = ou.organization_id AND od.device_id = ?
+		  WHERE ou.user_id = ? AND ev.starts_at <= ? AND ev.ends_at >= ?
+		    AND EXISTS (SELECT 1 FROM entry_devices ed JOIN entries en ON en.id = ed.entry_id
+		                 WHERE en.event_id = ev.id AND ed.device_id = ?)
+		  ORDER BY ev.id`,
+		[deviceId, userId, from, to, deviceId],
 	);
 	return (rows.rows as Array<Record<string, unknown>>).map((r) => ({
-		organizationId: String(r['organization_id']),
+		eventId: r['event_id'] as number,
 		role: String(r['role']),
-		deviceRegistered: r['device_registered'] === true,
+		active: r['active'] === true,
 	}));
 }

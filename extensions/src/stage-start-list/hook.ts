@@ -12,11 +12,20 @@ import type { Knex } from 'knex';
 import { loadStage, materialize, planOrder, type StageRow } from './materialize.ts';
 import { StrategyError } from './order.ts';
 import { PlanError, startRows } from './targets.ts';
+import { mayWrite, type ItemsServiceClass } from '../shared/permission.ts';
 
 const CannotOpen = createError('INVALID_PAYLOAD', (ext: { reason: string }) => `The stage cannot be opened: ${ext.reason}`, 400);
 
-export default defineHook(({ filter, action }, { database, logger }) => {
+export default defineHook(({ filter, action }, { database, logger, services }) => {
+	const ItemsService = (services as unknown as { ItemsService: ItemsServiceClass }).ItemsService;
 	const check = async (db: Knex, stage: StageRow) => {
+		// An input stage of another event is the database's to refuse (rule stage_input_same_event);
+		// reading its results here would describe another event's stage.
+		const input = stage.start_order_input_stage_id;
+		if (input !== null && input !== undefined) {
+			const owner = await db.raw(`SELECT event_id FROM stages WHERE id = ?`, [input]);
+			if (String(owner.rows[0]?.event_id) !== String(stage.event_id)) return;
+		}
 		try {
 			const { order } = await planOrder(db, stage);
 			const startsAt = stage.starts_at === null || stage.starts_at === undefined ? null : new Date(stage.starts_at);
@@ -28,11 +37,16 @@ export default defineHook(({ filter, action }, { database, logger }) => {
 		}
 	};
 
+	// Nothing is read or said before Directus would accept the write from this caller
+	// (shared/permission.ts): otherwise the answer would describe another organisation's stage, or
+	// tell that a stage exists, to anyone.
 	filter('stages.items.update', async (payload, meta, context) => {
 		const p = payload as Record<string, unknown>;
 		if (p['status'] !== 'open') return payload;
 		const db = (context.database as Knex | undefined) ?? database;
-		for (const key of (meta['keys'] ?? []) as Array<string | number>) {
+		const keys = (meta['keys'] ?? []) as Array<string | number>;
+		if (!(await mayWrite(ItemsService, db, context.schema, context.accountability, { collection: 'stages', keys, payload: p }))) return payload;
+		for (const key of keys) {
 			const current = await loadStage(db, key);
 			if (current) await check(db, { ...current, ...(p as Partial<StageRow>) });
 		}
@@ -42,6 +56,7 @@ export default defineHook(({ filter, action }, { database, logger }) => {
 		const p = payload as Record<string, unknown>;
 		if (p['status'] !== 'open') return payload;
 		const db = (context.database as Knex | undefined) ?? database;
+		if (!(await mayWrite(ItemsService, db, context.schema, context.accountability, { collection: 'stages', keys: null, payload: p }))) return payload;
 		await check(db, {
 			id: -1,
 			sort_order: 0,

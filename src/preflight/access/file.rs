@@ -53,7 +53,11 @@ pub struct AccessFile {
 
 /// How `org:` reaches the user's memberships: for each organisation role, the one-to-many alias on
 /// `directus_users` that lists the user's memberships in that role (`org_admin_of`, ...), so that
-/// `$CURRENT_USER.<alias>.organization_id` is the set of organisations where the user holds it.
+/// `$CURRENT_USER.<alias>.organization_id` is the set of organisations where the user holds it. Also
+/// what the extensions act on beside Directus's permissions: the roles holding each capability, the
+/// relations a non-admin's query may walk, and the field grouping a sortable collection's rows. The one
+/// declaration of the organisation roles: every other list is generated from it or checked against it
+/// (tests/access_docs.rs).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Membership {
@@ -61,22 +65,56 @@ pub struct Membership {
     pub roles: BTreeMap<String, String>,
     /// The organisation field of a membership row.
     pub organization: String,
+    /// capability -> the organisation roles that hold it (extensions/src/shared/access-model.ts)
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub capabilities: BTreeMap<String, Vec<String>>,
+    /// collection -> the many-to-one fields a non-admin's filter, sort or aggregate may walk
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub filter_relations: BTreeMap<String, Vec<String>>,
+    /// sortable collection -> the field whose rows are sorted among themselves
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sort_groups: BTreeMap<String, String>,
+}
+
+/// The repository's access file, whose `membership` section is the default of every other file.
+const REPOSITORY_FILE: &str = include_str!("../../../snapshots/access.yaml");
+
+/// The `membership` section as the repository's file declares it (every key required).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Declared {
+    roles: BTreeMap<String, String>,
+    organization: String,
+    capabilities: BTreeMap<String, Vec<String>>,
+    filter_relations: BTreeMap<String, Vec<String>>,
+    sort_groups: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct RepositoryHead {
+    membership: Declared,
 }
 
 impl Default for Membership {
+    /// The repository file's declaration; empty (no role) if that file could not be read, which the
+    /// unit test below rules out for every build.
     fn default() -> Self {
-        let roles = [
-            ("org-admin", "org_admin_of"),
-            ("race-director", "race_director_of"),
-            ("marshal", "marshal_of"),
-            ("timekeeper", "timekeeper_of"),
-            ("participant", "participant_of"),
-            ("viewer", "viewer_of"),
-        ]
-        .into_iter()
-        .map(|(r, a)| (r.to_string(), a.to_string()))
-        .collect();
-        Membership { roles, organization: "organization_id".into() }
+        match serde_yaml_ng::from_str::<RepositoryHead>(REPOSITORY_FILE) {
+            Ok(RepositoryHead { membership: d }) => Membership {
+                roles: d.roles,
+                organization: d.organization,
+                capabilities: d.capabilities,
+                filter_relations: d.filter_relations,
+                sort_groups: d.sort_groups,
+            },
+            Err(_) => Membership {
+                roles: BTreeMap::new(),
+                organization: "organization_id".into(),
+                capabilities: BTreeMap::new(),
+                filter_relations: BTreeMap::new(),
+                sort_groups: BTreeMap::new(),
+            },
+        }
     }
 }
 
@@ -336,6 +374,15 @@ impl AccessFile {
             for p in &role.policies {
                 self.policy_ref(p)
                     .ok_or_else(|| format!("role {:?}: no policy named {p:?} in this file", role.name))?;
+            }
+        }
+        for (capability, roles) in &self.membership.capabilities {
+            for role in roles {
+                if !self.membership.roles.contains_key(role) {
+                    return Err(format!(
+                        "membership.capabilities.{capability}: {role:?} is not an organisation role (membership.roles)"
+                    ));
+                }
             }
         }
         let mut policy_names = BTreeSet::new();
@@ -626,6 +673,15 @@ policies:
         assert!(AccessFile::parse(&bad).is_err());
         let bad = SMALL.replace("      devices:\n        read: {fields: null}\n", "      devices:\n");
         assert!(AccessFile::parse(&bad).unwrap_err().contains("devices: no action given"), "{bad}");
+    }
+
+    #[test]
+    fn the_repository_file_declares_the_default_membership() {
+        let m = Membership::default();
+        assert_eq!(m.roles.len(), 6, "snapshots/access.yaml's membership.roles: {m:?}");
+        assert!(m.roles.contains_key("org-admin") && !m.capabilities.is_empty() && !m.sort_groups.is_empty());
+        let bad = format!("{SMALL}\nmembership:\n  capabilities: {{flag: [nobody]}}\n");
+        assert!(AccessFile::parse(&bad).unwrap_err().contains("is not an organisation role"), "{bad}");
     }
 
     #[test]

@@ -81,7 +81,43 @@ pub fn markdown(file: &AccessFile, source: &str) -> String {
             out.push('\n');
         }
     }
+    membership(file, &mut out);
     out
+}
+
+/// The `membership` section: organisation roles, capabilities, and what the tenant guard allows
+/// (docs/security.md says why).
+fn membership(file: &AccessFile, out: &mut String) {
+    let m = &file.membership;
+    out.push_str(
+        "\n## Organisation roles\n\nDeclared once, in the file's `membership` section (every other list is \
+         checked against it). `$CURRENT_USER.<alias>.organization_id`: the organisations where the user holds \
+         the role.\n\n| organisation role | alias on directus_users | capabilities (extensions) |\n|---|---|---|\n",
+    );
+    for (role, alias) in &m.roles {
+        let caps: Vec<&str> =
+            m.capabilities.iter().filter(|(_, roles)| roles.contains(role)).map(|(c, _)| c.as_str()).collect();
+        let caps = if caps.is_empty() { "—".to_string() } else { caps.join(", ") };
+        out.push_str(&format!("| {role} | {alias} | {caps} |\n"));
+    }
+    out.push_str(
+        "\n## Relations a non-admin's query may walk\n\nFilters, sorts, deep filters, aggregates and groupBy \
+         of every user but a platform admin may name a collection's own fields and walk only these \
+         many-to-one relations; every other relation, every one-to-many alias, `$FOLLOW` and dynamic \
+         variables with a path are refused (403, the extension `tenant-guard`; docs/security.md).\n\n\
+         | collection | may walk |\n|---|---|\n",
+    );
+    for (collection, fields) in &m.filter_relations {
+        out.push_str(&format!("| {collection} | {} |\n", fields.join(", ")));
+    }
+    out.push_str(
+        "\n## Sorting\n\n`POST /utils/sort/<collection>` (drag-sorting) moves a row among the rows with the \
+         same value of the group field, each changed row written as the caller (update permission on the \
+         sort field, row by row).\n\n| collection | group |\n|---|---|\n",
+    );
+    for (collection, group) in &m.sort_groups {
+        out.push_str(&format!("| {collection} | {group} |\n"));
+    }
 }
 
 fn cell(p: &Permission) -> (String, Vec<String>) {

@@ -1,0 +1,768 @@
+//! The tenant-isolation attack suite (issue 22), against the real stack: trm-init as PID 1 boots
+//! Directus 11.17.4 on PostgreSQL with the repository's schema, access file, migrations and extensions,
+//! once. Two clubs A and B, a user per organisation role in A, one in no organisation, one in both
+//! clubs (race-director of A, viewer of B), and B's rows carrying marker values (notes, phone, e-mail,
+//! VIN, plate, IMEI, the club's name). Every attack is made as each of them, and without a token:
+//!
+//! - filters through **every relation of the snapshot** (read from snapshots/schema.yaml, so a new
+//!   relation is attacked by itself), each many-to-one, its one-to-many alias and the reverse hop
+//!   `$FOLLOW(collection, field)`, in REST and GraphQL, plus sort, groupBy, aggregate and deep paths:
+//!   refused unless the access file's `membership.filter_relations` lists the hop;
+//! - dynamic variables with a path, search, aggregates and `meta`, exports, system collections;
+//! - `POST /utils/sort/<collection>` on B's rows (refused, nothing changes) and on one's own (the
+//!   race-director still reorders their classes and stages, and B's rows do not move);
+//! - the stage-open hook, `POST /faulty-positions` and database-rule messages: the same answer for
+//!   B's row and for one that does not exist, never B's ids or values;
+//! - shared rows: attaching B's member, device or vehicle to A is refused like an unknown id;
+//!   `/shares/info/<id>` says nothing.
+//!
+//! Each answer of the suite is also searched for B's marker values: none may appear.
+
+use trm_test_support as common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const BOOT: Duration = Duration::from_secs(300);
+const PASSWORD: &str = "attack-pw-1";
+const MEMBER_ROLE: &str = "7e1a0000-0000-4000-8000-000000000001";
+const STREAM: &str = "attacks:recompute";
+const POLYGON_SQL: &str = "ST_GeomFromText('POLYGON((19.4 41.3, 19.5 41.3, 19.5 41.4, 19.4 41.4, 19.4 41.3))', 4326)";
+
+/// The attackers: club A's organisation roles, the user in no organisation, the user in both clubs.
+const ROLES: [(char, &str); 6] = [
+    ('A', "org-admin"),
+    ('D', "race-director"),
+    ('M', "marshal"),
+    ('T', "timekeeper"),
+    ('P', "participant"),
+    ('V', "viewer"),
+];
+
+/// Values only B's rows hold: no answer to an attacker may contain one.
+const MARKERS: [&str; 7] = [
+    "b-secret-notes-7f3a",
+    "+355 69 777 1234",
+    "crew-b-7f3a@example.com",
+    "WVWZZZ1JZ7F3A0001",
+    "BB-7F3-AA",
+    "359999000077731",
+    "Club Bravo 7f3a",
+];
+
+struct Stack {
+    db: TestDb,
+    port: u16,
+    admin: String,
+}
+
+impl Stack {
+    fn sql(&self, sql: &str) -> String {
+        self.db.query(sql)
+    }
+
+    fn user(&self, email: &str) -> String {
+        let body = format!(
+            "{{\"email\":\"{email}\",\"password\":\"{PASSWORD}\",\"role\":\"{MEMBER_ROLE}\",\"first_name\":\"x\"}}"
+        );
+        let (status, text) = http(self.port, "POST", "/users", Some(&self.admin), Some(&body));
+        assert_eq!(status, 200, "create user {email}: {text}");
+        json(&text)["data"]["id"].as_str().unwrap_or_default().to_string()
+    }
+
+    fn login(&self, email: &str) -> String {
+        let body = format!("{{\"email\":\"{email}\",\"password\":\"{PASSWORD}\"}}");
+        let (status, text) = http(self.port, "POST", "/auth/login", None, Some(&body));
+        assert_eq!(status, 200, "login as {email}: {text}");
+        json(&text)["data"]["access_token"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// One club's rows (ids as text).
+struct Club {
+    org: String,
+    event: String,
+    classes: [String; 3],
+    stages: [String; 2],
+    segments: [String; 2],
+    geofence: String,
+    entry: String,
+    user: String,
+    device: String,
+    imei: String,
+    vehicle: String,
+}
+
+fn club(s: &Stack, slug: &str, name: &str, marked: bool) -> Club {
+    let mark = |value: &str, plain: &str| if marked { value.to_string() } else { format!("{plain}-{slug}") };
+    let org = s.sql(&format!(
+        "INSERT INTO organizations (id, name, slug) VALUES (gen_random_uuid(), '{name}', '{slug}') RETURNING id"
+    ));
+    let event = s.sql(&format!(
+        "INSERT INTO events (organization_id, name, slug, discipline, starts_at, ends_at)
+         VALUES ('{org}', 'Rally {slug}', 'rally-{slug}', 'rally', now() - interval '1 day', now() + interval '1 day') RETURNING id"
+    ));
+    let class = |n: u32| {
+        s.sql(&format!(
+            "INSERT INTO classes (event_id, code, name, sort_order) VALUES ({event}, 'C-{n}', 'Cars {n}', {}) RETURNING id",
+            n * 10
+        ))
+    };
+    let classes = [class(1), class(2), class(3)];
+    let stage = |n: u32, strategy: &str| {
+        s.sql(&format!(
+            "INSERT INTO stages (event_id, name, sort_order, start_order_strategy, starts_at, start_interval_seconds)
+             VALUES ({event}, 'SS{n}', {n}, '{strategy}', now(), 60) RETURNING id"
+        ))
+    };
+    // The second stage cannot be opened (top_n missing): the hook's reason would describe it.
+    let stages = [stage(1, "manual"), stage(2, "inverse_top_n_then_natural")];
+    let geofence = s.sql(&format!(
+        "INSERT INTO geofences (event_id, name, kind, geometry) VALUES ({event}, 'CP {slug}', 'checkpoint', {POLYGON_SQL}) RETURNING id"
+    ));
+    let segment = |n: u32| {
+        s.sql(&format!(
+            "INSERT INTO segments (stage_id, sort_order, type, entry_geofence_id, exit_geofence_id)
+             VALUES ({}, {n}, 'liaison', {geofence}, {geofence}) RETURNING id",
+            stages[0]
+        ))
+    };
+    let segments = [segment(1), segment(2)];
+    let vehicle = s.sql(&format!(
+        "INSERT INTO vehicles (id, make, model, vin, plate) VALUES (gen_random_uuid(), 'Toyota', 'LC70', '{}', '{}') RETURNING id",
+        mark(MARKERS[3], "vin"),
+        mark(MARKERS[4], "plate")
+    ));
+    s.sql(&format!("INSERT INTO organization_vehicles (organization_id, vehicle_id) VALUES ('{org}', '{vehicle}')"));
+    let imei = if marked { MARKERS[5].to_string() } else { "359999000011111".to_string() };
+    let device = s.sql(&format!(
+        "INSERT INTO devices (id, imei, model) VALUES (gen_random_uuid(), '{imei}', 'FMB920') RETURNING id"
+    ));
+    s.sql(&format!("INSERT INTO organization_devices (organization_id, device_id) VALUES ('{org}', '{device}')"));
+    let entry = s.sql(&format!(
+        "INSERT INTO entries (event_id, class_id, vehicle_id, race_number, status, notes)
+         VALUES ({event}, {}, '{vehicle}', 301, 'registered', '{}') RETURNING id",
+        classes[0],
+        mark(MARKERS[0], "notes")
+    ));
+    s.sql(&format!("INSERT INTO entry_devices (entry_id, device_id) VALUES ({entry}, '{device}')"));
+    let user = s.sql(&format!(
+        "INSERT INTO directus_users (id, email, phone, birth_date, status, role)
+         VALUES (gen_random_uuid(), '{}', '{}', '1990-01-01', 'active', '{MEMBER_ROLE}') RETURNING id",
+        mark(MARKERS[2], "crew@example.com").replace("crew@example.com-", "crew-"),
+        mark(MARKERS[1], "+355 69 000")
+    ));
+    s.sql(&format!(
+        "INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{org}', '{user}', 'participant')"
+    ));
+    s.sql(&format!("INSERT INTO entry_crew (entry_id, user_id, role) VALUES ({entry}, '{user}', 'pilot')"));
+    Club { org, event, classes, stages, segments, geofence, entry, user, device, imei, vehicle }
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// The REST path of a collection (system collections have their own).
+fn path(collection: &str) -> String {
+    match collection.strip_prefix("directus_") {
+        Some(system) => format!("/{system}"),
+        None => format!("/items/{collection}"),
+    }
+}
+
+/// A query string value, percent-encoded.
+fn enc(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A relation of the schema, as the snapshot lists it.
+struct Relation {
+    collection: String,
+    field: String,
+    related: String,
+    alias: Option<String>,
+}
+
+/// Every relation of snapshots/schema.yaml, plus the system relation that makes one shared Directus
+/// role a door (`directus_users.role` -> the role's `users`).
+fn relations() -> Vec<Relation> {
+    let doc = repo_snapshot_yaml();
+    let mut all: Vec<Relation> = snapshot_list(&doc, "relations")
+        .iter()
+        .filter(|r| !r["related_collection"].is_null())
+        .map(|r| Relation {
+            collection: yaml_str(&r["collection"]).to_string(),
+            field: yaml_str(&r["field"]).to_string(),
+            related: yaml_str(&r["related_collection"]).to_string(),
+            alias: r["meta"]["one_field"].as_str().map(str::to_string),
+        })
+        .collect();
+    all.push(Relation {
+        collection: "directus_users".into(),
+        field: "role".into(),
+        related: "directus_roles".into(),
+        alias: Some("users".into()),
+    });
+    all
+}
+
+/// The primary key field of a collection (snapshot fields with `is_primary_key`; system: `id`).
+fn primary_keys() -> BTreeMap<String, String> {
+    let doc = repo_snapshot_yaml();
+    snapshot_list(&doc, "fields")
+        .iter()
+        .filter(|f| f["schema"]["is_primary_key"].as_bool() == Some(true))
+        .map(|f| (yaml_str(&f["collection"]).to_string(), yaml_str(&f["field"]).to_string()))
+        .collect()
+}
+
+/// The access file's allowlist of relations a non-admin's query may walk.
+fn allowed_relations() -> BTreeMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(repo_dir("snapshots/access.yaml")).unwrap_or_default();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap_or(serde_yaml_ng::Value::Null);
+    let mut out = BTreeMap::new();
+    if let Some(map) = doc["membership"]["filter_relations"].as_mapping() {
+        for (k, v) in map {
+            let fields =
+                v.as_sequence().map(|s| s.iter().map(|f| yaml_str(f).to_string()).collect()).unwrap_or_default();
+            out.insert(yaml_str(k).to_string(), fields);
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct Tally {
+    failures: BTreeMap<&'static str, Vec<String>>,
+    checked: usize,
+}
+
+impl Tally {
+    /// One check of `class` (the issue's leak class it is about): `failure` when it did not hold.
+    fn check(&mut self, class: &'static str, failure: Option<String>) {
+        self.checked += 1;
+        if let Some(f) = failure {
+            self.failures.entry(class).or_default().push(f);
+        }
+    }
+
+    /// No marker value of B in an answer.
+    fn clean(&mut self, who: &str, what: &str, body: &str) {
+        let found: Vec<&str> = MARKERS.iter().copied().filter(|m| body.contains(m)).collect();
+        self.check(
+            "values",
+            (!found.is_empty()).then(|| format!("{who}: {what}: the answer holds B's {found:?}: {}", cut(body))),
+        );
+    }
+}
+
+fn cut(body: &str) -> String {
+    body.chars().take(200).collect()
+}
+
+/// An answer a refused query gets from the tenant guard.
+fn refused_query(status: u16, body: &str) -> bool {
+    status == 403 && body.contains("may not use")
+}
+
+/// True when `text` says "event <id>" (with nothing more to the number).
+fn names_event(text: &str, id: &str) -> bool {
+    text.match_indices("event ").any(|(i, m)| {
+        let rest = &text[i + m.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits == id
+    })
+}
+
+#[test]
+fn no_row_value_existence_or_change_crosses_between_organisations() {
+    let db = TestDb::fresh("tenant_attacks");
+    let redis = RedisServer::start();
+    let ports = Ports::free();
+    let mut env = boot_env(&db, ports);
+    env.extend(
+        [
+            ("REDIS", redis.url()),
+            ("RECOMPUTE_STREAM", STREAM.into()),
+            ("PRESSURE_LIMITER_ENABLED", "false".into()),
+            ("RATE_LIMITER_ENABLED", "false".into()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let boot = Boot::start(&env, ports);
+    boot.wait_healthy(BOOT);
+    let s = Stack { db, port: ports.directus, admin: directus_login(ports.directus) };
+
+    let a = club(&s, "alpha-7f3a", "Club Alpha", false);
+    let b = club(&s, "bravo-7f3a", MARKERS[6], true);
+    let mut who: Vec<(String, Option<String>)> = Vec::new();
+    for (_, role) in ROLES {
+        let email = format!("{role}@alpha.example.com");
+        let user = s.user(&email);
+        s.sql(&format!(
+            "INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{}', '{user}', '{role}')",
+            a.org
+        ));
+        who.push((role.to_string(), Some(s.login(&email))));
+    }
+    s.user("nobody@example.com");
+    who.push(("no organisation".into(), Some(s.login("nobody@example.com"))));
+    let dual = s.user("dual@example.com");
+    s.sql(&format!(
+        "INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{}', '{dual}', 'race-director'), ('{}', '{dual}', 'viewer')",
+        a.org, b.org
+    ));
+    who.push(("race-director of A, viewer of B".into(), Some(s.login("dual@example.com"))));
+    who.push(("no token".into(), None));
+    // The dual user may read B's rows as a viewer (by design): the marker sweep and the cross-club
+    // answers below are about the others.
+    let strangers: Vec<&(String, Option<String>)> =
+        who.iter().filter(|(w, _)| !w.starts_with("race-director of A")).collect();
+    let token_of = |role: &str| who.iter().find(|(w, _)| w == role).and_then(|(_, t)| t.clone());
+    let mut tally = Tally::default();
+
+    // ---- 1. filters, sorts and reverse hops through every relation (REST and GraphQL) ---------------
+    let keys = primary_keys();
+    let pk = |c: &str| keys.get(c).cloned().unwrap_or_else(|| "id".to_string());
+    let allowed = allowed_relations();
+    let relations = relations();
+    // Every identity gets the filter, $FOLLOW and one-to-many walks; sorts, `_some` and GraphQL (the
+    // same rule, through other doors) go through three of them, to keep the suite's time in bounds.
+    let thorough = |role: &str| matches!(role, "viewer" | "no organisation" | "no token");
+    for (role, token) in &who {
+        let all_doors = thorough(role);
+        let token = token.as_deref();
+        for r in &relations {
+            let listed = allowed.get(&r.collection).is_some_and(|f| f.contains(&r.field));
+            let filter = |collection: &str, f: String| {
+                format!("{}?filter={}&fields={}", path(collection), enc(&f), pk(collection))
+            };
+            let nonnull = |key: &str| format!("{{\"{key}\":{{\"_nnull\":true}}}}");
+            let mut attacks = vec![
+                (
+                    filter(&r.collection, format!("{{\"{}\":{}}}", r.field, nonnull(&pk(&r.related)))),
+                    !listed,
+                    "m2o filter",
+                ),
+                (
+                    format!("{}?sort={}.{}&fields={}", path(&r.collection), r.field, pk(&r.related), pk(&r.collection)),
+                    !listed,
+                    "m2o sort",
+                ),
+                (
+                    filter(
+                        &r.related,
+                        format!("{{\"$FOLLOW({},{})\":{}}}", r.collection, r.field, nonnull(&pk(&r.collection))),
+                    ),
+                    true,
+                    "$FOLLOW",
+                ),
+            ];
+            if let Some(alias) = &r.alias {
+                attacks.push((
+                    filter(&r.related, format!("{{\"{alias}\":{}}}", nonnull(&pk(&r.collection)))),
+                    true,
+                    "o2m filter",
+                ));
+                attacks.push((
+                    filter(&r.related, format!("{{\"{alias}\":{{\"_some\":{}}}}}", nonnull(&pk(&r.collection)))),
+                    true,
+                    "o2m _some filter",
+                ));
+            }
+            if !all_doors {
+                attacks.retain(|(_, _, kind)| !matches!(*kind, "m2o sort" | "o2m _some filter"));
+            }
+            for (url, refuse, kind) in attacks {
+                let (status, body) = http(s.port, "GET", &url, token, None);
+                if refuse {
+                    tally.check(
+                        "filters",
+                        (!refused_query(status, &body)).then(|| {
+                            format!(
+                                "{role}: {kind} {}.{}: GET {url} answered {status} {}",
+                                r.collection,
+                                r.field,
+                                cut(&body)
+                            )
+                        }),
+                    );
+                }
+                if !role.starts_with("race-director of A") {
+                    tally.clean(role, &url, &body);
+                }
+            }
+            // GraphQL: the same walk, in the items endpoint.
+            if all_doors && !listed && !r.collection.starts_with("directus_") {
+                let query = format!(
+                    "{{\"query\":\"{{ {}(filter: {{ {}: {{ {}: {{ _nnull: true }} }} }}) {{ {} }} }}\"}}",
+                    r.collection,
+                    r.field,
+                    pk(&r.related),
+                    pk(&r.collection)
+                );
+                let (status, body) = http(s.port, "POST", "/graphql", token, Some(&query));
+                let data = json(&body);
+                let rows = data["data"][&r.collection].as_array().map(Vec::len).unwrap_or(0);
+                tally.check(
+                    "filters",
+                    (status == 200 && data["errors"].is_null() && rows > 0).then(|| {
+                        format!("{role}: GraphQL filter through {}.{} answered {rows} row(s)", r.collection, r.field)
+                    }),
+                );
+            }
+        }
+    }
+    // The issue's concrete oracles: B's crew e-mail through the shared role, B's notes through a
+    // dynamic variable, B's club name through a shared vehicle.
+    for (role, token) in &strangers {
+        let token = token.as_deref();
+        for url in [
+            format!("/users/me?filter[role][users][email][_eq]={}", enc(MARKERS[2])),
+            format!("/users/me?filter[email][_nin]={}", enc("$CURRENT_USER.role.users.email")),
+            format!(
+                "/items/entries?filter[vehicle_id][organization_vehicles][organization_id][name][_eq]={}",
+                enc(MARKERS[6])
+            ),
+            "/items/entries?groupBy[]=vehicle_id.vin&aggregate[count]=id".to_string(),
+            format!(
+                "/items/events?deep[entries][_filter][vehicle_id][vin][_eq]={}&fields=id,entries.id",
+                enc(MARKERS[3])
+            ),
+        ] {
+            let (status, body) = http(s.port, "GET", &url, token, None);
+            let rows = json(&body)["data"].as_array().map(Vec::len).unwrap_or(0);
+            tally.check(
+                "filters",
+                (status == 200 && rows > 0)
+                    .then(|| format!("{role}: GET {url} answered {rows} row(s): {}", cut(&body))),
+            );
+            tally.clean(role, &url, &body);
+        }
+    }
+
+    // ---- 2. reads of every surface: items (deep fields), search, aggregate, meta, export, system ----
+    let collections: Vec<String> = snapshot_list(&repo_snapshot_yaml(), "collections")
+        .iter()
+        .filter(|c| !c["schema"].is_null())
+        .map(|c| yaml_str(&c["collection"]).to_string())
+        .collect();
+    for (role, token) in &strangers {
+        let token = token.as_deref();
+        let mut urls: Vec<String> = Vec::new();
+        for c in &collections {
+            urls.push(format!("{}?fields=*.*.*&limit=-1&meta=*", path(c)));
+            urls.push(format!("{}?search={}&limit=-1", path(c), enc(MARKERS[0])));
+            urls.push(format!("{}?aggregate[count]=*&aggregate[max]={}", path(c), pk(c)));
+            urls.push(format!("{}?export=csv&limit=-1", path(c)));
+        }
+        for system in [
+            "users",
+            "roles",
+            "policies",
+            "permissions",
+            "revisions",
+            "activity",
+            "comments",
+            "files",
+            "presets",
+            "shares",
+            "notifications",
+            "versions",
+            "dashboards",
+            "panels",
+            "flows",
+            "operations",
+            "folders",
+            "settings",
+        ] {
+            urls.push(format!("/{system}?fields=*.*&limit=-1"));
+        }
+        for url in urls {
+            let (_, body) = http(s.port, "GET", &url, token, None);
+            tally.clean(role, &url, &body);
+        }
+        let gql = r#"{"query":"{ entries { id notes crew { user_id { email phone } } vehicle_id { vin plate } } entries_aggregated { count { id } } }"}"#;
+        let (_, body) = http(s.port, "POST", "/graphql", token, Some(gql));
+        tally.clean(role, "GraphQL entries", &body);
+        let gql = r#"{"query":"{ users { email phone } roles { users { email phone } } }"}"#;
+        let (_, body) = http(s.port, "POST", "/graphql/system", token, Some(gql));
+        tally.clean(role, "GraphQL system", &body);
+    }
+
+    // ---- 3. /utils/sort ------------------------------------------------------------------------------
+    let sorts = |c: &Club| {
+        s.sql(&format!(
+            "SELECT string_agg(id || ':' || sort_order, ',' ORDER BY id) FROM (
+               SELECT id, sort_order FROM classes WHERE event_id = {e}
+               UNION ALL SELECT id, sort_order FROM stages WHERE event_id = {e}
+               UNION ALL SELECT g.id, g.sort_order FROM segments g JOIN stages t ON t.id = g.stage_id WHERE t.event_id = {e}) x",
+            e = c.event
+        ))
+    };
+    let b_before = sorts(&b);
+    for (role, token) in &strangers {
+        for (collection, item, to) in [
+            ("classes", &b.classes[0], &b.classes[2]),
+            ("stages", &b.stages[0], &b.stages[1]),
+            ("segments", &b.segments[1], &b.segments[0]),
+        ] {
+            let body = format!("{{\"item\":{item},\"to\":{to}}}");
+            let (status, text) =
+                http(s.port, "POST", &format!("/utils/sort/{collection}"), token.as_deref(), Some(&body));
+            tally.check(
+                "sort",
+                (status == 200).then(|| format!("{role}: sorting B's {collection} answered {status} {}", cut(&text))),
+            );
+            tally.check(
+                "sort",
+                (sorts(&b) != b_before).then(|| format!("{role}: sorting B's {collection} changed B's order")),
+            );
+        }
+    }
+    // Own rows: the race-director reorders classes and stages, the org-admin classes; a viewer may not.
+    let director = token_of("race-director");
+    for (role, token, collection, item, to, want) in [
+        ("race-director", director.clone(), "classes", &a.classes[0], &a.classes[2], true),
+        ("race-director", director.clone(), "stages", &a.stages[1], &a.stages[0], true),
+        ("org-admin", token_of("org-admin"), "classes", &a.classes[2], &a.classes[0], true),
+        ("viewer", token_of("viewer"), "classes", &a.classes[0], &a.classes[1], false),
+    ] {
+        let before = sorts(&a);
+        let body = format!("{{\"item\":{item},\"to\":{to}}}");
+        let (status, text) = http(s.port, "POST", &format!("/utils/sort/{collection}"), token.as_deref(), Some(&body));
+        let changed = sorts(&a) != before;
+        tally.check(
+            "sort",
+            (want != (status == 200 && changed)).then(|| {
+                format!(
+                    "{role}: sorting own {collection}: want allowed={want}, got {status} (changed: {changed}) {}",
+                    cut(&text)
+                )
+            }),
+        );
+        tally
+            .check("sort", (sorts(&b) != b_before).then(|| format!("{role}: sorting A's {collection} moved B's rows")));
+    }
+    // C-1 onto C-3 (C-2, C-3, C-1), then C-3 onto C-1 (C-2, C-1, C-3); steps of 10 kept.
+    let order = s.sql(&format!(
+        "SELECT string_agg(code || '=' || sort_order, ',' ORDER BY sort_order) FROM classes WHERE event_id = {}",
+        a.event
+    ));
+    tally.check(
+        "sort",
+        (order != "C-2=10,C-1=20,C-3=30")
+            .then(|| format!("own classes after two moves: {order}, not C-2=10,C-1=20,C-3=30")),
+    );
+
+    // ---- 4. the stage-open hook: B's stage and no stage get one answer -----------------------------
+    for (role, token) in &strangers {
+        let open = |id: &str| {
+            http(s.port, "PATCH", &format!("/items/stages/{id}"), token.as_deref(), Some("{\"status\":\"open\"}"))
+        };
+        let theirs = open(&b.stages[1]);
+        let nothing = open("987654");
+        tally.check(
+            "stage hook",
+            (theirs != nothing).then(|| {
+                format!(
+                    "{role}: opening B's stage answered {} {}, a missing one {} {}",
+                    theirs.0,
+                    cut(&theirs.1),
+                    nothing.0,
+                    cut(&nothing.1)
+                )
+            }),
+        );
+        tally.check(
+            "stage hook",
+            theirs.1.contains("top_n").then(|| format!("{role}: the answer describes B's stage: {}", cut(&theirs.1))),
+        );
+    }
+    // The hook still explains to whom may open the stage.
+    let (status, text) = http(
+        s.port,
+        "PATCH",
+        &format!("/items/stages/{}", a.stages[1]),
+        director.as_deref(),
+        Some("{\"status\":\"open\"}"),
+    );
+    tally.check(
+        "stage hook",
+        (status != 400 || !text.contains("cannot be opened"))
+            .then(|| format!("race-director opening own unopenable stage: {status} {}", cut(&text))),
+    );
+
+    // ---- 5. /faulty-positions: B's device, an unknown one, any window: one answer ------------------
+    let window = |from: &str, to: &str| {
+        let utc =
+            |e: &str| s.sql(&format!("SELECT to_char(({e}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"));
+        (utc(from), utc(to))
+    };
+    let windows = [
+        window("now() - interval '2 hours'", "now() - interval '1 hour'"),
+        window("now() - interval '3 days'", "now() - interval '2 days'"),
+        window("now() - interval '2 days'", "now()"),
+    ];
+    for (role, token) in &strangers {
+        let flag = |imei: &str, (from, to): &(String, String)| {
+            let body = format!(
+                "{{\"imei\":\"{imei}\",\"from\":\"{from}\",\"to\":\"{to}\",\"faulty\":true,\"reason\":\"attack\"}}"
+            );
+            http(s.port, "POST", "/faulty-positions", token.as_deref(), Some(&body))
+        };
+        let reference = flag("350000000000000", &windows[0]);
+        for w in &windows {
+            let theirs = flag(&b.imei, w);
+            tally.check(
+                "faulty-positions",
+                (theirs != reference).then(|| {
+                    format!(
+                        "{role}: flagging B's device {w:?} answered {} {}, an unknown device {} {}",
+                        theirs.0,
+                        cut(&theirs.1),
+                        reference.0,
+                        cut(&reference.1)
+                    )
+                }),
+            );
+            tally.check(
+                "faulty-positions",
+                names_event(&theirs.1, &b.event)
+                    .then(|| format!("{role}: the answer names B's event: {}", cut(&theirs.1))),
+            );
+        }
+    }
+
+    // ---- 6. database-rule messages name no id of B ---------------------------------------------------
+    let director_token = director.clone();
+    for (what, method, url, body) in [
+        (
+            "a segment with B's geofence",
+            "POST",
+            "/items/segments".to_string(),
+            format!(
+                "{{\"stage_id\":{},\"sort_order\":9,\"type\":\"liaison\",\"entry_geofence_id\":{},\"exit_geofence_id\":{}}}",
+                a.stages[0], b.geofence, b.geofence
+            ),
+        ),
+        (
+            "a stage starting from B's stage",
+            "PATCH",
+            format!("/items/stages/{}", a.stages[0]),
+            format!("{{\"start_order_input_stage_id\":{}}}", b.stages[0]),
+        ),
+        (
+            "a penalty bracket owned by B's stage",
+            "POST",
+            "/items/penalty_formulas".to_string(),
+            format!(
+                "{{\"event_id\":{},\"belongs_to_type\":\"stage\",\"stage_id\":{},\"type\":\"late-start\",\"offence_min\":0,\"operator\":\"fixed\",\"penalty_seconds\":60}}",
+                a.event, b.stages[0]
+            ),
+        ),
+        ("an entry in B's class", "PATCH", format!("/items/entries/{}", a.entry), format!("{{\"class_id\":{}}}", b.classes[0])),
+    ] {
+        let (status, text) = http(s.port, method, &url, director_token.as_deref(), Some(&body));
+        tally.check(
+            "rule messages",
+            (status != 400 || names_event(&text, &b.event)).then(|| format!("race-director: {what}: {status} {}", cut(&text))),
+        );
+    }
+
+    // ---- 7. shared rows: B's member, device, vehicle are not attached to A ---------------------------
+    let org_admin = token_of("org-admin");
+    let unknown = "00000000-0000-4000-8000-00000000dead";
+    for (collection, column, theirs) in [
+        ("organization_users", "user_id", &b.user),
+        ("organization_devices", "device_id", &b.device),
+        ("organization_vehicles", "vehicle_id", &b.vehicle),
+    ] {
+        let attach = |id: &str| {
+            let extra = if collection == "organization_users" { ",\"role\":\"viewer\"" } else { "" };
+            let body = format!("{{\"organization_id\":\"{}\",\"{column}\":\"{id}\"{extra}}}", a.org);
+            http(s.port, "POST", &format!("/items/{collection}"), org_admin.as_deref(), Some(&body))
+        };
+        let (status, text) = attach(theirs);
+        let (unknown_status, unknown_text) = attach(unknown);
+        tally.check(
+            "shared rows",
+            (status != 403 || (status, &text) != (unknown_status, &unknown_text)).then(|| {
+                format!(
+                    "org-admin: attaching B's {column}: {status} {}; an unknown id: {unknown_status} {}",
+                    cut(&text),
+                    cut(&unknown_text)
+                )
+            }),
+        );
+    }
+    let (_, text) =
+        http(s.port, "GET", &format!("/users/{}?fields=email,phone,birth_date", b.user), org_admin.as_deref(), None);
+    tally.clean("org-admin", "B's member after the attempt", &text);
+    // A device only A uses is still registered by A's org-admin.
+    let (status, text) = http(
+        s.port,
+        "POST",
+        "/items/devices",
+        org_admin.as_deref(),
+        Some("{\"imei\":\"359999000055555\",\"model\":\"FMB003\"}"),
+    );
+    // 204: created, but not readable until registered.
+    tally.check(
+        "shared rows",
+        (status != 200 && status != 204).then(|| format!("org-admin creates a device: {status} {}", cut(&text))),
+    );
+    let fresh = s.sql("SELECT id FROM devices WHERE imei = '359999000055555'");
+    let body = format!("{{\"organization_id\":\"{}\",\"device_id\":\"{fresh}\"}}", a.org);
+    let (status, text) = http(s.port, "POST", "/items/organization_devices", org_admin.as_deref(), Some(&body));
+    tally.check(
+        "shared rows",
+        (status != 200).then(|| format!("org-admin registers a new device: {status} {}", cut(&text))),
+    );
+
+    // ---- 8. /shares/info -------------------------------------------------------------------------------
+    let share = format!("{{\"name\":\"look\",\"collection\":\"entries\",\"item\":\"{}\"}}", b.entry);
+    let (status, text) = http(s.port, "POST", "/shares", Some(&s.admin), Some(&share));
+    assert_eq!(status, 200, "the admin creates a share: {text}");
+    let share_id = json(&text)["data"]["id"].as_str().unwrap_or_default().to_string();
+    for (role, token) in &strangers {
+        let theirs = http(s.port, "GET", &format!("/shares/info/{share_id}"), token.as_deref(), None);
+        let nothing = http(s.port, "GET", &format!("/shares/info/{unknown}"), token.as_deref(), None);
+        tally.check(
+            "shares",
+            (theirs != nothing || theirs.1.contains("entries") || theirs.1.contains(&b.entry)).then(|| {
+                format!(
+                    "{role}: /shares/info of B's share: {} {}; of none: {} {}",
+                    theirs.0,
+                    cut(&theirs.1),
+                    nothing.0,
+                    cut(&nothing.1)
+                )
+            }),
+        );
+    }
+
+    let Tally { failures, checked } = tally;
+    let report: Vec<String> = failures
+        .iter()
+        .map(|(class, list)| {
+            format!(
+                "[{class}] {} failure(s):\n  {}",
+                list.len(),
+                list.iter().take(8).cloned().collect::<Vec<_>>().join("\n  ")
+            )
+        })
+        .collect();
+    assert!(failures.is_empty(), "{} classes failed ({checked} checks):\n{}", failures.len(), report.join("\n"));
+    eprintln!("tenant attacks: {checked} checks passed");
+    let (code, log) = boot.stop(Duration::from_secs(30));
+    assert!(code == 0 || code == 143, "exit {code}; log:\n{log}");
+}
