@@ -18,6 +18,9 @@ COPY tests/support/ tests/support/
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && : > src/lib.rs \
     && cargo build --release --locked && rm -rf src
 COPY src/ src/
+# The access file: its `membership` section is built into the binary as the default of every access file
+# (src/preflight/access/file.rs). A change to it rebuilds trm-init; the rest of snapshots/ stays late.
+COPY snapshots/access.yaml snapshots/access.yaml
 # touch: the copied sources may be older than the empty crate's build, which cargo would then reuse.
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked \
