@@ -44,6 +44,8 @@ export const ACCESS_MODEL: AccessModel = /* access-model:begin */ {
 		"organization_users": ["organization_id"],
 		"organization_vehicles": ["organization_id", "vehicle_id"],
 		"penalty_formulas": ["event_id", "segment_id", "speed_limit_zone_id", "stage_id"],
+		"result_version_entries": ["entry_id", "version_id"],
+		"result_versions": ["stage_id"],
 		"segments": ["entry_geofence_id", "exit_geofence_id", "stage_id"],
 		"speed_limit_zones": ["segment_id"],
 		"stage_results": ["entry_id", "stage_id"],
