@@ -1,8 +1,11 @@
 # syntax=docker/dockerfile:1
 #
 # The TRM Directus image: the official Directus image with trm-init as PID 1.
-# Checked without a Docker engine by tests/dockerfile.rs (content) and tests/image_rehearsal.rs (the final
-# stage's filesystem assembled and booted as PID 1 of a PID namespace, probed the way Docker probes it).
+# Built and run by a real Docker engine in every test run (scripts/test.sh: tests/container_*.rs boot,
+# stop, probe, restart and harden it); tests/dockerfile.rs checks rules the engine does not enforce (pinned
+# tags, layer order, exec-form HEALTHCHECK, no shell tools), tests/image_rehearsal.rs the final stage's
+# layout on a machine without an engine. On the development machines the FROM images are local
+# stand-ins (stand-ins/README.md); elsewhere the real images are used as they are.
 
 # ---- build: the static trm-init ------------------------------------------------------------------------
 # .cargo/config.toml selects x86_64-unknown-linux-gnu with crt-static: one static binary that runs on the

@@ -4,7 +4,8 @@
 //! a free port through PGPORT), Directus's DB_HOST/DB_PORT, free ports for Directus and the health
 //! server, and `db_init.required_extensions = ["postgis"]`, because the database image is the stand-in
 //! (Debian's PostgreSQL + PostGIS; TimescaleDB is not packaged for Debian). Both services reach
-//! healthy, headless Chromium renders the admin UI's login, and `down -v` stops and removes everything.
+//! healthy, the admin UI in headless Chromium (tests/browser/admin-ui.mjs: the login renders, the
+//! admin of `.env.example` logs in, a collection opens), and `down -v` stops and removes everything.
 
 mod container;
 
@@ -38,6 +39,11 @@ fn compose_dev_stack_comes_up_healthy_serves_the_admin_ui_and_goes_down() {
     assert!(String::from_utf8_lossy(&version.stdout).contains("v2."), "Compose v2: {}", text(&version));
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     require("Chromium", std::path::Path::new(&chromium).exists(), "apt-get install chromium (scripts/test.sh does)");
+    require(
+        "the browser driver's packages",
+        repo_dir("tests/browser/node_modules/puppeteer-core").exists(),
+        "run `(cd tests/browser && npm ci)` (scripts/test.sh does)",
+    );
 
     let (pg_port, ports) = (free_port(), Ports::free());
     let dir = tempfile::tempdir().expect("override folder");
@@ -73,19 +79,42 @@ fn compose_dev_stack_comes_up_healthy_serves_the_admin_ui_and_goes_down() {
     let ps_text = text(&ps);
     assert_eq!(ps_text.matches("(healthy)").count(), 2, "both services healthy:\n{ps_text}");
 
-    let dom = Command::new(&chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000", "--dump-dom"])
-        .arg(format!("http://127.0.0.1:{}/admin/login", ports.directus))
-        .stderr(Stdio::null())
-        .output()
-        .expect("chromium");
-    let dom = String::from_utf8_lossy(&dom.stdout);
-    let rendered = dom.contains("type=\"password\"") || dom.contains("Sign In");
+    // The project's browser driver (tests/browser, puppeteer-core on Debian's Chromium) with the admin
+    // the file's .env.example creates: the login page renders, the admin logs in, a collection opens.
+    let shot = tempfile::tempdir().expect("screenshot folder");
+    let mut browser = Command::new("node");
+    browser
+        .arg(repo_dir("tests/browser/admin-ui.mjs"))
+        .env("DIRECTUS_URL", format!("http://127.0.0.1:{}", ports.directus))
+        .envs(dotenv_example(&["ADMIN_EMAIL", "ADMIN_PASSWORD"]))
+        .env("SCREENSHOT", shot.path().join("compose-admin-ui.png"))
+        .env("CHROMIUM", &chromium)
+        .env("EXPECT_RACE_NUMBER", "none")
+        .stdin(Stdio::null());
+    let ui = run_to_end(browser, std::time::Duration::from_secs(180));
+    let rendered = ui.code() == 0;
     let all = if rendered { String::new() } else { logs() };
 
     let down = compose(&bin, &files, &project, &["down", "-v", "--timeout", "10"]);
-    assert!(rendered, "the admin UI's login form rendered in Chromium:\n{}\n{all}", &dom[..dom.len().min(2000)]);
+    assert!(rendered, "the admin UI in headless Chromium (tests/browser/admin-ui.mjs):\n{}{}\n{all}", ui.stdout, ui.stderr);
+    for step in ["ok: the login page renders", "logs in", "ok: the entries collection opens"] {
+        assert!(ui.stdout.contains(step), "{step}: {}", ui.stdout);
+    }
     assert!(down.status.success(), "compose down: {}", text(&down));
     let left = docker_ok(&["ps", "-aq", "--filter", &format!("label=com.docker.compose.project={project}")]);
     assert!(left.is_empty(), "down removed the containers: {left}");
+}
+
+/// `KEY=value` lines of the compose file's `.env.example`, the ones asked for (each must be there).
+fn dotenv_example(keys: &[&str]) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo_dir(".env.example")).expect(".env.example");
+    keys.iter()
+        .map(|key| {
+            let value = text
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!(".env.example sets no {key}"));
+            (key.to_string(), value.trim().to_string())
+        })
+        .collect()
 }

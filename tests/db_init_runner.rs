@@ -1,6 +1,7 @@
 //! db-init against a real PostgreSQL, one fresh database per test: apply, re-run, adopt the shell
 //! runner's rows, CRLF copies, edited / broken / out-of-order / missing files, no-transaction files,
-//! required extensions, the post-schema folder, and `check` on bad folder contents.
+//! required extensions, the post-schema folder, `check` on bad folder contents, and the required-columns
+//! helper (db-init/006) the post-schema files call.
 
 use trm_test_support as common;
 
@@ -303,4 +304,38 @@ fn check_names_stray_files_in_migration_folders() {
     assert_eq!(out.code(), 78, "{}{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("notes.txt") && out.stderr.contains("1_b.sql"), "{}", out.stderr);
     assert!(!out.stderr.contains("README.md"), "{}", out.stderr);
+}
+
+#[test]
+fn required_columns_helper_names_every_missing_column_in_the_current_schema() {
+    // db-init/006: the one check a db-init-post file makes of the columns it relies on.
+    let db = TestDb::fresh("dbi_require_columns");
+    let out = run(&db, &repo_dir("db-init"), empty().path(), &["--phase", "pre"], &[]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let call = |search_path: &str, columns: &str| {
+        psql_result(
+            &db.name,
+            &format!("SET search_path = {search_path}; SELECT trm_require_columns('099_demo', ARRAY[{columns}], 'demo hint')"),
+        )
+    };
+    assert!(call("public", "'recompute_outbox.id', 'positions.faulty'").is_ok(), "present columns pass");
+
+    let missing = call("public", "'recompute_outbox.id', 'stages.event_id', 'recompute_outbox.nope'")
+        .expect_err("missing columns are refused");
+    assert!(
+        missing.contains("099_demo: column stages.event_id, recompute_outbox.nope does not exist in schema public"),
+        "the migration and every missing column, in the order asked: {missing}"
+    );
+    assert!(missing.contains("demo hint"), "the caller's hint: {missing}");
+
+    // current_schema(), not `public` by name: a table only in another schema is found there, and one only
+    // in `public` is missing when the migration writes to the other schema.
+    db.query("CREATE SCHEMA other; CREATE TABLE other.only_here (x int)");
+    assert!(call("other, public", "'only_here.x'").is_ok(), "found in the current schema");
+    let elsewhere = call("other, public", "'recompute_outbox.id'").expect_err("not in the current schema");
+    assert!(elsewhere.contains("recompute_outbox.id does not exist in schema other"), "{elsewhere}");
+    assert!(call("public", "'only_here.x'").is_err(), "not in public");
+
+    let malformed = call("public", "'recompute_outbox', 'a.b.c'").expect_err("names without one dot are refused");
+    assert!(malformed.contains("takes table.column names, got 'recompute_outbox', 'a.b.c'"), "{malformed}");
 }

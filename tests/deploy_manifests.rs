@@ -161,6 +161,7 @@ fn the_deployment_drains_within_its_grace_and_probes_the_right_endpoints() {
     // Non-root, read-only root filesystem, the replica count trm-init is told.
     assert_eq!(pod["securityContext"]["runAsUser"], 1000);
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    pm2_home_is_writable(c);
     assert_eq!(
         deployment["spec"]["replicas"].as_u64().map(|n| n.to_string()),
         Some(config["TRM_INIT_CHILD__REPLICAS"].clone())
@@ -198,6 +199,21 @@ fn the_migration_job_runs_trm_init_preflight_with_the_same_settings() {
     assert_eq!(c["args"][0], "preflight");
     assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
     assert_eq!(c["envFrom"][0]["configMapRef"]["name"], kind(&rendered, "ConfigMap")["metadata"]["name"]);
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    pm2_home_is_writable(c);
+}
+
+/// Directus loads pm2, which creates `$PM2_HOME` (default `$HOME/.pm2`, on the read-only root) in every
+/// Node process: the container sets it inside one of its writable mounts.
+fn pm2_home_is_writable(c: &Value) {
+    let env = c["env"].as_sequence().expect("env");
+    let home = env.iter().find(|e| e["name"] == "PM2_HOME").and_then(|e| e["value"].as_str()).expect("env PM2_HOME");
+    let mounts = c["volumeMounts"].as_sequence().expect("volumeMounts");
+    let writable = mounts.iter().any(|m| {
+        m["readOnly"] != true
+            && m["mountPath"].as_str().is_some_and(|path| Path::new(home).starts_with(path) && home != path)
+    });
+    assert!(writable, "PM2_HOME {home} must be below a writable volumeMount: {mounts:?}");
 }
 
 const COMPOSE_CHECK: &str = r#"
