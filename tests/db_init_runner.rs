@@ -1,7 +1,7 @@
 //! db-init against a real PostgreSQL, one fresh database per test: apply, re-run, adopt the shell
 //! runner's rows, CRLF copies, edited / broken / out-of-order / missing files, no-transaction files,
 //! required extensions, the post-schema folder, `check` on bad folder contents, and the required-columns
-//! helper (db-init/006) the post-schema files call.
+//! helper (db-init-post/025) the post-schema files call.
 
 use trm_test_support as common;
 
@@ -308,34 +308,35 @@ fn check_names_stray_files_in_migration_folders() {
 
 #[test]
 fn required_columns_helper_names_every_missing_column_in_the_current_schema() {
-    // db-init/006: the one check a db-init-post file makes of the columns it relies on.
+    // db-init-post/025: the body of the one check every post-schema file calls (created by 010).
     let db = TestDb::fresh("dbi_require_columns");
-    let out = run(&db, &repo_dir("db-init"), empty().path(), &["--phase", "pre"], &[]);
-    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let file = std::fs::read_to_string(repo_dir("db-init-post/025_require_columns.sql")).expect("025");
+    db.query(&file);
+    db.query("CREATE TABLE stages (id int, event_id int); CREATE TABLE stage_results (id int)");
     let call = |search_path: &str, columns: &str| {
         psql_result(
             &db.name,
-            &format!("SET search_path = {search_path}; SELECT trm_require_columns('099_demo', ARRAY[{columns}], 'demo hint')"),
+            &format!("SET search_path = {search_path}; SELECT trm_require_columns('099_demo', ARRAY[{columns}])"),
         )
     };
-    assert!(call("public", "'recompute_outbox.id', 'positions.faulty'").is_ok(), "present columns pass");
+    assert!(call("public", "'stages.event_id', 'stage_results.id'").is_ok(), "present columns pass");
 
-    let missing = call("public", "'recompute_outbox.id', 'stages.event_id', 'recompute_outbox.nope'")
+    let missing = call("public", "'stages.event_id', 'stages.nope', 'stage_results.id', 'entries.id'")
         .expect_err("missing columns are refused");
     assert!(
-        missing.contains("099_demo: column stages.event_id, recompute_outbox.nope does not exist in schema public"),
+        missing.contains("099_demo: column stages.nope, entries.id does not exist in schema public"),
         "the migration and every missing column, in the order asked: {missing}"
     );
-    assert!(missing.contains("demo hint"), "the caller's hint: {missing}");
+    assert!(missing.contains("snapshots/schema.yaml"), "the hint says where columns come from: {missing}");
 
     // current_schema(), not `public` by name: a table only in another schema is found there, and one only
     // in `public` is missing when the migration writes to the other schema.
     db.query("CREATE SCHEMA other; CREATE TABLE other.only_here (x int)");
     assert!(call("other, public", "'only_here.x'").is_ok(), "found in the current schema");
-    let elsewhere = call("other, public", "'recompute_outbox.id'").expect_err("not in the current schema");
-    assert!(elsewhere.contains("recompute_outbox.id does not exist in schema other"), "{elsewhere}");
+    let elsewhere = call("other, public", "'stages.event_id'").expect_err("not in the current schema");
+    assert!(elsewhere.contains("stages.event_id does not exist in schema other"), "{elsewhere}");
     assert!(call("public", "'only_here.x'").is_err(), "not in public");
 
-    let malformed = call("public", "'recompute_outbox', 'a.b.c'").expect_err("names without one dot are refused");
-    assert!(malformed.contains("takes table.column names, got 'recompute_outbox', 'a.b.c'"), "{malformed}");
+    let malformed = call("public", "'stages', 'a.b.c'").expect_err("names without one dot are refused");
+    assert!(malformed.contains("takes table.column names, got 'stages', 'a.b.c'"), "{malformed}");
 }
