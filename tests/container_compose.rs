@@ -90,7 +90,9 @@ fn compose_dev_stack_comes_up_healthy_serves_the_admin_ui_and_goes_down() {
         .env("SCREENSHOT", shot.path().join("compose-admin-ui.png"))
         .env("CHROMIUM", &chromium)
         .env("EXPECT_RACE_NUMBER", "none")
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let ui = run_to_end(browser, std::time::Duration::from_secs(180));
     let rendered = ui.code() == 0;
     let all = if rendered { String::new() } else { logs() };
