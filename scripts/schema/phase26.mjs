@@ -60,6 +60,13 @@ const formulaVersions = {
   ],
 };
 
+// The formula's item page shows what a change of its brackets would do (extensions/src/penalty-preview,
+// interface trm-penalty-preview): a presentation field, no column.
+const preview = {
+  field: 'preview', type: 'alias',
+  meta: { interface: 'trm-penalty-preview', special: ['alias', 'no-data'], width: 'full', note: 'what a change of these brackets would do, before it is made' },
+};
+
 export default {
   name: 'phase26',
   collections: [formulaVersions],
@@ -73,5 +80,6 @@ export default {
     ],
     stages: [track],
     speed_limit_zones: [zoneEnd('start_waypoint_id', 'dz'), zoneEnd('end_waypoint_id', 'fz')],
+    penalty_formulas: [preview],
   },
 };
