@@ -137,3 +137,33 @@ test('the next stage\'s start order: the materializer\'s ordering run before and
 test('who may preview: the access file\'s capability', () => {
 	assert.deepEqual([...PREVIEW_ROLES].sort(), ['org-admin', 'race-director']);
 });
+
+test('the admin UI\'s table: the lines that change, before -> after', async () => {
+	const { entryLines, startLines, summary } = await import('../src/penalty-preview/table.ts');
+	const stages = previewStages({
+		stages: [{ id: 10, name: 'SS1', sort_order: 1 }],
+		entries: [{ id: 1, race_number: 101 }, { id: 2, race_number: 102 }],
+		results: [
+			{ entry_id: 1, stage_id: 10, elapsed_seconds: 1000, total_seconds: 1060 },
+			{ entry_id: 2, stage_id: 10, elapsed_seconds: 1070, total_seconds: 1070 },
+		],
+		penaltySeconds: new Map([[resultKey(1, 10), 60]]),
+		changes: [penalty({ entry_id: 1, stage_id: 10, after_seconds: 240 })],
+	});
+	stages[0]!.next_stage = {
+		stage_id: 20,
+		name: 'SS2',
+		strategy: 'inverse_of_overall',
+		changed: true,
+		order: [
+			{ entry_id: 2, race_number: 102, before: 1, after: 2 },
+			{ entry_id: 1, race_number: 101, before: 2, after: 1 },
+		],
+	};
+	assert.deepEqual(entryLines(stages), [
+		{ stage: 'SS1', race_number: '102', penalty: '0', total: '1070', position: '2 → 1' },
+		{ stage: 'SS1', race_number: '101', penalty: '60 → 240', total: '1060 → 1240', position: '1 → 2' },
+	]);
+	assert.deepEqual(startLines(stages).map((l) => `${l.race_number}: ${l.before} -> ${l.after}`), ['102: 1 -> 2', '101: 2 -> 1']);
+	assert.equal(summary(stages, 1, 2), '1 penalty affected; 2 result line(s) change in 1 stage(s); 2 start position(s) move; 2 penalties have no inputs.offence and keep their seconds');
+});
