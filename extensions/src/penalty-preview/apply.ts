@@ -63,14 +63,14 @@ export async function apply(trx: Knex.Transaction, change: Change, target: Targe
 				).rowCount ?? 0;
 			}
 		}
-		const v = (
-			await trx.raw(`SELECT v.id, v.version FROM penalty_formula_versions v WHERE v.id = trm_formula_version_record(?, ?, ?, ?)`, [
-				target.event_id,
-				f.belongs_to_type,
-				f.belongs_to_id,
-				f.type,
-			])
-		).rows[0] as { id: number; version: number } | undefined;
+		// Recorded now (the commit's deferred trigger then finds it made), in a statement of its own: the
+		// new row is seen by the next statement only.
+		const made = (await trx.raw(`SELECT trm_formula_version_record(?, ?, ?, ?) AS id`, [target.event_id, f.belongs_to_type, f.belongs_to_id, f.type]))
+			.rows[0]?.id as number | null | undefined;
+		const v =
+			made === null || made === undefined
+				? undefined
+				: ((await trx.raw(`SELECT id, version FROM penalty_formula_versions WHERE id = ?`, [made])).rows[0] as { id: number; version: number } | undefined);
 		return { formula_version: v ? { id: Number(v.id), version: Number(v.version) } : null, rows_changed: n };
 	}
 	if (change.kind === 'review') {
