@@ -463,3 +463,46 @@ fn only_the_events_org_admins_and_race_directors_preview_and_another_clubs_formu
     let (status, _, text) = post("/penalty-preview", Some(&admin), &proposal(&a, 45));
     assert_eq!(status, 200, "org-admin: {text}");
 }
+
+/// The admin UI in a real browser (Debian's headless Chromium, tests/browser/penalty-preview.mjs): the
+/// race-director sees the before/after table on the formula's item page; a viewer logged in to the
+/// admin UI cannot call the endpoint.
+#[test]
+fn a_race_director_sees_the_before_after_table_in_the_admin_ui_and_a_viewer_cannot_call_the_preview() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    require("Chromium", std::path::Path::new(&chromium).exists(), "apt-get install chromium (scripts/test.sh does)");
+    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    require(
+        "the browser test's npm packages",
+        repo.join("tests/browser/node_modules/puppeteer-core").exists(),
+        "run `npm ci` in tests/browser/",
+    );
+    let f = fixture(ORG_A);
+    let before = written(&f);
+    let shots = repo.join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap_or_else(|e| panic!("target/screenshots: {e}"));
+    let png = shots.join("penalty-preview.png");
+    let _ = std::fs::remove_file(&png);
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(repo.join("tests/browser/penalty-preview.mjs"))
+        .env("DIRECTUS_URL", format!("http://127.0.0.1:{}", shared().boot.ports.directus))
+        .env("DIRECTOR_EMAIL", "rd.a@example.org")
+        .env("VIEWER_EMAIL", "viewer.a@example.org")
+        .env("PASSWORD", PASSWORD)
+        .env("FORMULA", &f.formula[0])
+        .env("BRACKETS", proposal(&f, 90)["brackets"].to_string())
+        .env("SCREENSHOT", &png)
+        .env("CHROMIUM", &chromium)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = run_to_end(cmd, Duration::from_secs(180));
+    assert_eq!(out.code(), 0, "browser:\n{}{}", out.stdout, out.stderr);
+    // Entry 101: 60 s -> 180 s, 1060 -> 1180, 3rd -> 4th; 102 moves up; the next stage's order moves.
+    assert!(out.stdout.contains("row: SS1 | 101 | 60 → 180 | 1060 → 1180 | 3 → 4"), "{}", out.stdout);
+    assert!(out.stdout.contains("row: SS1 | 102 | 60 | 1070 | 4 → 3"), "{}", out.stdout);
+    assert!(out.stdout.contains("start: SS2 | 101 | 2 | 1"), "{}", out.stdout);
+    assert!(out.stdout.contains("viewer: 403"), "{}", out.stdout);
+    assert!(png.exists(), "no screenshot at {}", png.display());
+    assert_eq!(written(&f), before, "the preview in the browser wrote nothing");
+}
