@@ -43,7 +43,9 @@ async function step(what, step) {
     if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`);
     if (current) {
       console.error(`page: ${current.url()}`);
-      await current.screenshot({ path: screenshot.replace(/\.png$/, '') + '.failed.png' }).catch(() => {});
+      const shown = await current.evaluate(() => document.querySelector('.trm-penalty-preview')?.textContent ?? '(no preview field)').catch(() => '');
+      console.error(`preview field: ${shown.slice(0, 500)}`);
+      await current.screenshot({ path: screenshot.replace(/\.png$/, '') + '.failed.png', fullPage: true }).catch(() => {});
     }
     await browser.close();
     process.exit(1);
@@ -56,6 +58,12 @@ async function loggedIn(/** @type {string} */ email) {
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on('pageerror', (e) => pageErrors.push(String(/** @type {Error} */ (e).message ?? e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warn') pageErrors.push(`console ${m.type()}: ${m.text().slice(0, 300)}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) pageErrors.push(`${r.request().method()} ${r.url().replace(url, '')} -> ${r.status()}`);
+  });
   current = page;
   const res = await page.goto(`${url}/admin/login`, { waitUntil: 'networkidle0' });
   if (!res || !res.ok()) throw new Error(`GET /admin/login answered ${res?.status()}`);

@@ -47,7 +47,9 @@ const Preview = defineComponent({
 				const list = (
 					await api.get('/items/penalty_formulas', {
 						params: {
-							filter: { _and: [{ belongs_to_type: { _eq: row.belongs_to_type } }, { belongs_to_id: { _eq: row.belongs_to_id } }, { type: { _eq: row.type } }] },
+							filter: JSON.stringify({
+								_and: [{ belongs_to_type: { _eq: row.belongs_to_type } }, { belongs_to_id: { _eq: row.belongs_to_id } }, { type: { _eq: row.type } }],
+							}),
 							fields: 'id,offence_min,offence_max,operator,penalty_seconds',
 							sort: 'offence_min',
 							limit: -1,
@@ -96,7 +98,7 @@ const Preview = defineComponent({
 			if (formula() === null) return h('div', { class: 'trm-penalty-preview' }, 'Save the formula first: the preview compares a change with the stored brackets.');
 			const children: VNode[] = [
 				h('p', { class: 'trm-hint' }, 'The formula\'s brackets (every row of this owner and penalty type). Edit them, then preview what the change would do.'),
-				h('textarea', { class: 'trm-brackets', rows: 10, value: brackets.value, onInput: (e: unknown) => (brackets.value = valueOf(e)) }),
+				h('textarea', { class: 'trm-brackets', rows: 12, style: 'width: 100%; font-family: monospace;', value: brackets.value, onInput: (e: unknown) => (brackets.value = valueOf(e)) }),
 				h('button', { class: 'trm-preview-button', type: 'button', disabled: busy.value, onClick: () => void run(false) }, 'Preview'),
 			];
 			if (error.value) children.push(h('p', { class: 'trm-error' }, error.value));
@@ -105,7 +107,7 @@ const Preview = defineComponent({
 				children.push(h('p', { class: 'trm-summary' }, summary(r.stages, r.penalties, r.not_reevaluated)));
 				const lines = entryLines(r.stages);
 				children.push(
-					h('table', { class: 'trm-preview-table' }, [
+					h('table', { class: 'trm-preview-table', style: 'width: 100%; margin: 8px 0;' }, [
 						h('thead', [h('tr', ['Stage', 'Race number', 'Penalty (s)', 'Stage time (s)', 'Position'].map((t) => h('th', t)))]),
 						h('tbody', lines.map((l) => h('tr', { class: 'trm-preview-row' }, [l.stage, l.race_number, l.penalty, l.total, l.position].map((t) => h('td', t))))),
 					]),
