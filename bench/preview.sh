@@ -31,10 +31,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --bin trm-init >&2
+# trm-init only lays the schema here (what is measured is Directus and PostgreSQL): the debug build will do.
+cargo build --bin trm-init >&2
 psql -X -q -d postgres -c "CREATE DATABASE $db"
 log "schema: db-init, Directus bootstrap + snapshot, db-init-post on $db"
-trm_real_schema "$db" "$TRM_RELEASE_BIN" "$dx"
+trm_real_schema "$db" "$(trm_bin debug)" "$dx"
 log "generating: $ENTRIES entries, $STAGES stages"
 psql -X -q -d $db -v entries="$ENTRIES" -v stages="$STAGES" -v seed=0.26 -f bench/preview/generate.sql >&2
 (cd extensions && npm run -s build >&2)

@@ -43,7 +43,13 @@ async function step(what, step) {
     if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`);
     if (current) {
       console.error(`page: ${current.url()}`);
-      const shown = await current.evaluate(() => document.querySelector('.trm-penalty-preview')?.textContent ?? '(no preview field)').catch(() => '');
+      const shown = await current
+        .evaluate(() => {
+          const field = document.querySelector('.trm-penalty-preview');
+          const area = /** @type {HTMLTextAreaElement | null} */ (document.querySelector('.trm-penalty-preview textarea'));
+          return `${field?.textContent ?? '(no preview field)'} [textarea: ${area ? JSON.stringify(area.value.slice(0, 200)) : 'none'}]`;
+        })
+        .catch(() => '');
       console.error(`preview field: ${shown.slice(0, 500)}`);
       await current.screenshot({ path: screenshot.replace(/\.png$/, '') + '.failed.png', fullPage: true }).catch(() => {});
     }
@@ -62,7 +68,8 @@ async function loggedIn(/** @type {string} */ email) {
     if (m.type() === 'error' || m.type() === 'warn') pageErrors.push(`console ${m.type()}: ${m.text().slice(0, 300)}`);
   });
   page.on('response', (r) => {
-    if (r.status() >= 400) pageErrors.push(`${r.request().method()} ${r.url().replace(url, '')} -> ${r.status()}`);
+    const path = r.url().replace(url, '');
+    if (r.status() >= 400 || path.includes('/penalty')) pageErrors.push(`${r.request().method()} ${decodeURIComponent(path).slice(0, 300)} -> ${r.status()}`);
   });
   current = page;
   const res = await page.goto(`${url}/admin/login`, { waitUntil: 'networkidle0' });

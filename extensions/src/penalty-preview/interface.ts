@@ -6,7 +6,7 @@
  * Directus's own API client (useApi); the lines of the table are table.ts's. Writes nothing itself.
  */
 import { defineInterface, useApi } from '@directus/extensions-sdk';
-import { defineComponent, h, onMounted, ref, type VNode } from 'vue';
+import { defineComponent, h, ref, watch, type VNode } from 'vue';
 import type { StagePreview } from './compute.ts';
 import { entryLines, startLines, summary } from './table.ts';
 
@@ -39,7 +39,9 @@ const Preview = defineComponent({
 		const confirmed = ref<string | null>(null);
 		const formula = () => (props.primaryKey === null || props.primaryKey === '+' ? null : Number(props.primaryKey));
 
-		onMounted(async () => {
+		// The form may mount the field before it knows the item: load when the key is there (and again
+		// when the page moves to another formula).
+		const load = async () => {
 			const id = formula();
 			if (id === null) return;
 			try {
@@ -67,7 +69,8 @@ const Preview = defineComponent({
 			} catch (err) {
 				error.value = message(err);
 			}
-		});
+		};
+		watch(() => props.primaryKey, () => void load(), { immediate: true });
 
 		const body = () => ({ formula: formula(), brackets: JSON.parse(brackets.value) });
 		const run = async (confirm: boolean) => {
