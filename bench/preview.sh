@@ -25,7 +25,7 @@ db=bench_preview_$$
 tmp=$(mktemp -d)
 server=
 cleanup() {
-  [[ -n $server ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  if [[ -n $server ]]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
   [[ -n ${KEEP_DB:-} ]] || psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
@@ -86,7 +86,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 base_ms=$(measure GET "$results_path")
 all_ms=$(measure POST /penalty-preview "$tmp/brackets.json")
 once POST /penalty-preview "$tmp/brackets.json" >/dev/null
-affected=$(node -e 'const d=JSON.parse(require("fs").readFileSync(process.argv[1])).data; console.log(`${d.penalties} penalties, ${d.stages.length} stages, ${d.stages.reduce((n,s)=>n+s.changed_entries,0)} changed result lines, ${d.stages.filter(s=>s.next_stage&&s.next_stage.changed).length} next-stage start orders changed`)' "$tmp/answer")
+affected=$(node -e 'const d=JSON.parse(require("fs").readFileSync(process.argv[1])).data; console.log(`${d.penalties} penalties, ${d.stages.length} stages, ${d.stages.reduce((n,s)=>n+s.changed_entries,0)} changed result lines, next stages: ${d.stages.filter(s=>s.next_stage).map(s=>`${s.next_stage.name} (${s.next_stage.strategy}) ${s.next_stage.error ?? s.next_stage.order.filter(r=>r.before!==r.after).length + " moved"}`).join(", ")}`)' "$tmp/answer")
 one_ms=$(measure POST /penalty-preview "$tmp/void.json")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 ratio() { echo "scale=1; $1 / $2" | bc; }

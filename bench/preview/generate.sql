@@ -39,7 +39,8 @@ SELECT o.entry_id, o.stage_id, 'speeding', format('speeding:%s', o.stage_id), (p
 INSERT INTO stage_results (entry_id, stage_id, started_at, finished_at, elapsed_seconds, penalty_seconds, total_seconds, status)
 SELECT en.id, st.id, st.starts_at, st.starts_at + make_interval(secs => x.elapsed), x.elapsed, coalesce(p.s, 0), x.elapsed + coalesce(p.s, 0), 'provisional'
   FROM entries en CROSS JOIN stages st
-  CROSS JOIN LATERAL (SELECT (9000 + (random() * 5400))::int AS elapsed) x
+  -- (en.id in the subquery: a LATERAL that names no outer column is evaluated once, for every row)
+  CROSS JOIN LATERAL (SELECT (9000 + (random() * 5400) + 0 * en.id)::int AS elapsed) x
   LEFT JOIN LATERAL (SELECT sum(seconds)::int AS s FROM entry_penalties WHERE entry_id = en.id AND stage_id = st.id) p ON true;
 COMMIT;
 ANALYZE;
