@@ -49,7 +49,6 @@ export PRESSURE_LIMITER_ENABLED=false RATE_LIMITER_ENABLED=false
 (cd "$dx" && exec node cli.js start) >"$tmp/directus.log" 2>&1 &
 server=$!
 for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$PORT/server/ping" >/dev/null 2>&1 && break; sleep 0.1; done
-grep -q "penalty-preview\|trm-extensions" "$tmp/directus.log" || log "warning: the extension's load is not in the log"
 base=http://127.0.0.1:$PORT
 token=$(curl -fsS -H 'content-type: application/json' -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PASSWORD\"}" "$base/auth/login" |
         node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).data.access_token))')
@@ -89,7 +88,7 @@ once POST /penalty-preview "$tmp/brackets.json" >/dev/null
 affected=$(node -e 'const d=JSON.parse(require("fs").readFileSync(process.argv[1])).data; console.log(`${d.penalties} penalties, ${d.stages.length} stages, ${d.stages.reduce((n,s)=>n+s.changed_entries,0)} changed result lines, next stages: ${d.stages.filter(s=>s.next_stage).map(s=>`${s.next_stage.name} (${s.next_stage.strategy}) ${s.next_stage.error ?? s.next_stage.order.filter(r=>r.before!==r.after).length + " moved"}`).join(", ")}`)' "$tmp/answer")
 one_ms=$(measure POST /penalty-preview "$tmp/void.json")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-ratio() { echo "scale=1; $1 / $2" | bc; }
+ratio() { printf '%.1f' "$(echo "scale=3; $1 / $2" | bc)"; }
 
 cat <<MD
 ### The preview of a penalty change (\`bench/preview.sh\`)

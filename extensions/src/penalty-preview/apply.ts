@@ -57,7 +57,7 @@ export async function apply(trx: Knex.Transaction, change: Change, target: Targe
 					await trx.raw(
 						`INSERT INTO penalty_formulas (event_id, belongs_to_type, belongs_to_id, segment_id, speed_limit_zone_id, stage_id, type,
 						                              offence_min, offence_max, operator, penalty_seconds, enabled, retroactive)
-						 VALUES (?, ?, ?, NULL, NULL, NULL, ?, ?, ?, ?, ?, coalesce(?, true), coalesce(?, true))`,
+						 VALUES (?, ?, ?, NULL, NULL, NULL, ?, ?, ?, ?, ?, coalesce(?, true), coalesce(?, false))`,
 						[target.event_id, f.belongs_to_type, f.belongs_to_id, f.type, b.offence_min, b.offence_max, b.operator, b.penalty_seconds, b.enabled ?? null, b.retroactive ?? null],
 					)
 				).rowCount ?? 0;
