@@ -153,6 +153,9 @@ BEGIN
 END
 $fn$;
 
+-- Only the triggers (and the owner: the preview's confirmation runs as Directus's role) record versions.
+REVOKE ALL ON FUNCTION trm_formula_version_record(integer, text, integer, text) FROM PUBLIC;
+
 -- At the commit of every transaction that changed penalty_formulas: every formula it touched (before
 -- or after the change), as it is at the end. Deferred (a constraint trigger), so a change written in
 -- several statements (brackets moved past each other, one removed and one added) is one version, and
