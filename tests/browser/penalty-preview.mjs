@@ -51,6 +51,14 @@ async function step(what, step) {
         })
         .catch(() => '');
       console.error(`preview field: ${shown.slice(0, 500)}`);
+      const bundle = await current
+        .evaluate(async () => {
+          const res = await fetch('/extensions/sources/index.js', { credentials: 'include' });
+          const text = await res.text();
+          return `${res.status}, ${text.length} bytes, ${text.includes('trm-penalty-preview') ? 'has' : 'lacks'} the interface`;
+        })
+        .catch((e) => String(e));
+      console.error(`the admin app's extension bundle: ${bundle}`);
       await current.screenshot({ path: screenshot.replace(/\.png$/, '') + '.failed.png', fullPage: true }).catch(() => {});
     }
     await browser.close();
