@@ -497,7 +497,11 @@ fn a_race_director_sees_the_before_after_table_in_the_admin_ui_and_a_viewer_cann
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let out = run_to_end(cmd, Duration::from_secs(180));
-    assert_eq!(out.code(), 0, "browser:\n{}{}", out.stdout, out.stderr);
+    let extension_log = || {
+        let log = shared().boot.log();
+        log.lines().filter(|l| l.to_lowercase().contains("extension")).take(20).collect::<Vec<_>>().join("\n")
+    };
+    assert_eq!(out.code(), 0, "browser:\n{}{}\nDirectus on extensions:\n{}", out.stdout, out.stderr, extension_log());
     // Entry 101: 60 s -> 180 s, 1060 -> 1180, 3rd -> 4th; 102 moves up; the next stage's order moves.
     assert!(out.stdout.contains("row: SS1 | 101 | 60 → 180 | 1060 → 1180 | 3 → 4"), "{}", out.stdout);
     assert!(out.stdout.contains("row: SS1 | 102 | 60 | 1070 | 4 → 3"), "{}", out.stdout);
