@@ -45,7 +45,7 @@ cp -r extensions/package.json extensions/dist "$tmp/ext/trm-extensions/"
 export DB_DATABASE=$db SECRET=bench-preview-secret-bench-preview-secret TELEMETRY=false LOG_LEVEL=warn
 export ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=bench-pw HOST=127.0.0.1 PORT PUBLIC_URL=http://127.0.0.1:$PORT
 export HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost EXTENSIONS_PATH=$tmp/ext
-export PRESSURE_LIMITER_ENABLED=false RATE_LIMITER_ENABLED=false
+export PRESSURE_LIMITER_ENABLED=false RATE_LIMITER_ENABLED=false TEMP_PATH=$tmp/directus-temp
 (cd "$dx" && exec node cli.js start) >"$tmp/directus.log" 2>&1 &
 server=$!
 for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$PORT/server/ping" >/dev/null 2>&1 && break; sleep 0.1; done
