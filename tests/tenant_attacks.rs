@@ -750,6 +750,9 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
         );
     }
 
+    // ---- 9. issue 26: the penalty preview and the formula versions (its own block: penalty_preview_attacks)
+    penalty_preview_attacks(&s, &a, &b, &who, &mut tally);
+
     let Tally { failures, checked } = tally;
     let report: Vec<String> = failures
         .iter()
@@ -765,4 +768,104 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
     eprintln!("tenant attacks: {checked} checks passed");
     let (code, log) = boot.stop(Duration::from_secs(30));
     assert!(code == 0 || code == 143, "exit {code}; log:\n{log}");
+}
+
+/// Issue 26: `POST /penalty-preview`, `POST /penalty-preview/confirm` and `penalty_formula_versions`.
+/// B's formula, penalty and zone get, from every attacker (the user in both clubs too: a viewer of B),
+/// the answer a missing one gets and change nothing; in A only the org-admin and the race-director
+/// preview; nobody writes a version, and nobody of A reads one of B's.
+fn penalty_preview_attacks(s: &Stack, a: &Club, b: &Club, who: &[(String, Option<String>)], tally: &mut Tally) {
+    let formula_of = |club: &Club| {
+        s.sql(&format!(
+            "INSERT INTO penalty_formulas (event_id, belongs_to_type, stage_id, type, offence_min, offence_max, operator, penalty_seconds)
+             VALUES ({}, 'stage', {}, 'speeding', 0, NULL, 'per_unit', 10) RETURNING id",
+            club.event, club.stages[0]
+        ))
+    };
+    let (fa, fb) = (formula_of(a), formula_of(b));
+    let penalty_b = s.sql(&format!(
+        "INSERT INTO entry_penalties (entry_id, stage_id, type, penalty_key, formula_id, inputs, seconds)
+         VALUES ({}, {}, 'speeding', 'speeding:attack', {fb}, '{{\"offence\": 4}}', 40) RETURNING id",
+        b.entry, b.stages[0]
+    ));
+    let zone_b = s.sql(&format!(
+        "INSERT INTO speed_limit_zones (segment_id, name, geometry, speed_limit_kmh) VALUES ({}, 'zone b', {POLYGON_SQL}, 50) RETURNING id",
+        b.segments[0]
+    ));
+    let state = || {
+        s.sql(&format!(
+            "SELECT concat_ws(' ', (SELECT string_agg(id || ':' || xmin, ',') FROM penalty_formulas WHERE event_id = {e}),
+                    (SELECT count(*) FROM penalty_formula_versions WHERE event_id = {e}), (SELECT xmin FROM entry_penalties WHERE id = {penalty_b}),
+                    (SELECT xmin FROM speed_limit_zones WHERE id = {zone_b}), (SELECT count(*) FROM timing_ledger WHERE event_id = {e}))",
+            e = b.event
+        ))
+    };
+    let before = state();
+    let brackets = |f: &str| format!("\"formula\":{f},\"brackets\":[{{\"offence_min\":0,\"operator\":\"fixed\",\"penalty_seconds\":1}}]");
+    let missing = "2000000000";
+    for path in ["/penalty-preview", "/penalty-preview/confirm"] {
+        for (role, token) in who {
+            for (theirs, none) in [
+                (brackets(&fb), brackets(missing)),
+                (format!("\"penalty\":{penalty_b},\"review_state\":\"void\""), format!("\"penalty\":{missing},\"review_state\":\"void\"")),
+                (format!("\"neutralise\":{{\"speed_limit_zone\":{zone_b}}}"), format!("\"neutralise\":{{\"speed_limit_zone\":{missing}}}")),
+            ] {
+                let call = |body: &str| http(s.port, "POST", path, token.as_deref(), Some(&format!("{{{body},\"reason\":\"attack\"}}")));
+                let (got, reference) = (call(&theirs), call(&none));
+                tally.check(
+                    "penalty preview",
+                    (got != reference || !(got.0 == 403 || got.0 == 401)).then(|| {
+                        format!("{role}: {path} on B's {theirs}: {} {}; on a missing one: {} {}", got.0, cut(&got.1), reference.0, cut(&reference.1))
+                    }),
+                );
+                tally.check(
+                    "penalty preview",
+                    names_event(&got.1, &b.event).then(|| format!("{role}: {path}: the answer names B's event: {}", cut(&got.1))),
+                );
+                tally.clean(role, path, &got.1);
+            }
+        }
+    }
+    tally.check("penalty preview", (state() != before).then(|| format!("B's rows changed: {before} -> {}", state())));
+    // In A: only the org-admin and the race-director preview.
+    for (role, token) in who {
+        let (status, text) = http(s.port, "POST", "/penalty-preview", token.as_deref(), Some(&format!("{{{}}}", brackets(&fa))));
+        let may = role == "org-admin" || role == "race-director" || role.starts_with("race-director of A");
+        tally.check(
+            "penalty preview",
+            ((status == 200) != may).then(|| format!("{role}: preview of A's formula: {status} {}", cut(&text))),
+        );
+    }
+    // Versions: nobody writes one; nobody of A reads B's.
+    let version_b = s.sql(&format!("SELECT id FROM penalty_formula_versions WHERE event_id = {} LIMIT 1", b.event));
+    let version_a = s.sql(&format!("SELECT id FROM penalty_formula_versions WHERE event_id = {} LIMIT 1", a.event));
+    for (role, token) in who {
+        for (method, path, body) in [
+            ("PATCH", format!("/items/penalty_formula_versions/{version_a}"), "{\"reason\":\"x\"}".to_string()),
+            ("DELETE", format!("/items/penalty_formula_versions/{version_a}"), String::new()),
+            ("POST", "/items/penalty_formula_versions".to_string(), format!("{{\"event_id\":{},\"belongs_to_type\":\"event\",\"belongs_to_id\":{},\"type\":\"other\",\"version\":7,\"brackets\":[]}}", a.event, a.event)),
+        ] {
+            let (status, text) = http(s.port, method, &path, token.as_deref(), Some(&body));
+            tally.check(
+                "penalty preview",
+                (status != 403 && status != 401).then(|| format!("{role}: {method} {path}: {status} {}", cut(&text))),
+            );
+        }
+        if role.starts_with("race-director of A") {
+            continue; // a viewer of B reads B's versions, by design
+        }
+        let (status, text) = http(s.port, "GET", &format!("/items/penalty_formula_versions/{version_b}"), token.as_deref(), None);
+        tally.check(
+            "penalty preview",
+            (status != 403 && status != 401).then(|| format!("{role}: reads B's version: {status} {}", cut(&text))),
+        );
+        let (_, text) = http(s.port, "GET", "/items/penalty_formula_versions?limit=-1&fields=id,event_id", token.as_deref(), None);
+        tally.check(
+            "penalty preview",
+            json(&text)["data"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|v| v["event_id"].to_string() == b.event))
+                .then(|| format!("{role}: the list of versions holds B's: {}", cut(&text))),
+        );
+    }
 }

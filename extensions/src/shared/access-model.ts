@@ -28,7 +28,8 @@ export const ACCESS_MODEL: AccessModel = /* access-model:begin */ {
 	},
 	"capabilities": {
 		"flag-positions": ["org-admin", "race-director"],
-		"flag-positions-while-active": ["marshal"]
+		"flag-positions-while-active": ["marshal"],
+		"preview-penalties": ["org-admin", "race-director"]
 	},
 	"filter_relations": {
 		"classes": ["event_id"],
@@ -43,6 +44,7 @@ export const ACCESS_MODEL: AccessModel = /* access-model:begin */ {
 		"organization_devices": ["device_id", "organization_id"],
 		"organization_users": ["organization_id"],
 		"organization_vehicles": ["organization_id", "vehicle_id"],
+		"penalty_formula_versions": ["event_id"],
 		"penalty_formulas": ["event_id", "segment_id", "speed_limit_zone_id", "stage_id"],
 		"result_version_entries": ["entry_id", "version_id"],
 		"result_versions": ["stage_id"],

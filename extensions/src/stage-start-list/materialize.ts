@@ -7,7 +7,7 @@
  * that no longer start (withdrawn since).
  */
 import type { Knex } from 'knex';
-import { startOrder, type EntryId, type StageResult, type StartEntry } from './order.ts';
+import { startOrder, type EntryId, type OrderInput, type StageResult, type StartEntry } from './order.ts';
 import { startRows, type SegmentPlan } from './targets.ts';
 
 export interface StageRow {
@@ -36,8 +36,17 @@ export async function loadStage(db: Knex, stageId: EntryId, lock = false): Promi
 	return (rows.rows[0] as StageRow | undefined) ?? null;
 }
 
-/** The start order (and its inputs) of `stage`, read through `db`. */
+/** The start order of `stage`, read through `db`. */
 export async function planOrder(db: Knex, stage: StageRow) {
+	return startOrder(await orderInput(db, stage));
+}
+
+/**
+ * What the ordering of `stage` reads (entries, the input stage, the overall stages and their results),
+ * read through `db`: the materializer orders it, a dry run (extensions/src/penalty-preview) orders it
+ * as it is and with changed results.
+ */
+export async function orderInput(db: Knex, stage: StageRow): Promise<OrderInput> {
 	const entries = (
 		await db.raw(
 			`SELECT id, race_number FROM entries WHERE event_id = ? AND status IS DISTINCT FROM 'withdrawn' ORDER BY id`,
@@ -72,14 +81,14 @@ export async function planOrder(db: Knex, stage: StageRow) {
 				)
 			).rows as StageResult[])
 		: [];
-	return startOrder({
+	return {
 		strategy: stage.start_order_strategy,
 		params: stage.start_order_strategy_params,
 		entries,
 		results,
 		inputStageId: input ? input.id : null,
 		overallStageIds: overall.map((s) => s.id),
-	});
+	};
 }
 
 /** Materializes the start list of `stageId` if it is open; one transaction. */

@@ -52,6 +52,10 @@ pub fn directus_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
         ("NO_PROXY", "127.0.0.1,localhost".into()),
         // The project's extensions, built from extensions/, as the image ships them.
         ("EXTENSIONS_PATH", crate::extensions_path().to_string_lossy().into_owned()),
+        // Directus writes the admin app's extension bundle under TEMP_PATH (default
+        // ./node_modules/.directus, in the shared Directus folder) and serves it from there: every
+        // Directus started from that folder (other tests, other checkouts) would overwrite this one's.
+        ("TEMP_PATH", std::env::temp_dir().join(format!("trm-directus-temp-{}", db.name)).to_string_lossy().into_owned()),
         ("TRM_INIT_SCHEMA__DIRECTUS", format!("[\"node\", \"{cli}\"]")),
         ("TRM_INIT_SCHEMA__SNAPSHOT", repo_snapshot().to_string_lossy().into_owned()),
         ("TRM_INIT_SCHEMA__STEP_SCRIPT", step_script().to_string_lossy().into_owned()),
