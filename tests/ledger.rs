@@ -319,7 +319,9 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     );
     // A penalty decision of that event too: refused without the article, kept with it.
     let path = format!("/items/entry_penalties/{penalty}");
-    let void = json!({"review_state": "void", "override_reason": "the zone was not signposted"});
+    // (The override's article stays with the penalty until a decision gives another: cleared here.)
+    let void =
+        json!({"review_state": "void", "override_reason": "the zone was not signposted", "override_regulation_article": null});
     let (status, answer) = stack.api(&director_token, "PATCH", &path, &[], void.clone());
     assert_eq!(status, 400, "a void without the article: {answer}");
     assert!(answer.to_string().contains("needs the regulation article"), "{answer}");

@@ -78,24 +78,35 @@ await step(`official result ${env.RESULT_ID}: no amendment reason until the stat
   await page.goto(`${url}/admin/content/stage_results/${env.RESULT_ID}`, { waitUntil: 'networkidle0' });
   await page.waitForFunction(() => [...document.querySelectorAll('.field-label, .field-name')].some((e) => (e.textContent ?? '').trim().startsWith('Status')));
   if (await hasField('Amendment Reason')) throw new Error('the amendment reason is shown on an official result before any change');
-  // The status dropdown: the field whose label is Status, then its choice "provisional".
-  const opened = await page.evaluate(() => {
+  // The status dropdown (a real click on its input), then its choice "provisional".
+  const input = await page.evaluateHandle(() => {
     const label = [...document.querySelectorAll('.field-label')].find((e) => (e.textContent ?? '').trim().startsWith('Status'));
-    const input = label?.closest('.field')?.querySelector('.v-select, .v-input, input');
-    if (!input) return false;
-    /** @type {HTMLElement} */ (input).click();
-    return true;
+    return label?.closest('.field')?.querySelector('.v-input input, .v-input, .v-select') ?? null;
   });
-  if (!opened) throw new Error('no status dropdown in the form');
-  const option = await page.waitForFunction(
-    () => [...document.querySelectorAll('.v-list-item')].find((e) => (e.textContent ?? '').trim() === 'provisional'),
-    { timeout: TIMEOUT },
-  );
-  await /** @type {import('puppeteer-core').ElementHandle<HTMLElement>} */ (option).click();
-  await page.waitForFunction(
-    () => [...document.querySelectorAll('.field-label, .field-name')].some((e) => (e.textContent ?? '').trim().startsWith('Amendment Reason')),
-    { timeout: TIMEOUT },
-  );
+  const box = await /** @type {import('puppeteer-core').ElementHandle<Element>} */ (input).boundingBox().catch(() => null);
+  if (!box) throw new Error('no status dropdown in the form');
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  const option = await page
+    .waitForFunction(
+      () => [...document.querySelectorAll('.v-list-item')].find((e) => (e.textContent ?? '').trim().toLowerCase() === 'provisional'),
+      { timeout: 15_000 },
+    )
+    .catch(async () => {
+      const items = await page.evaluate(() => [...document.querySelectorAll('.v-list-item')].map((e) => (e.textContent ?? '').trim()));
+      throw new Error(`the status dropdown offers no "provisional" (items: ${JSON.stringify(items)})`);
+    });
+  const at = await /** @type {import('puppeteer-core').ElementHandle<Element>} */ (option).boundingBox();
+  if (!at) throw new Error('the "provisional" choice is not visible');
+  await page.mouse.click(at.x + at.width / 2, at.y + at.height / 2);
+  await page
+    .waitForFunction(
+      () => [...document.querySelectorAll('.field-label, .field-name')].some((e) => (e.textContent ?? '').trim().startsWith('Amendment Reason')),
+      { timeout: 15_000 },
+    )
+    .catch(async () => {
+      const labels = await page.evaluate(() => [...document.querySelectorAll('.field-label')].map((e) => (e.textContent ?? '').trim()));
+      throw new Error(`no Amendment Reason field after choosing provisional (fields: ${JSON.stringify(labels)})`);
+    });
   const required = await page.evaluate(() => {
     const label = [...document.querySelectorAll('.field-label')].find((e) => (e.textContent ?? '').trim().startsWith('Amendment Reason'));
     return Boolean(label?.querySelector('.required')) || (label?.textContent ?? '').includes('*');
