@@ -261,13 +261,16 @@ BEGIN
   NEW.reason := coalesce(nullif(btrim(NEW.reason), ''), trm_transaction_reason());
   NEW.regulation_article := coalesce(nullif(btrim(NEW.regulation_article), ''), trm_transaction_article());
   IF NEW.kind = 'amended' THEN
-    -- the reason (and article) the results were taken back with, as the ledger kept them
+    -- the reason (and article) the results were taken back with, as the ledger kept them (looked up
+    -- only when the publication lacks one: the search reads the event's ledger)
+    IF NEW.reason IS NULL OR (NEW.regulation_article IS NULL AND coalesce((SELECT regulation_article_required FROM events WHERE id = v_event), false)) THEN
     SELECT l.reason, l.regulation_article INTO v_takeback FROM timing_ledger l JOIN stage_results r ON r.id::text = l.row_key
      WHERE l.event_id = v_event AND l.table_name = 'stage_results' AND r.stage_id = NEW.stage_id AND l.reason IS NOT NULL
        AND l.before ->> 'status' = 'official' AND l.after ->> 'status' = 'provisional'
      ORDER BY l.event_seq DESC LIMIT 1;
     NEW.reason := coalesce(NEW.reason, v_takeback.reason);
     NEW.regulation_article := coalesce(NEW.regulation_article, v_takeback.regulation_article);
+    END IF;
     IF NEW.reason IS NULL THEN
       PERFORM trm_refuse_without_reason('result_versions', format('amending the official results of stage %s', NEW.stage_id),
         'give reason (or X-TRM-Reason / SET LOCAL trm.reason)');

@@ -59,6 +59,8 @@ DECLARE
   v_reason text;
   v_article text;
   v_reviewed boolean;
+  v_row_reason text;
+  v_row_article text;
   a_event integer[] := '{}'; a_seq bigint[] := '{}'; a_key text[] := '{}'; a_before jsonb[] := '{}'; a_after jsonb[] := '{}';
   a_reason text[] := '{}'; a_article text[] := '{}'; a_prev text[] := '{}'; a_hash text[] := '{}';
 BEGIN
@@ -73,12 +75,18 @@ BEGIN
     v_article := v_tarticle;
     IF r.decision THEN
       v_reviewed := v_penalties AND r.after ->> 'review_state' <> 'computed';
-      v_reason := coalesce(trm_row_setting('reason', TG_TABLE_NAME, r.row_key),
-                           CASE WHEN v_reviewed THEN nullif(btrim(r.after ->> 'override_reason'), '') END, v_treason);
-      v_article := coalesce(trm_row_setting('article', TG_TABLE_NAME, r.row_key),
-                            CASE WHEN v_reviewed THEN nullif(btrim(r.after ->> 'override_regulation_article'), '') END, v_tarticle);
-      PERFORM trm_stash_row_setting('reason', TG_TABLE_NAME, r.row_key, NULL);
-      PERFORM trm_stash_row_setting('article', TG_TABLE_NAME, r.row_key, NULL);
+      v_row_reason := trm_row_setting('reason', TG_TABLE_NAME, r.row_key);
+      v_row_article := trm_row_setting('article', TG_TABLE_NAME, r.row_key);
+      v_reason := coalesce(v_row_reason, CASE WHEN v_reviewed THEN nullif(btrim(r.after ->> 'override_reason'), '') END, v_treason);
+      v_article := coalesce(v_row_article, CASE WHEN v_reviewed THEN nullif(btrim(r.after ->> 'override_regulation_article'), '') END, v_tarticle);
+      -- used once (a later write of the row in this transaction gives its own); cleared only when given,
+      -- so a 300-row publication creates no settings
+      IF v_row_reason IS NOT NULL THEN
+        PERFORM trm_stash_row_setting('reason', TG_TABLE_NAME, r.row_key, NULL);
+      END IF;
+      IF v_row_article IS NOT NULL THEN
+        PERFORM trm_stash_row_setting('article', TG_TABLE_NAME, r.row_key, NULL);
+      END IF;
     END IF;
     v_seq := v_seq + 1;
     a_event := a_event || v_cur; a_seq := a_seq || v_seq; a_key := a_key || r.row_key; a_before := a_before || r.before;

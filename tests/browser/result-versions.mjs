@@ -79,11 +79,14 @@ await step(`official result ${env.RESULT_ID}: no amendment reason until the stat
   await page.waitForFunction(() => [...document.querySelectorAll('.field-label, .field-name')].some((e) => (e.textContent ?? '').trim().startsWith('Status')));
   if (await hasField('Amendment Reason')) throw new Error('the amendment reason is shown on an official result before any change');
   // The status dropdown (a real click on its input), then its choice "provisional".
-  const input = await page.evaluateHandle(() => {
+  const box = await page.evaluate(() => {
     const label = [...document.querySelectorAll('.field-label')].find((e) => (e.textContent ?? '').trim().startsWith('Status'));
-    return label?.closest('.field')?.querySelector('.v-input input, .v-input, .v-select') ?? null;
+    let field = label?.parentElement ?? null;
+    while (field && !field.querySelector('.v-input, .v-select, input')) field = field.parentElement;
+    const candidates = field ? [...field.querySelectorAll('.v-input .input, .v-input, .v-select, input')] : [];
+    const shown = candidates.map((e) => e.getBoundingClientRect()).find((r) => r.width > 0 && r.height > 0);
+    return shown ? { x: shown.x, y: shown.y, width: shown.width, height: shown.height } : null;
   });
-  const box = await /** @type {import('puppeteer-core').ElementHandle<Element>} */ (input).boundingBox().catch(() => null);
   if (!box) throw new Error('no status dropdown in the form');
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
   const option = await page
