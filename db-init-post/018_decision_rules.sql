@@ -102,7 +102,7 @@ BEGIN
         WHERE s.id = p_stage AND ou.user_id = v_user AND ou.role = 'race-director') THEN
     RETURN;
   END IF;
-  RAISE EXCEPTION '%: % : the protest window of % of stage % closed at % UTC, the results are final; only a race director of the event''s organisation amends them now, with a reason (rule amendment_after_protest_window)',
+  RAISE EXCEPTION '%: %: the protest window of % of stage % closed at % UTC, the results are final; only a race director of the event''s organisation amends them now, with a reason (rule amendment_after_protest_window)',
                   tbl, what, v.label, p_stage, to_char(v.protest_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
     USING ERRCODE = 'check_violation', CONSTRAINT = 'amendment_after_protest_window', TABLE = tbl;
 END
@@ -192,10 +192,14 @@ END
 $fn$;
 
 -- ---- only people publish --------------------------------------------------------------------------------
--- Whether the writing roles are the processor's (a member of trm_processor; false where the group does not exist).
+-- Whether the writer is the processor: the current role has trm_processor's privileges (its login,
+-- inheriting them, or SET ROLE trm_processor) and is no superuser (for whom pg_has_role is always true;
+-- a role that only administers the group, as its creator does on PostgreSQL 16, has no USAGE of it).
+-- False where the group does not exist.
 CREATE OR REPLACE FUNCTION trm_writer_is_processor() RETURNS boolean LANGUAGE sql STABLE AS $fn$
   SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'trm_processor')
-         AND (pg_has_role(session_user, 'trm_processor', 'MEMBER') OR pg_has_role(current_user, 'trm_processor', 'MEMBER'))
+         AND NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)
+         AND pg_has_role(current_user, 'trm_processor', 'USAGE')
 $fn$;
 
 CREATE OR REPLACE FUNCTION trm_processor_never_publishes() RETURNS trigger LANGUAGE plpgsql AS $fn$
