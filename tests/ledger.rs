@@ -320,8 +320,7 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     // A penalty decision of that event too: refused without the article, kept with it.
     let path = format!("/items/entry_penalties/{penalty}");
     // (The override's article stays with the penalty until a decision gives another: cleared here.)
-    let void =
-        json!({"review_state": "void", "override_reason": "the zone was not signposted", "override_regulation_article": null});
+    let void = json!({"review_state": "void", "override_reason": "the zone was not signposted", "override_regulation_article": null});
     let (status, answer) = stack.api(&director_token, "PATCH", &path, &[], void.clone());
     assert_eq!(status, 400, "a void without the article: {answer}");
     assert!(answer.to_string().contains("needs the regulation article"), "{answer}");
@@ -483,7 +482,9 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
 
     // ---- nothing of club B's record reaches club A ------------------------------------------------------
     let enc_marker = B_MARKER.replace(' ', "%20");
-    for (who, token) in [("director", &director_token), ("timekeeper", &timekeeper_token), ("participant", &participant_token)] {
+    for (who, token) in
+        [("director", &director_token), ("timekeeper", &timekeeper_token), ("participant", &participant_token)]
+    {
         for url in [
             format!("/items/result_versions?search={enc_marker}&fields=id"),
             format!("/items/result_versions?filter[reason][_contains]={enc_marker}&fields=id"),
@@ -504,7 +505,10 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
             "/items/stage_results?fields=*.*.*&limit=-1".to_string(),
         ] {
             let (status, answer) = stack.api(token, "GET", &url, &[], Value::Null);
-            assert!(!answer.to_string().contains(B_MARKER), "{who} of A: GET {url} ({status}) shows club B's record: {answer}");
+            assert!(
+                !answer.to_string().contains(B_MARKER),
+                "{who} of A: GET {url} ({status}) shows club B's record: {answer}"
+            );
         }
     }
 
