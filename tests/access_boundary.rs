@@ -86,6 +86,10 @@ const READ: &[(&str, &str)] = &[
     ("entry_crossings", "ADMT"),
     ("entry_penalties", "ADMT"),
     ("stage_results", "ADMT"), // provisional, of another entry
+    // Phase 6: every published version (provisional ones too) and its entries are a publication: every
+    // member of the organisation reads them. The timing ledger is no collection (checked below).
+    ("result_versions", "ADMTPV"),
+    ("result_version_entries", "ADMTPV"),
 ];
 /// Reads of particular rows: the participant's own entry's timing, and a published result.
 const READ_ROWS: &[(&str, &str)] = &[
@@ -119,6 +123,8 @@ const CREATE: &[(&str, &str)] = &[
     ("entry_penalties", ""),
     ("stage_results", ""),
     ("entry_crew/someone-else", "AD"), // a participant adds only themselves
+    ("result_versions", "AD"),         // publishing (a provisional version here); the database fills the rest
+    ("result_version_entries", ""),    // written only by the publication
 ];
 const UPDATE: &[(&str, &str)] = &[
     ("organizations", "A"),
@@ -148,6 +154,8 @@ const UPDATE: &[(&str, &str)] = &[
     ("entry_penalties/seconds", ""),
     ("stage_results/publish", "AD"),
     ("stage_results/times", ""),
+    ("result_versions", ""), // immutable: a new publication, never an edit
+    ("result_version_entries", ""),
 ];
 /// Moving a row of one's own organisation into the other one (the owner key, or what the row points
 /// at, set to the other organisation's row): refused for everyone.
@@ -170,6 +178,7 @@ const MOVE: &[(&str, &str)] = &[
     ("entry_crossings", "geofence_id"),
     ("entry_penalties", "entry_id"),
     ("stage_results", "entry_id"),
+    ("result_versions", "stage_id"),
 ];
 /// Flagging a device's positions (POST /faulty-positions): org-admin and race-director always,
 /// marshal while the event runs.
@@ -198,6 +207,8 @@ const DELETE: &[(&str, &str)] = &[
     ("entry_crossings/processor", ""),
     ("entry_penalties", ""),
     ("stage_results", ""),
+    ("result_versions", ""),
+    ("result_version_entries", ""),
 ];
 
 /// One organisation's fixture rows (ids as text).
@@ -242,6 +253,9 @@ struct Course {
     result: String,
     result_own: String,
     result_official: String,
+    /// A provisional version of the stage's results (db-init-post/013) and one of its entries.
+    version: String,
+    version_entry: String,
 }
 
 struct Suite {
@@ -361,6 +375,8 @@ impl Suite {
         let result = self.result(other, &stage, "provisional");
         let result_own = self.result(own, &stage, "provisional");
         let result_official = self.result(other, &self.stage(event), "official");
+        let version = self.version(&stage);
+        let version_entry = self.version_entry(&version);
         Course {
             stage,
             geofence,
@@ -377,7 +393,16 @@ impl Suite {
             result,
             result_own,
             result_official,
+            version,
+            version_entry,
         }
+    }
+    /// A provisional version of `stage`'s results, published as a race director would (by SQL here).
+    fn version(&self, stage: &str) -> String {
+        self.sql(&format!("INSERT INTO result_versions (stage_id, kind) VALUES ({stage}, 'provisional') RETURNING id"))
+    }
+    fn version_entry(&self, version: &str) -> String {
+        self.sql(&format!("SELECT min(id) FROM result_version_entries WHERE version_id = {version}"))
     }
     fn stage(&self, event: &str) -> String {
         self.numbered(|n| {
@@ -526,6 +551,8 @@ impl Suite {
             "entry_crossings/processor" => self.crossing(&org.other_entry, &org.course.geofence, "processor"),
             "entry_penalties" => self.penalty(&org.other_entry, &org.course.stage),
             "stage_results" => self.result(&org.other_entry, &self.stage(&org.event), "provisional"),
+            "result_versions" => self.version(&org.course.stage),
+            "result_version_entries" => self.version_entry(&self.version(&org.course.stage)),
             other => panic!("no fresh row for {other}"),
         }
     }
@@ -612,6 +639,11 @@ impl Suite {
                 self.entry(&org.event, &org.class),
                 org.course.stage
             ),
+            "result_versions" => format!("{{\"stage_id\":{},\"kind\":\"provisional\"}}", org.course.stage),
+            "result_version_entries" => format!(
+                "{{\"version_id\":{},\"entry_id\":{},\"change\":\"new\"}}",
+                org.course.version, org.other_entry
+            ),
             other => panic!("no payload for {other}"),
         }
     }
@@ -692,6 +724,8 @@ fn read_row(collection: &str, org: &Org) -> String {
         "stage_results" => org.course.result.clone(),
         "stage_results/own" => org.course.result_own.clone(),
         "stage_results/official" => org.course.result_official.clone(),
+        "result_versions" => org.course.version.clone(),
+        "result_version_entries" => org.course.version_entry.clone(),
         other => panic!("{other}"),
     }
 }
@@ -753,6 +787,8 @@ fn update_payload(cell: &str) -> &'static str {
         "entry_penalties/seconds" => "{\"seconds\":60}",
         "stage_results/publish" => "{\"status\":\"official\"}",
         "stage_results/times" => "{\"total_seconds\":3600}",
+        "result_versions" => "{\"reason\":\"rewritten\"}",
+        "result_version_entries" => "{\"change\":\"unchanged\"}",
         other => panic!("{other}"),
     }
 }
@@ -845,6 +881,11 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
                 (s == 200 && !who.contains(letter) && lists(&body, &read_row(cell, &a)))
                     .then(|| format!("{role}: the list of {collection} shows a row the role may not read ({cell})")),
             );
+        }
+        // The timing ledger is a raw table, never a collection: nobody reads or writes it through Directus.
+        for (method, body) in [("GET", None), ("POST", Some("{\"reason\":\"x\"}"))] {
+            let (s, text) = http(suite.port, method, "/items/timing_ledger", Some(&token), body);
+            tally.expect(role, format!("{method} the timing ledger"), false, s, &text);
         }
         // Own account and own membership: every member; own account also the user in no organisation.
         let (s, body) = get(format!("/users/{me}?fields=id"));

@@ -111,7 +111,20 @@ fn course_and_timing_collections_have_the_published_columns() {
                 "enabled",
             ],
         ),
-        ("entry_segment_starts", &["id", "entry_id", "segment_id", "start_position", "target_at", "manual_override"]),
+        // change_reason / change_regulation_article: issue 25, write-only (db-init-post/018).
+        (
+            "entry_segment_starts",
+            &[
+                "id",
+                "entry_id",
+                "segment_id",
+                "start_position",
+                "target_at",
+                "manual_override",
+                "change_reason",
+                "change_regulation_article",
+            ],
+        ),
         (
             "entry_crossings",
             &["id", "entry_id", "geofence_id", "ts", "kind", "device_id", "position_ts", "source", "note"],
@@ -135,6 +148,8 @@ fn course_and_timing_collections_have_the_published_columns() {
                 "override_reason",
                 "overridden_by",
                 "overridden_at",
+                // issue 25 (db-init-post/018): the article the review applies.
+                "override_regulation_article",
             ],
         ),
         (
@@ -152,6 +167,9 @@ fn course_and_timing_collections_have_the_published_columns() {
                 "position_in_class",
                 "status",
                 "published_at",
+                // issue 25 (db-init-post/018): what a take-back says, write-only.
+                "amendment_reason",
+                "amendment_regulation_article",
             ],
         ),
     ];

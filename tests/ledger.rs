@@ -11,12 +11,19 @@
 //! - a person with psql is `db:<role>` with the reason of `SET LOCAL trm.reason`;
 //! - the ledger refuses UPDATE/DELETE even to its owner; a superuser's edit (triggers off) is caught by
 //!   `trm-init ledger verify`, which names the row (exit 67), while another event's chain stays intact;
-//!   `trm-init ledger export` files the same rows, head and verification line with the versions (JSON, CSV).
+//!   `trm-init ledger export` files the same rows, head and verification line with the versions (JSON, CSV);
+//! - db-init-post/018: where the event numbers its articles a decision cites one (the form's write-only
+//!   fields carry reason and article into the ledger); the processor never inserts a result official or a
+//!   penalty reviewed; after the protest window only a race director amends; nothing of club B's
+//!   versions reaches club A; the admin UI (headless Chromium) shows a version's differences and asks for
+//!   the amendment's reason.
 
 use trm_test_support as common;
 
 use common::*;
 use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const BOOT: Duration = Duration::from_secs(300);
@@ -25,6 +32,12 @@ const PASSWORD: &str = "ledger-test-pw-1";
 const MEMBER_ROLE: &str = "7e1a0000-0000-4000-8000-000000000001";
 /// The processor's login in the test cluster (roles are the cluster's: created once, reused).
 const PROCESSOR: (&str, &str) = ("trm_processor_test", "processor-test-pw");
+/// Club B's reason: no answer to club A may contain it.
+const B_MARKER: &str = "zq-club-b-protest-77";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
 
 struct Stack {
     boot: Boot,
@@ -116,6 +129,11 @@ fn club(stack: &Stack, slug: &str) -> (String, i64, i64, i64, i64, i64) {
 
 #[test]
 fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tamper_is_caught() {
+    require(
+        "the browser test's npm packages",
+        repo().join("tests/browser/node_modules/puppeteer-core").exists(),
+        "run `npm ci` in tests/browser/; scripts/test.sh does this",
+    );
     let db = TestDb::fresh("ledger");
     let ports = Ports::free();
     let mut env = boot_env(&db, ports);
@@ -194,6 +212,12 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
         "SELECT count(*) FROM directus_users".to_string(),
         "SELECT count(*) FROM organization_users".to_string(),
         "UPDATE positions SET faulty = true".to_string(),
+        // Only people publish and review (db-init-post/018): not even in its own inserts.
+        format!("INSERT INTO stage_results (entry_id, stage_id, total_seconds, status) VALUES ({entry_a1}, {stage_a}, 1, 'official')"),
+        format!(
+            "INSERT INTO entry_penalties (entry_id, stage_id, type, penalty_key, seconds, review_state, override_reason)
+             VALUES ({entry_a1}, {stage_a}, 'other', 'by-the-processor', 0, 'void', 'x')"
+        ),
     ] {
         let err = stack.processor(&forbidden).expect_err(&format!("the processor may not: {forbidden}"));
         assert!(err.contains("permission denied"), "{forbidden}: {err}");
@@ -271,18 +295,44 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     let (status, answer) = stack.api(&director_token, "PATCH", &path, &[], json!({"status": "provisional"}));
     assert_eq!(status, 400, "an amendment without a reason: {answer}");
     assert!(answer.to_string().contains("needs a reason"), "{answer}");
-    let (status, answer) = stack.api(
-        &director_token,
-        "PATCH",
-        &path,
-        &[("X-TRM-Reason", "protest 3 upheld: waypoint 7 was neutralised")],
-        json!({"status": "provisional"}),
-    );
+    // Where the event's rules number their articles, the amendment cites one too (db-init-post/018);
+    // the reason and article come from the form's write-only fields.
+    stack.sql(&format!("UPDATE events SET regulation_article_required = true WHERE id = {event_a}"));
+    let reason = json!({"status": "provisional", "amendment_reason": "protest 3 upheld: waypoint 7 was neutralised"});
+    let (status, answer) = stack.api(&director_token, "PATCH", &path, &[], reason.clone());
+    assert_eq!(status, 400, "an amendment without the article its event requires: {answer}");
+    assert!(answer.to_string().contains("needs the regulation article"), "{answer}");
+    let mut with_article = reason.clone();
+    with_article["amendment_regulation_article"] = json!("SR 21.4");
+    let (status, answer) = stack.api(&director_token, "PATCH", &path, &[], with_article);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         stack.last_entry("stage_results", &result_a1),
-        format!("directus:{director} | {dx} | update | protest 3 upheld: waypoint 7 was neutralised | -")
+        format!("directus:{director} | {dx} | update | protest 3 upheld: waypoint 7 was neutralised | SR 21.4")
     );
+    assert_eq!(
+        stack.sql(&format!(
+            "SELECT concat_ws(',', status, amendment_reason, amendment_regulation_article, 'end') FROM stage_results WHERE id = {result_a1}"
+        )),
+        "provisional,end",
+        "the amendment's reason and article are the ledger's, not the result's"
+    );
+    // A penalty decision of that event too: refused without the article, kept with it.
+    let path = format!("/items/entry_penalties/{penalty}");
+    // (The override's article stays with the penalty until a decision gives another: cleared here.)
+    let void = json!({"review_state": "void", "override_reason": "the zone was not signposted", "override_regulation_article": null});
+    let (status, answer) = stack.api(&director_token, "PATCH", &path, &[], void.clone());
+    assert_eq!(status, 400, "a void without the article: {answer}");
+    assert!(answer.to_string().contains("needs the regulation article"), "{answer}");
+    let mut void_cited = void.clone();
+    void_cited["override_regulation_article"] = json!("SR 9.1");
+    let (status, answer) = stack.api(&director_token, "PATCH", &path, &[], void_cited);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        stack.last_entry("entry_penalties", &penalty),
+        format!("directus:{director} | {dx} | update | the zone was not signposted | SR 9.1")
+    );
+    stack.sql(&format!("UPDATE events SET regulation_article_required = false WHERE id = {event_a}"));
 
     // ---- published versions ----------------------------------------------------------------------------
     // The first publication made `official 1`; the processor recomputes the taken-back result and the
@@ -306,6 +356,8 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["data"]["label"], "amended 2", "{answer}");
     assert_eq!(answer["data"]["reason"], "protest 3 upheld: waypoint 7 was neutralised", "{answer}");
+    assert_eq!(answer["data"]["regulation_article"], "SR 21.4", "the take-back's article: {answer}");
+    let amended = answer["data"]["id"].as_i64().expect("version id");
     assert_eq!(answer["data"]["published_by"], director.as_str(), "{answer}");
     assert_eq!(
         stack.sql(&format!("SELECT string_agg(DISTINCT status, ',') FROM stage_results WHERE stage_id = {stage_a}")),
@@ -333,6 +385,12 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
             {"entry_id": entry_a1, "total_seconds": 3600, "change": "changed", "diff": {"penalty_seconds": [300, 0], "total_seconds": [3900, 3600]}},
             {"entry_id": entry_a2, "total_seconds": 3500, "change": "unchanged", "diff": null}
         ])
+    );
+    assert_eq!(
+        stack.sql(&format!(
+            "SELECT difference FROM result_version_entries WHERE version_id = {amended} AND entry_id = {entry_a1}"
+        )),
+        "total 3900 s -> 3600 s; penalties 300 s -> 0 s"
     );
     let (status, answer) = stack.api(
         &director_b_token,
@@ -394,6 +452,66 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
         assert!(err.contains("result_versions_immutable"), "{statement}: {err}");
     }
 
+    // ---- the protest window (club B's event closes it at once) ------------------------------------------
+    // Once it has closed, only a race director amends (db-init-post/018): not the club's org-admin, not a
+    // person with psql who does not say which director decided.
+    let (_, admin_b_token) = stack.member("admin-b", &org_b, "org-admin");
+    stack.sql(&format!("UPDATE events SET protest_window_minutes = 0 WHERE id = {event_b}"));
+    let (status, answer) = stack.api(
+        &director_b_token,
+        "POST",
+        "/items/result_versions",
+        &[],
+        json!({"stage_id": stage_b, "kind": "official", "reason": B_MARKER}),
+    );
+    assert_eq!((status, answer["data"]["label"].as_str()), (200, Some("official 1")), "{answer}");
+    let result_b1 = stack.sql(&format!("SELECT id FROM stage_results WHERE entry_id = {entry_b1}"));
+    let take_back = json!({"status": "provisional", "amendment_reason": format!("{B_MARKER} late protest")});
+    let path = format!("/items/stage_results/{result_b1}");
+    let (status, answer) = stack.api(&admin_b_token, "PATCH", &path, &[], take_back.clone());
+    assert_eq!(status, 400, "an org-admin amends after the window: {answer}");
+    assert!(answer.to_string().contains("amendment_after_protest_window"), "{answer}");
+    let err = psql_result(
+        &stack.db.name,
+        &format!("BEGIN; SET LOCAL trm.reason = 'psql'; UPDATE stage_results SET status = 'provisional' WHERE id = {result_b1}; COMMIT;"),
+    )
+    .expect_err("psql without a director after the window");
+    assert!(err.contains("amendment_after_protest_window"), "{err}");
+    let (status, answer) = stack.api(&director_b_token, "PATCH", &path, &[], take_back);
+    assert_eq!(status, 200, "the race director amends after the window: {answer}");
+
+    // ---- nothing of club B's record reaches club A ------------------------------------------------------
+    let enc_marker = B_MARKER.replace(' ', "%20");
+    for (who, token) in
+        [("director", &director_token), ("timekeeper", &timekeeper_token), ("participant", &participant_token)]
+    {
+        for url in [
+            format!("/items/result_versions?search={enc_marker}&fields=id"),
+            format!("/items/result_versions?filter[reason][_contains]={enc_marker}&fields=id"),
+            format!("/items/result_versions?filter[stage_id][_eq]={stage_b}&fields=id"),
+            format!("/items/result_version_entries?filter[version_id][reason][_contains]={enc_marker}&fields=id"),
+            format!("/items/result_version_entries?filter[entry_id][_eq]={entry_b1}&fields=id"),
+            format!("/items/stage_results?filter[entry_id][_eq]={entry_b1}&fields=id"),
+        ] {
+            let (status, answer) = stack.api(token, "GET", &url, &[], Value::Null);
+            let rows = answer["data"].as_array().map(Vec::len);
+            assert!(status == 403 || rows == Some(0), "{who} of A: GET {url}: {status} {answer}");
+        }
+        for url in [
+            "/items/result_versions?fields=*.*.*&limit=-1".to_string(),
+            "/items/result_version_entries?fields=*.*.*&limit=-1".to_string(),
+            "/items/result_versions?export=csv&limit=-1".to_string(),
+            "/items/result_versions?aggregate[countDistinct]=reason&groupBy[]=reason".to_string(),
+            "/items/stage_results?fields=*.*.*&limit=-1".to_string(),
+        ] {
+            let (status, answer) = stack.api(token, "GET", &url, &[], Value::Null);
+            assert!(
+                !answer.to_string().contains(B_MARKER),
+                "{who} of A: GET {url} ({status}) shows club B's record: {answer}"
+            );
+        }
+    }
+
     // The ledger is no collection: nobody reads it through Directus (the export is the stewards' copy).
     for token in [&director_token, &director_b_token, &timekeeper_token] {
         let (status, answer) = stack.api(token, "GET", "/items/timing_ledger", &[], Value::Null);
@@ -425,6 +543,7 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     let doc: Value =
         serde_json::from_str(&json_file.stdout).unwrap_or_else(|e| panic!("export JSON ({e}): {}", json_file.stdout));
     assert_eq!(doc["ledger"]["head"], head.as_str());
+    assert!(!json_file.stdout.contains(B_MARKER), "event A's file holds club B's record: {}", json_file.stdout);
     assert_eq!(doc["ledger"]["verification"], ok.stdout.trim());
     assert_eq!(doc["ledger"]["entries"].as_array().map(Vec::len), Some(rows_a.parse::<usize>().expect("rows")));
     let labels: Vec<&str> =
@@ -456,7 +575,7 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
 
     // A superuser edits the override's reason with the triggers off: caught, the row is named.
     let tampered = stack.sql(&format!(
-        "SELECT seq FROM timing_ledger WHERE table_name = 'entry_penalties' AND row_key = '{penalty}' AND reason IS NOT NULL"
+        "SELECT min(seq) FROM timing_ledger WHERE table_name = 'entry_penalties' AND row_key = '{penalty}' AND reason IS NOT NULL"
     ));
     stack.sql(&format!(
         "SET session_replication_role = replica;
@@ -488,7 +607,34 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     // Event B's chain is its own.
     let other = stack.verify(&["--event", "ledger-rally", "--organization", "club-ledger-b"]);
     assert_eq!(other.code(), 0, "{}", other.stdout);
-    assert_eq!(stack.sql(&format!("SELECT count(*) FROM timing_ledger WHERE event_id = {event_b}")), "1");
+    assert_eq!(
+        stack.sql(&format!("SELECT count(*) FROM timing_ledger WHERE event_id = {event_b}")),
+        "3",
+        "event B: the processor's insert, the publication, the director's amendment"
+    );
+
+    // ---- the admin UI, in a real browser ---------------------------------------------------------------
+    // The director sees the amended version's reason and per-entry difference, and an official result's
+    // form asks for the amendment's reason once its status goes back to provisional.
+    let result_a2 = stack.sql(&format!("SELECT id FROM stage_results WHERE entry_id = {entry_a2}"));
+    let shots = repo().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap_or_else(|e| panic!("{}: {e}", shots.display()));
+    let mut cmd = Command::new("node");
+    cmd.arg(repo().join("tests/browser/result-versions.mjs"))
+        .env("DIRECTUS_URL", format!("http://127.0.0.1:{}", stack.boot.ports.directus))
+        .env("EMAIL", "director-a@example.com")
+        .env("PASSWORD", PASSWORD)
+        .env("VERSION_ID", amended.to_string())
+        .env("EXPECT_DIFFERENCE", "total 3900 s -> 3600 s; penalties 300 s -> 0 s")
+        .env("EXPECT_REASON", "protest 3 upheld: waypoint 7 was neutralised")
+        .env("RESULT_ID", &result_a2)
+        .env("SCREENSHOT", shots.join("admin-ui-result-version.png"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let browser = run_to_end(cmd, Duration::from_secs(180));
+    assert_eq!(browser.code(), 0, "admin UI (result versions):\n{}{}", browser.stdout, browser.stderr);
+    assert_eq!(browser.stdout.lines().filter(|l| l.starts_with("ok: ")).count(), 3, "{}", browser.stdout);
 
     let (code, log) = stack.boot.stop(STOP);
     assert!(code == 0 || code == 143, "exit {code}:\n{log}");

@@ -84,6 +84,8 @@ fn collections_and_columns_are_the_published_names() {
                 "notes",
                 // Phase 6 (scripts/schema/phase6.mjs): how long after a publication protests are accepted.
                 "protest_window_minutes",
+                // Issue 25 (db-init-post/018): the event's rules number their articles, decisions cite one.
+                "regulation_article_required",
             ],
         ),
         ("classes", &["id", "event_id", "code", "name", "description", "sort_order", "vehicle_kind"]),

@@ -5,10 +5,14 @@
 // (`provisional 1`, ...); nobody edits or deletes one. The timing ledger itself is a raw table
 // (db-init-post/010), not a collection.
 import { intId, str, text, timestamp, choice, m2o, o2m } from './lib.mjs';
-import { num, json, stamp } from './course-fields.mjs';
+import { num, bool, json, stamp } from './course-fields.mjs';
 
 export const VERSION_KINDS = ['provisional', 'official', 'amended'];
 export const ENTRY_CHANGES = ['new', 'changed', 'unchanged', 'removed'];
+// Taking an official result back, as the form shows it: status already provisional, published_at still
+// the publication's (the database clears it on save).
+const TAKING_BACK = 'taking an official result back';
+const TAKING_BACK_RULE = { _and: [{ status: { _eq: 'provisional' } }, { published_at: { _nnull: true } }] };
 
 export default {
   name: 'phase6',
@@ -30,7 +34,7 @@ export default {
         stamp('protest_until', { note: 'set by the database: published_at + the event\'s protest window' }),
         num('entries_count', { note: 'set by the database' }),
         str('ledger_head', { max: 64, note: 'set by the database: the event\'s timing-ledger head hash at publication' }),
-        o2m('entries', { template: '{{entry_id.race_number}}: {{total_seconds}} s, {{position_overall}}. ({{change}})', note: 'each entry as published, and what changed since the version before' }),
+        o2m('entries', { template: '#{{entry_id.race_number}} {{position_overall}}. {{total_seconds}} s: {{difference}}', note: 'each entry as published, and what changed since the version before' }),
       ],
     },
     {
@@ -47,12 +51,48 @@ export default {
         num('position_in_class'),
         choice('change', ENTRY_CHANGES, { note: 'against the version before: new, changed, unchanged, removed' }),
         json('diff', { note: '{field: [before, after]} for each field that changed' }),
+        text('difference', { note: 'set by the database: the difference from the version before, in words (e.g. "total 3900 s -> 3600 s; penalties 300 s -> 0 s")' }),
       ],
     },
   ],
   extraFields: {
     events: [
       num('protest_window_minutes', { min: 0, fallback: 30, note: 'how long after a publication protests are accepted (Supplementary Regulations)' }),
+      bool('regulation_article_required', { note: 'the Supplementary Regulations number their articles: every decision (override, void, amendment, start move) cites one (db-init-post/018)' }),
+    ],
+    // What the operator gives with a decision, in the item form (db-init-post/018). The penalty's article
+    // stays with its override like override_reason; the others are write-only: the database takes them
+    // out of the row into the timing ledger (reason, regulation_article).
+    entry_penalties: [
+      shownWhen(str('override_regulation_article', { max: 100, note: 'the regulation article the override or void applies (required where the event\'s rules number them)' }),
+        'reviewed', { _and: [{ review_state: { _in: ['overridden', 'void'] } }] }),
+    ],
+    stage_results: [
+      shownWhen(text('amendment_reason', { note: 'why an official result is taken back (an amendment): required, kept in the timing ledger, not on the result' }),
+        TAKING_BACK, TAKING_BACK_RULE, { required: true }),
+      shownWhen(str('amendment_regulation_article', { max: 100, note: 'the regulation article of the amendment (required where the event\'s rules number them)' }),
+        TAKING_BACK, TAKING_BACK_RULE),
+    ],
+    entry_segment_starts: [
+      text('change_reason', { note: 'why the target moves once the start list is published (the stage is open or closed): required then, kept in the timing ledger, not on the start' }),
+      str('change_regulation_article', { max: 100, note: 'the regulation article of the move (required where the event\'s rules number them)' }),
     ],
   },
+  // The penalty review in the form: a reason is required (and shown) once the penalty is overridden or
+  // void, the seconds once overridden; the database (011, 018) refuses the same without them.
+  after: async (call, log) => {
+    await call('PATCH', '/fields/entry_penalties/override_reason', { meta: {
+      note: 'why: required when overridden or void, given anew for each decision (kept in the timing ledger)',
+      conditions: [{ name: 'reviewed', rule: { _and: [{ review_state: { _in: ['overridden', 'void'] } }] }, required: true }],
+    } });
+    await call('PATCH', '/fields/entry_penalties/override_seconds', { meta: {
+      conditions: [{ name: 'overridden', rule: { _and: [{ review_state: { _eq: 'overridden' } }] }, required: true }],
+    } });
+    log('[phase6] entry_penalties: override_reason and override_seconds required by review_state');
+  },
 };
+
+/** A field hidden in the form but while `rule` (a filter on the form's values) holds; then `required` too, if asked. */
+function shownWhen(field, name, rule, { required = false } = {}) {
+  return { ...field, meta: { ...field.meta, hidden: true, conditions: [{ name, rule, hidden: false, required }] } };
+}
