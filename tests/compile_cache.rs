@@ -199,3 +199,30 @@ fn real_directus_fills_the_cache_and_boots_past_a_bogus_one() {
     assert_eq!(warnings.len(), 1, "one warning about the cache: {warnings:?}");
     assert!(warnings[0].contains("is not a directory"), "{}", warnings[0]);
 }
+
+#[test]
+fn check_shows_the_keys_and_the_decision() {
+    let tmp = open_tempdir();
+    let dir = dir_env(tmp.path());
+    let env = [("TRM_INIT_CHILD__COMPILE_CACHE_DIR", dir.as_str()), ("TRM_INIT_PREFLIGHT__ENABLED", "false")];
+    let mut cmd = trm_init_command(&["check"], &env);
+    cmd.env_remove(VAR);
+    let out = run_to_end(cmd, Duration::from_secs(30));
+    assert_eq!(out.code(), 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("compile_cache = true"), "the key in the effective config:\n{}", out.stdout);
+    assert!(out.stdout.contains(&format!("compile_cache_dir = \"{dir}\"")), "the folder:\n{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("# child.compile_cache: NODE_COMPILE_CACHE={dir} for the main child")),
+        "the decision:\n{}",
+        out.stdout
+    );
+    let missing = format!("{dir}/missing");
+    let mut cmd = trm_init_command(
+        &["check"],
+        &[("TRM_INIT_CHILD__COMPILE_CACHE_DIR", missing.as_str()), ("TRM_INIT_PREFLIGHT__ENABLED", "false")],
+    );
+    cmd.env_remove(VAR);
+    let out = run_to_end(cmd, Duration::from_secs(30));
+    assert_eq!(out.code(), 0, "an unusable cache is no problem for check either: {}", out.stderr);
+    assert!(out.stdout.contains("# child.compile_cache: not used: child.compile_cache_dir"), "{}", out.stdout);
+}
