@@ -157,8 +157,25 @@ fn cache_entries(dir: &Path) -> usize {
     folders.flatten().filter_map(|f| std::fs::read_dir(f.path()).ok()).map(|entries| entries.count()).sum()
 }
 
+/// trm-init + Directus on `db` with `child.compile_cache_dir = dir`, healthy within `limit`; the boot and
+/// the main child's environment.
+fn boot_healthy(db: &TestDb, dir: &str, limit: Duration) -> (Boot, String) {
+    let ports = Ports::free();
+    let mut env = boot_env(db, ports);
+    env.push(("TRM_INIT_CHILD__COMPILE_CACHE_DIR".into(), dir.to_string()));
+    let boot = Boot::start(&env, ports);
+    boot.wait_healthy(limit);
+    let environ = main_child_environ(boot.pid1.outer_pid);
+    (boot, environ)
+}
+
 #[test]
 fn real_directus_fills_the_cache_and_boots_past_a_bogus_one() {
+    require(
+        "no NODE_COMPILE_CACHE in the test's environment",
+        std::env::var_os(VAR).is_none(),
+        "unset NODE_COMPILE_CACHE",
+    );
     let db = TestDb::fresh("compile_cache");
     let tmp = open_tempdir();
     let cache = tmp.path().join("cache");
@@ -166,13 +183,7 @@ fn real_directus_fills_the_cache_and_boots_past_a_bogus_one() {
     let cache_s = dir_env(&cache);
 
     // 1. Cold boot with an empty cache: Directus's Node gets the variable and fills the directory.
-    let ports = Ports::free();
-    let mut env = boot_env(&db, ports);
-    env.retain(|(k, _)| k != VAR);
-    env.push(("TRM_INIT_CHILD__COMPILE_CACHE_DIR".into(), cache_s.clone()));
-    let boot = Boot::start(&env, ports);
-    boot.wait_healthy(Duration::from_secs(300));
-    let environ = main_child_environ(boot.pid1.outer_pid);
+    let (boot, environ) = boot_healthy(&db, &cache_s, Duration::from_secs(300));
     assert!(
         environ.lines().any(|l| l == format!("{VAR}={cache_s}")),
         "Directus runs with {VAR}={cache_s}; its environment:\n{environ}"
@@ -185,13 +196,7 @@ fn real_directus_fills_the_cache_and_boots_past_a_bogus_one() {
     // 2. Warm restart with the directory replaced by a file: healthy, one warning, no variable.
     std::fs::remove_dir_all(&cache).expect("rm cache");
     std::fs::write(&cache, "not a cache").expect("write");
-    let ports = Ports::free();
-    let mut env = boot_env(&db, ports);
-    env.retain(|(k, _)| k != VAR);
-    env.push(("TRM_INIT_CHILD__COMPILE_CACHE_DIR".into(), cache_s.clone()));
-    let boot = Boot::start(&env, ports);
-    boot.wait_healthy(Duration::from_secs(180));
-    let environ = main_child_environ(boot.pid1.outer_pid);
+    let (boot, environ) = boot_healthy(&db, &cache_s, Duration::from_secs(180));
     assert!(!environ.contains(&format!("{VAR}=")), "no {VAR} for a file; environment:\n{environ}");
     let (code, log) = boot.stop(Duration::from_secs(30));
     assert_eq!(code, 143, "log:\n{log}");
