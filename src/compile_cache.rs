@@ -1,8 +1,8 @@
 //! Node's compile cache for the main child: `NODE_COMPILE_CACHE`, so Directus's start reads V8's code
 //! cache for its modules from disk instead of compiling them again.
 //!
-//! Owns the decision whether the main child's environment gets `NODE_COMPILE_CACHE`, and which
-//! directory: from `child.compile_cache` / `child.compile_cache_dir`, the operator's own variable and
+//! Owns the decision whether the main child's environment (and the Directus step helper's, which
+//! imports the same modules) gets `NODE_COMPILE_CACHE`, and which directory: from `child.compile_cache` / `child.compile_cache_dir`, the operator's own variable and
 //! what the directory looks like to trm-init's uid. It never stops a boot (an unusable directory is one
 //! warning line and Directus starts without the cache), never creates, fills or cleans the directory (the
 //! image build fills it, Node adds to it), and never overrides a `NODE_COMPILE_CACHE` the operator set.
