@@ -55,7 +55,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 # imports, so Node compiles every module once and writes V8's code cache (about 4,400 entries, 22 MB).
 # The runtime copies the result to /directus/compile-cache, which trm-init hands to Directus as
 # NODE_COMPILE_CACHE (child.compile_cache): a first boot and a read-only root start sooner too. DB_*: the
-# modules read them when imported; no database is contacted that matters (none is reachable here).
+# modules read them when imported (pg: PostgreSQL's driver is what gets compiled, not the base's sqlite3);
+# nothing listens on port 9, so no database is reached. The final stage stays free of RUN steps.
 FROM directus/directus:11.17.4 AS compile-cache
 USER node
 WORKDIR /directus
