@@ -77,14 +77,16 @@ impl Init {
         }
     }
 
-    /// Starts `argv` as the main child and supervises it to the end; returns trm-init's exit code.
+    /// Starts `argv` (with `env` added to trm-init's environment) as the main child and supervises it to
+    /// the end; returns trm-init's exit code.
     pub(crate) async fn supervise(
         mut self,
         argv: &[String],
+        env: &[(&str, &std::path::Path)],
         child: &ChildConfig,
         lifecycle: &Lifecycle,
     ) -> Result<u8, Failure> {
-        let code = supervisor::supervise(argv, child, &mut self.signals, &self.reaper, lifecycle).await;
+        let code = supervisor::supervise(argv, env, child, &mut self.signals, &self.reaper, lifecycle).await;
         self.shutdown.cancel();
         code
     }

@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod compile_cache;
 pub mod config;
 pub mod db;
 pub mod exit;

@@ -53,15 +53,17 @@ pub async fn drive<T>(
     }
 }
 
-/// Spawns the main child and supervises it to the end; returns trm-init's exit code.
+/// Spawns the main child (trm-init's environment plus `env`) and supervises it to the end; returns
+/// trm-init's exit code.
 pub(crate) async fn supervise(
     argv: &[String],
+    env: &[(&str, &std::path::Path)],
     cfg: &ChildConfig,
     signals: &mut Signals,
     reaper: &Reaper,
     lifecycle: &Lifecycle,
 ) -> Result<u8, Failure> {
-    let mut child = process::spawn(reaper, &mut process::command(argv))?;
+    let mut child = process::spawn(reaper, process::command(argv).envs(env.iter().copied()))?;
     lifecycle.set(Phase::Starting);
     crate::metrics::child_started();
     tracing::info!(pid = child.pid, command = ?argv, "main child started");

@@ -33,6 +33,24 @@ fn cold_boot_probes_warm_restart_and_stop_in_the_real_engine() {
     let node: Vec<_> = procs.iter().filter(|p| p.3 == "node").collect();
     assert!(!node.is_empty(), "Directus (node) runs: {procs:?}");
     assert!(node.iter().all(|p| p.1 == 1000), "Directus runs as uid 1000: {procs:?}");
+    // Issue 27: Directus runs with Node's compile cache, the one the image build filled for uid 1000.
+    let main_node = node.iter().find(|p| p.0 != pid1.0).unwrap_or_else(|| panic!("Directus's node: {procs:?}"));
+    let environ = std::fs::read(format!("/proc/{}/environ", main_node.0)).unwrap_or_default();
+    let environ = String::from_utf8_lossy(&environ).replace('\0', "\n");
+    assert!(
+        environ.lines().any(|l| l == "NODE_COMPILE_CACHE=/directus/compile-cache"),
+        "Directus runs with NODE_COMPILE_CACHE=/directus/compile-cache; its environment:\n{environ}"
+    );
+    let count = c.exec(
+        &[],
+        &["node", "-e", "const fs=require('fs'),d='/directus/compile-cache';let n=0;for(const f of fs.readdirSync(d))if(f.endsWith('-1000'))n+=fs.readdirSync(d+'/'+f).length;console.log(n)"],
+    );
+    let entries: usize = text(&count).trim().parse().unwrap_or(0);
+    assert!(
+        entries > 1000,
+        "the image's compile cache holds Directus's modules for uid 1000: {entries} entries ({})",
+        text(&count)
+    );
 
     // What the boot applied, as after a rehearsal boot: every migration once, the schema, the access file.
     let files = repo_migrations("db-init").len() + repo_migrations("db-init-post").len();

@@ -248,6 +248,7 @@ fn layers_are_in_cache_friendly_order() {
     let dests: Vec<String> = final_copies().iter().map(|c| c.dest.trim_end_matches('/').to_string()).collect();
     let expected = [
         BINARY,
+        "/directus/compile-cache",
         "/directus/config",
         "/directus/directus-step",
         "/directus/db-init",
@@ -259,7 +260,7 @@ fn layers_are_in_cache_friendly_order() {
     ];
     assert_eq!(dests, expected, "rarely changing layers first, the snapshot and the seed late, extensions last");
     for (source, dest) in
-        [("config", 1), ("directus-step", 2), ("db-init", 3), ("db-init-post", 4), ("snapshots", 5), ("seed", 7)]
+        [("config", 2), ("directus-step", 3), ("db-init", 4), ("db-init-post", 5), ("snapshots", 6), ("seed", 8)]
     {
         let copy = copy_of(&final_copies(), &format!("{source}/"));
         assert_eq!(copy.target_of(&format!("{source}/"), true), expected[dest]);
@@ -374,6 +375,33 @@ fn baked_config_paths_are_the_folders_the_image_holds() {
         "child.command {:?} starts Directus's {workdir}/cli.js",
         config.child.command
     );
+}
+
+/// Issue 27: Node's compile cache is made at build time in a stage on the runtime's own base, as uid 1000
+/// (Node keeps one folder per uid), and the final stage copies it, owned by node, to the directory the
+/// baked config hands to Directus as NODE_COMPILE_CACHE.
+#[test]
+fn compile_cache_is_warmed_as_node_on_the_runtime_base_and_copied_where_the_config_points() {
+    let dockerfile = load();
+    let stage = dockerfile.stage("compile-cache").expect("a build stage named compile-cache").clone();
+    assert_eq!(
+        stage.base,
+        dockerfile.final_stage().base,
+        "warmed on the runtime's base: the same files at the same paths"
+    );
+    assert_eq!(stage.last("USER").map(|u| u.rest.as_str()), Some("node"), "warmed as uid 1000, Directus's uid");
+    let config = baked_config();
+    assert!(config.child.compile_cache, "child.compile_cache is on in the image");
+    let dir = config.child.compile_cache_dir.to_string_lossy().into_owned();
+    let runs = stage.all("RUN");
+    assert!(
+        runs.iter().any(|r| r.rest.contains(&format!("NODE_COMPILE_CACHE={dir}")) && r.rest.contains("warm.mjs")),
+        "the stage fills {dir} with compile-cache/warm.mjs: {runs:?}"
+    );
+    let copies: Vec<Copy> = final_copies().into_iter().filter(|c| c.from.as_deref() == Some("compile-cache")).collect();
+    assert_eq!(copies.len(), 1, "one COPY --from=compile-cache in the final stage");
+    assert_eq!(copies[0].chown.as_deref(), Some("node:node"), "Directus (uid 1000) may add entries to its cache");
+    assert_eq!(copies[0].dest.trim_end_matches('/'), dir, "copied to child.compile_cache_dir");
 }
 
 #[test]

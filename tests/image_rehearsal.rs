@@ -347,6 +347,13 @@ impl Image {
                     assert_eq!(source, "/out/", "line {}: COPY --from=extensions copies {source}", copy.line);
                     common::extensions_path()
                 }
+                // The compile-cache stage runs on the Directus base (not a Node stage the host can
+                // replay): its RUN, compile-cache/warm.mjs, is run on the host with the host's Directus
+                // install into a folder standing for its output. Node keys those entries by the host's
+                // paths and uid, so the rehearsal's Directus reads none of them (a stale cache, which must
+                // not matter) and fills its own folder; the real image's cache is checked by
+                // tests/container_boot.rs.
+                Some("compile-cache") => self.compile_cache_stage(source),
                 Some(stage) => self.node_stage(stage).join(source.trim_start_matches('/')),
                 None => repo().join(source),
             };
@@ -354,6 +361,26 @@ impl Image {
             let dest = self.staging_path(&copy.target_of(source, host.is_dir()));
             copy_tree(&host, &dest, owner, group);
         }
+    }
+
+    /// The compile-cache stage's output (`source`, the cache folder): compile-cache/warm.mjs run on the
+    /// host with Node 22 against the rehearsal's Directus install.
+    fn compile_cache_stage(&mut self, source: &str) -> PathBuf {
+        let out = self.tmp.path().join("stages/compile-cache").join(source.trim_start_matches('/'));
+        if out.exists() {
+            return out;
+        }
+        std::fs::create_dir_all(&out).expect("mkdir compile-cache output");
+        let warm = Command::new(node22())
+            .arg(repo().join("compile-cache/warm.mjs"))
+            .arg(directus_install())
+            .envs([("DB_CLIENT", "pg"), ("DB_HOST", "127.0.0.1"), ("DB_PORT", "9"), ("DB_DATABASE", "warm")])
+            .envs([("DB_USER", "warm"), ("SECRET", "warm")])
+            .env("NODE_COMPILE_CACHE", &out)
+            .output()
+            .expect("run compile-cache/warm.mjs");
+        assert!(warm.status.success(), "compile-cache/warm.mjs failed: {}", String::from_utf8_lossy(&warm.stderr));
+        out
     }
 
     /// A Node build stage (`FROM node:22...`) run on the host: its COPYs of repository files into a

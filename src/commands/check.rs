@@ -9,6 +9,8 @@ pub(super) fn check(config: &Config) -> Result<u8, Failure> {
     let mut problems = Vec::new();
     let mut out = String::from("# effective configuration (defaults < file < TRM_INIT_* variables)\n");
     out.push_str(&config.to_toml());
+    let cache = crate::compile_cache::Decision::make(&config.child, std::env::var_os(crate::compile_cache::VAR));
+    out.push_str(&format!("\n# child.compile_cache: {}\n", cache.describe()));
 
     if config.preflight.enabled {
         match DbSettings::from_env() {

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::exit::{self, Failure};
 use crate::init::{Ended, Init, Orphans};
 use crate::lifecycle::{Lifecycle, Phase};
-use crate::{health, preflight};
+use crate::{compile_cache, health, preflight};
 
 pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     // The main child's argv is refused here, where it is built, when it names no program.
@@ -45,7 +45,11 @@ pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     } else {
         tracing::info!("preflight disabled: starting the main child directly");
     }
-    init.supervise(&argv, &config.child, &lifecycle).await
+    // Decided after preflight, just before the spawn: the directory is checked as it is then.
+    let cache = compile_cache::Decision::make(&config.child, std::env::var_os(compile_cache::VAR));
+    cache.log();
+    let env: Vec<_> = cache.env().into_iter().collect();
+    init.supervise(&argv, &env, &config.child, &lifecycle).await
 }
 
 /// With `child.replicas` > 1: one warning per setting of Directus's environment that several replicas

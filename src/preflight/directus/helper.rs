@@ -66,6 +66,8 @@ pub struct Launch<'a> {
     pub script: &'a Path,
     pub timeout: Duration,
     pub grace: Duration,
+    /// `NODE_COMPILE_CACHE` for the helper (`compile_cache`'s decision): it imports Directus's modules too.
+    pub compile_cache: Option<(&'static str, &'a Path)>,
 }
 
 /// The running helper.
@@ -110,6 +112,7 @@ impl<'a> Helper<'a> {
         let (events_read, events_write) = pipe_pair().map_err(spawn_err)?;
         let mut cmd = process::command(&argv);
         cmd.current_dir(&dir).stdin(Stdio::from(stdin_read)).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.envs(launch.compile_cache);
         let events_raw = events_write.as_raw_fd();
         // SAFETY: runs between fork and exec (after `process::command`'s own preparation, which marks
         // every descriptor above 2 close-on-exec); dup2 and fcntl are async-signal-safe.

@@ -91,6 +91,8 @@ fn db_err(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> DirectusE
 /// Everything the step needs, borrowed from preflight's context (or from the `schema` command).
 pub struct Directus<'a> {
     pub config: &'a SchemaConfig,
+    /// `[child]`: its compile-cache keys also serve the helper (which imports Directus's modules).
+    pub child: &'a crate::config::ChildConfig,
     pub reaper: &'a Reaper,
     pub shutdown: &'a CancellationToken,
     /// TERM -> KILL for the helper when it overruns `schema.timeout` or meets shutdown.
@@ -106,7 +108,14 @@ pub struct Plan {
 
 impl<'a> Directus<'a> {
     pub fn new(config: &'a Config, reaper: &'a Reaper, shutdown: &'a CancellationToken, db: &'a Client) -> Self {
-        Directus { config: &config.schema, reaper, shutdown, grace: config.child.stop_grace.get(), db }
+        Directus {
+            config: &config.schema,
+            child: &config.child,
+            reaper,
+            shutdown,
+            grace: config.child.stop_grace.get(),
+            db,
+        }
     }
 
     /// The snapshot path as Directus must get it: absolute (Directus runs in its own folder).
@@ -115,11 +124,14 @@ impl<'a> Directus<'a> {
     }
 
     async fn start_helper(&self) -> Result<Helper<'a>, DirectusError> {
+        // The main child's decision, made again without its log line (`run` logs it once, at the spawn).
+        let cache = crate::compile_cache::Decision::make(self.child, std::env::var_os(crate::compile_cache::VAR));
         let launch = helper::Launch {
             prefix: &self.config.directus,
             script: &self.config.step_script,
             timeout: self.config.timeout.get(),
             grace: self.grace,
+            compile_cache: cache.env(),
         };
         let helper = Helper::start(&launch, self.reaper, self.shutdown).await?;
         let field = |k: &str| helper.ready.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
