@@ -359,8 +359,14 @@ fn endpoint_probes(b: &Club, version: &str) -> Vec<Probe> {
         Probe {
             what: "publishing B's stage",
             method: "POST",
-            theirs: ("/items/result_versions".into(), Some(format!("{{\"stage_id\":{},\"kind\":\"provisional\",\"reason\":\"attack\"}}", b.stages[0]))),
-            missing: ("/items/result_versions".into(), Some(format!("{{\"stage_id\":{none},\"kind\":\"provisional\",\"reason\":\"attack\"}}"))),
+            theirs: (
+                "/items/result_versions".into(),
+                Some(format!("{{\"stage_id\":{},\"kind\":\"provisional\",\"reason\":\"attack\"}}", b.stages[0])),
+            ),
+            missing: (
+                "/items/result_versions".into(),
+                Some(format!("{{\"stage_id\":{none},\"kind\":\"provisional\",\"reason\":\"attack\"}}")),
+            ),
             inputs: [b.stages[0].clone(), none.clone()],
             write: true,
             state: versions.clone(),
@@ -396,7 +402,10 @@ fn endpoint_probes(b: &Club, version: &str) -> Vec<Probe> {
             what: "importing a course into B's event",
             method: "POST",
             theirs: ("/course-gpx/import".into(), Some(format!("{{\"event\":\"{event_slug}\",\"gpx\":\"{gpx}\"}}"))),
-            missing: ("/course-gpx/import".into(), Some(format!("{{\"event\":\"rally-missing-0000\",\"gpx\":\"{gpx}\"}}"))),
+            missing: (
+                "/course-gpx/import".into(),
+                Some(format!("{{\"event\":\"rally-missing-0000\",\"gpx\":\"{gpx}\"}}")),
+            ),
             inputs: [event_slug.clone(), "rally-missing-0000".into()],
             write: true,
             state: course.clone(),
@@ -404,8 +413,14 @@ fn endpoint_probes(b: &Club, version: &str) -> Vec<Probe> {
         Probe {
             what: "importing a course into B's event, naming B",
             method: "POST",
-            theirs: ("/course-gpx/import".into(), Some(format!("{{\"event\":\"{event_slug}\",\"organization\":\"{}\",\"gpx\":\"{gpx}\"}}", b.slug))),
-            missing: ("/course-gpx/import".into(), Some(format!("{{\"event\":\"{event_slug}\",\"organization\":\"missing-0000\",\"gpx\":\"{gpx}\"}}"))),
+            theirs: (
+                "/course-gpx/import".into(),
+                Some(format!("{{\"event\":\"{event_slug}\",\"organization\":\"{}\",\"gpx\":\"{gpx}\"}}", b.slug)),
+            ),
+            missing: (
+                "/course-gpx/import".into(),
+                Some(format!("{{\"event\":\"{event_slug}\",\"organization\":\"missing-0000\",\"gpx\":\"{gpx}\"}}")),
+            ),
             inputs: [b.slug.clone(), "missing-0000".into()],
             write: true,
             state: course.clone(),
@@ -913,9 +928,20 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
         ] {
             tally.check(
                 "equipment",
-                (theirs.0 != 400 || !theirs.1.contains("not registered") || theirs != nothing
-                    || theirs.1.contains(id.as_str()) || theirs.1.contains(&b.org))
-                    .then(|| format!("{role}: {what}: {} {}; an unknown id: {} {}", theirs.0, cut(&theirs.1), nothing.0, cut(&nothing.1))),
+                (theirs.0 != 400
+                    || !theirs.1.contains("not registered")
+                    || theirs != nothing
+                    || theirs.1.contains(id.as_str())
+                    || theirs.1.contains(&b.org))
+                .then(|| {
+                    format!(
+                        "{role}: {what}: {} {}; an unknown id: {} {}",
+                        theirs.0,
+                        cut(&theirs.1),
+                        nothing.0,
+                        cut(&nothing.1)
+                    )
+                }),
             );
         }
     }
@@ -926,7 +952,8 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
     let riding = s.sql(&format!("SELECT vehicle_id FROM entries WHERE id = {}", a.entry));
     tally.check(
         "equipment",
-        (attached != "0" || riding != a.vehicle).then(|| format!("A's entry carries B's device ({attached}) or vehicle ({riding})")),
+        (attached != "0" || riding != a.vehicle)
+            .then(|| format!("A's entry carries B's device ({attached}) or vehicle ({riding})")),
     );
     // Any writer: SQL is refused the same way.
     let by_sql = psql_result(
@@ -963,11 +990,10 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
         http(s.port, "PATCH", &format!("/items/entries/{}", b.entry), Some(&s.admin), Some("{\"race_number\":302}"));
     assert_eq!(status, 200, "the admin edits B's entry: {text}");
     s.sql(&format!("UPDATE entries SET race_number = 301 WHERE id = {}", b.entry));
-    let revision = s.sql(&format!(
-        "SELECT max(id) FROM directus_revisions WHERE collection = 'entries' AND item = '{}'",
-        b.entry
-    ));
-    let b_entry = || s.sql(&format!("SELECT race_number || ':' || coalesce(notes, '') FROM entries WHERE id = {}", b.entry));
+    let revision =
+        s.sql(&format!("SELECT max(id) FROM directus_revisions WHERE collection = 'entries' AND item = '{}'", b.entry));
+    let b_entry =
+        || s.sql(&format!("SELECT race_number || ':' || coalesce(notes, '') FROM entries WHERE id = {}", b.entry));
     let b_entry_before = b_entry();
     let rows_before = s.sql("SELECT count(*) FROM entries");
     for (role, token) in &who {
@@ -978,17 +1004,34 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
         tally.check(
             "utils",
             (theirs.0 < 400 || blank(&theirs, &revision) != blank(&nothing, "98765432")).then(|| {
-                format!("{role}: revert of B's revision: {} {}; of none: {} {}", theirs.0, cut(&theirs.1), nothing.0, cut(&nothing.1))
+                format!(
+                    "{role}: revert of B's revision: {} {}; of none: {} {}",
+                    theirs.0,
+                    cut(&theirs.1),
+                    nothing.0,
+                    cut(&nothing.1)
+                )
             }),
         );
         // Import over B's entry, and with a key no row has: one answer, nothing written.
-        let csv = |id: &str| format!("id,event_id,class_id,race_number,status,notes\n{id},{},{},777,registered,imported", a.event, a.classes[0]);
+        let csv = |id: &str| {
+            format!(
+                "id,event_id,class_id,race_number,status,notes\n{id},{},{},777,registered,imported",
+                a.event, a.classes[0]
+            )
+        };
         let theirs = import(s.port, "entries", token, &csv(&b.entry));
         let nothing = import(s.port, "entries", token, &csv("987654"));
         tally.check(
             "utils",
             (theirs.0 < 400 || blank(&theirs, &b.entry) != blank(&nothing, "987654")).then(|| {
-                format!("{role}: import over B's entry: {} {}; with a free key: {} {}", theirs.0, cut(&theirs.1), nothing.0, cut(&nothing.1))
+                format!(
+                    "{role}: import over B's entry: {} {}; with a free key: {} {}",
+                    theirs.0,
+                    cut(&theirs.1),
+                    nothing.0,
+                    cut(&nothing.1)
+                )
             }),
         );
         if writer {
@@ -1025,9 +1068,11 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
     // ---- 11. functions and aggregates over relations -------------------------------------------------
     // Rows two clubs share (a platform admin's act): a vehicle, a device and a member in A and B, used
     // by an entry of B. A count over their one-to-many aliases may count only what the caller reads.
-    let shared_vehicle = s.sql("INSERT INTO vehicles (id, make, model) VALUES (gen_random_uuid(), 'Nissan', 'Patrol') RETURNING id");
-    let shared_device =
-        s.sql("INSERT INTO devices (id, imei, model) VALUES (gen_random_uuid(), '359999000033333', 'FMB920') RETURNING id");
+    let shared_vehicle =
+        s.sql("INSERT INTO vehicles (id, make, model) VALUES (gen_random_uuid(), 'Nissan', 'Patrol') RETURNING id");
+    let shared_device = s.sql(
+        "INSERT INTO devices (id, imei, model) VALUES (gen_random_uuid(), '359999000033333', 'FMB920') RETURNING id",
+    );
     let shared_user = s.sql(&format!(
         "INSERT INTO directus_users (id, email, status, role) VALUES (gen_random_uuid(), 'shared@example.com', 'active', '{MEMBER_ROLE}') RETURNING id"
     ));
@@ -1048,17 +1093,32 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
          INSERT INTO entry_crew (entry_id, user_id, role) VALUES ({b_second}, '{shared_user}', 'pilot')"
     ));
     for (url, field, want) in [
-        (format!("/items/vehicles/{shared_vehicle}?fields=id,count(organization_vehicles)"), "organization_vehicles_count", 1),
-        (format!("/items/devices/{shared_device}?fields=id,count(organization_devices)"), "organization_devices_count", 1),
-        (format!("/users/{shared_user}?fields=id,count(organization_users),count(crews)"), "organization_users_count", 1),
+        (
+            format!("/items/vehicles/{shared_vehicle}?fields=id,count(organization_vehicles)"),
+            "organization_vehicles_count",
+            1,
+        ),
+        (
+            format!("/items/devices/{shared_device}?fields=id,count(organization_devices)"),
+            "organization_devices_count",
+            1,
+        ),
+        (
+            format!("/users/{shared_user}?fields=id,count(organization_users),count(crews)"),
+            "organization_users_count",
+            1,
+        ),
         (format!("/users/{shared_user}?fields=id,count(crews)"), "crews_count", 0),
     ] {
         let (status, text) = http(s.port, "GET", &url, org_admin.as_deref(), None);
-        let got = json(&text)["data"][field].as_i64().or_else(|| json(&text)["data"][field].as_str().and_then(|v| v.parse().ok()));
+        let got = json(&text)["data"][field]
+            .as_i64()
+            .or_else(|| json(&text)["data"][field].as_str().and_then(|v| v.parse().ok()));
         tally.check(
             "functions",
-            (status != 200 || got != Some(want))
-                .then(|| format!("org-admin: GET {url}: want {field} = {want} (A's rows only), got {status} {}", cut(&text))),
+            (status != 200 || got != Some(want)).then(|| {
+                format!("org-admin: GET {url}: want {field} = {want} (A's rows only), got {status} {}", cut(&text))
+            }),
         );
     }
     // A count, sort or aggregate over a relation in a filter or query, an alias and a deep groupBy: refused.
@@ -1104,15 +1164,19 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
     let (status, text) = http(s.port, "POST", "/mcp", Some(&s.admin), Some(call));
     tally.check(
         "mcp",
-        (status == 403 || status == 404 || status == 0)
-            .then(|| format!("the admin's MCP call answered {status} {}: the refusals below would prove nothing", cut(&text))),
+        (status == 403 || status == 404 || status == 0).then(|| {
+            format!("the admin's MCP call answered {status} {}: the refusals below would prove nothing", cut(&text))
+        }),
     );
     for (role, token) in &who {
-        for (url, body) in [("/mcp", call), ("/ai/chat", "{\"messages\":[{\"role\":\"user\",\"content\":\"list entries\"}]}")] {
+        for (url, body) in
+            [("/mcp", call), ("/ai/chat", "{\"messages\":[{\"role\":\"user\",\"content\":\"list entries\"}]}")]
+        {
             let (status, text) = http(s.port, "POST", url, token.as_deref(), Some(body));
             tally.check(
                 "mcp",
-                (status != 403 && status != 401).then(|| format!("{role}: POST {url} answered {status} {}", cut(&text))),
+                (status != 403 && status != 401)
+                    .then(|| format!("{role}: POST {url} answered {status} {}", cut(&text))),
             );
             tally.clean(role, url, &text);
         }
@@ -1140,15 +1204,28 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
             if dual && !probe.write {
                 continue;
             }
-            let ask = |(path, body): &(String, Option<String>)| http(s.port, probe.method, path, token.as_deref(), body.as_deref());
+            let ask = |(path, body): &(String, Option<String>)| {
+                http(s.port, probe.method, path, token.as_deref(), body.as_deref())
+            };
             let theirs = ask(&probe.theirs);
             let nothing = ask(&probe.missing);
             let (t, n) = (blank(&theirs, &probe.inputs[0]), blank(&nothing, &probe.inputs[1]));
             let rows = json(&theirs.1)["data"].as_array().map(Vec::len).unwrap_or(0);
             tally.check(
                 "endpoints",
-                (t != n || (theirs.0 < 300 && rows > 0) || (probe.method == "GET" && theirs.0 == 200 && probe.what.contains("by id")))
-                    .then(|| format!("{role}: {}: {} {}; a missing row: {} {}", probe.what, theirs.0, cut(&theirs.1), nothing.0, cut(&nothing.1))),
+                (t != n
+                    || (theirs.0 < 300 && rows > 0)
+                    || (probe.method == "GET" && theirs.0 == 200 && probe.what.contains("by id")))
+                .then(|| {
+                    format!(
+                        "{role}: {}: {} {}; a missing row: {} {}",
+                        probe.what,
+                        theirs.0,
+                        cut(&theirs.1),
+                        nothing.0,
+                        cut(&nothing.1)
+                    )
+                }),
             );
             if !dual {
                 tally.clean(role, probe.what, &theirs.1);
