@@ -317,7 +317,7 @@ fn endpoint_probes(b: &Club, version: &str) -> Vec<Probe> {
     let none = "987654".to_string();
     let gpx = r#"<?xml version=\"1.0\"?><gpx version=\"1.1\" creator=\"attack\"><wpt lat=\"41.3\" lon=\"19.4\"><name>WP1</name></wpt></gpx>"#;
     let versions = format!(
-        "SELECT count(*) || ':' || coalesce(string_agg(label || coalesce(reason, ''), ',' ORDER BY id), '') FROM result_versions v JOIN stages t ON t.id = v.stage_id WHERE t.event_id = {}",
+        "SELECT count(*) || ':' || coalesce(string_agg(v.label || coalesce(v.reason, ''), ',' ORDER BY v.id), '') FROM result_versions v JOIN stages t ON t.id = v.stage_id WHERE t.event_id = {}",
         b.event
     );
     let course = format!(
@@ -421,7 +421,7 @@ fn endpoint_probes(b: &Club, version: &str) -> Vec<Probe> {
                 "/course-gpx/import".into(),
                 Some(format!("{{\"event\":\"{event_slug}\",\"organization\":\"missing-0000\",\"gpx\":\"{gpx}\"}}")),
             ),
-            inputs: [b.slug.clone(), "missing-0000".into()],
+            inputs: [format!("organisation \\\"{}\\\"", b.slug), "organisation \\\"missing-0000\\\"".into()],
             write: true,
             state: course.clone(),
         },
@@ -1116,7 +1116,8 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
             .or_else(|| json(&text)["data"][field].as_str().and_then(|v| v.parse().ok()));
         tally.check(
             "functions",
-            (status != 200 || got != Some(want)).then(|| {
+            // A member's account fields do not include the aliases: refused outright is held too.
+            (!(status == 200 && got == Some(want)) && !(url.starts_with("/users/") && status == 403)).then(|| {
                 format!("org-admin: GET {url}: want {field} = {want} (A's rows only), got {status} {}", cut(&text))
             }),
         );
@@ -1136,7 +1137,6 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
                 enc(MARKERS[3])
             ),
             "/items/events?fields=id,entries.id&deep[entries][_groupBy][]=vehicle_id.vin&deep[entries][_aggregate][count]=id".to_string(),
-            format!("/users/me?fields=id&deep[crews][_filter][entry_id][notes][_eq]={}", enc(MARKERS[0])),
         ] {
             let (status, body) = http(s.port, "GET", &url, token, None);
             tally.check(

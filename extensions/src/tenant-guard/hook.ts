@@ -1,5 +1,5 @@
 /**
- * Tenant isolation where Directus itself must be constrained (docs/security.md). Owns three things:
+ * Tenant isolation where Directus itself must be constrained (docs/security.md). Owns:
  * - a filter on every read query (`items.query` and each system collection's `<scope>.query`: REST,
  *   GraphQL, exports, updates and deletes by query all read through it) that refuses a non-admin's
  *   query walking a relation outside the access file's `filter_relations` (paths.ts);
@@ -15,7 +15,9 @@
  *   "upserts": a key that exists is updated, one that does not is created, so without this the answer
  *   told a row of another organisation from no row);
  * - `/mcp` and `/ai/*` (Directus 11's MCP server and AI chat): 403 to anyone but a platform admin,
- *   whatever the project settings say (TRM uses neither; their tools are not in the attack suite).
+ *   whatever the project settings say (TRM uses neither; their tools are not in the attack suite);
+ * - `POST /utils/import/<collection>`: 403 to anyone but a platform admin (its upsert answers an
+ *   existing key, of any organisation, otherwise than a free one).
  * Must not change what an admin may do, nor any answer about the caller's own rows.
  */
 import { defineHook } from '@directus/extensions-sdk';
@@ -131,7 +133,9 @@ export default defineHook(({ filter, init }, { database, services }) => {
 				.catch(next);
 		});
 
-		app.use(['/mcp', '/ai'], (req, res, next) => {
+		// Import upserts by key with the key looked up without permissions, and refuses an existing row
+		// with Directus's field or row message but a free key otherwise: admins only.
+		app.use(['/mcp', '/ai', '/utils/import'], (req, res, next) => {
 			if (req.accountability?.admin === true) return next();
 			next(new Forbidden());
 			void res;
