@@ -207,10 +207,6 @@ impl ApiStack {
         let admin = directus_login(ports.directus);
         ApiStack { db, redis, boot, admin }
     }
-
-    pub fn port(&self) -> u16 {
-        self.boot.ports.directus
-    }
 }
 
 /// One booted stack (trm-init as PID 1 + Directus on a fresh database) shared by every test of one test
