@@ -506,8 +506,17 @@ impl Suite {
             "INSERT INTO entry_crew (entry_id, user_id, role) VALUES ({entry}, '{user}', '{role}') RETURNING id"
         ))
     }
+    /// The device on the entry, registered first with the entry's organisation (db-init-post/023).
     fn entry_device(&self, entry: &str, device: &str) -> String {
+        self.register_device_for(entry, device);
         self.sql(&format!("INSERT INTO entry_devices (entry_id, device_id) VALUES ({entry}, '{device}') RETURNING id"))
+    }
+    fn register_device_for(&self, entry: &str, device: &str) {
+        self.sql(&format!(
+            "INSERT INTO organization_devices (organization_id, device_id)
+             SELECT e.organization_id, '{device}' FROM entries en JOIN events e ON e.id = en.event_id WHERE en.id = {entry}
+             ON CONFLICT DO NOTHING"
+        ));
     }
 
     /// A row of `collection` in `org` that nothing references (for delete checks).
@@ -585,7 +594,9 @@ impl Suite {
                 self.entry(&org.event, &org.class)
             ),
             "entry_devices" => {
-                format!("{{\"entry_id\":{},\"device_id\":\"{}\"}}", self.entry(&org.event, &org.class), self.device())
+                let (entry, device) = (self.entry(&org.event, &org.class), self.device());
+                self.register_device_for(&entry, &device);
+                format!("{{\"entry_id\":{entry},\"device_id\":\"{device}\"}}")
             }
             "entry_crew/someone-else" => format!(
                 "{{\"entry_id\":{},\"user_id\":\"{}\",\"role\":\"navigator\"}}",
@@ -808,30 +819,17 @@ fn flag(suite: &Suite, token: &str, imei: &str, from: &str, to: &str) -> (u16, S
 
 #[test]
 fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisations() {
-    let db = TestDb::fresh("access_boundary");
-    let redis = RedisServer::start();
-    let ports = Ports::free();
-    let mut env = boot_env(&db, ports);
-    env.extend(
-        [
-            // Directus's data cache on Redis, emptied by every write (deploy/ keeps it off; with it on,
-            // the $CURRENT_USER values the filters read are cached too: the harder case).
-            ("REDIS", redis.url()),
-            ("CACHE_ENABLED", "true".into()),
-            ("CACHE_STORE", "redis".into()),
-            ("CACHE_AUTO_PURGE", "true".into()),
-            // The faulty-positions endpoint needs its stream.
-            ("RECOMPUTE_STREAM", STREAM.into()),
-            // Directus sheds load with 503 when its event loop lags (a shared 2-core machine); the
-            // suite is about permissions, not that limiter.
-            ("PRESSURE_LIMITER_ENABLED", "false".into()),
-        ]
-        .map(|(k, v)| (k.to_string(), v)),
+    let stack = ApiStack::start(
+        "access_boundary",
+        STREAM,
+        // Directus's data cache on Redis, emptied by every write (deploy/ keeps it off; with it on, the
+        // $CURRENT_USER values the filters read are cached too: the harder case).
+        &[("CACHE_ENABLED", "true"), ("CACHE_STORE", "redis"), ("CACHE_AUTO_PURGE", "true")],
+        BOOT,
     );
-    let boot = Boot::start(&env, ports);
-    boot.wait_healthy(BOOT);
+    let ApiStack { db, redis, boot, admin } = stack;
     assert!(boot.log().contains("access file applied"), "the access step ran:\n{}", boot.log());
-    let suite = Suite { db, port: ports.directus, admin: directus_login(ports.directus), seq: Default::default() };
+    let suite = Suite { db, port: boot.ports.directus, admin, seq: Default::default() };
 
     let a = suite.org("club-a");
     let b = suite.org("club-b");

@@ -62,15 +62,19 @@ fn new_event(tag: &str) -> (i64, i64) {
     (e.parse().expect("event id"), c.parse().expect("class id"))
 }
 
-/// An entry with one tracker; returns (entry_id, device_id).
+/// An entry with one tracker, registered with the event's organisation (db-init-post/023); returns
+/// (entry_id, device_id).
 fn new_entry(event: i64, class: i64, race_number: i64) -> (i64, String) {
     let row = sql(&format!(
         "WITH d AS (INSERT INTO devices (id, imei, model) VALUES (gen_random_uuid(), '35{event:06}{race_number:07}', 'FMB920') RETURNING id),
-              en AS (INSERT INTO entries (event_id, class_id, race_number, status) VALUES ({event}, {class}, {race_number}, 'started') RETURNING id),
-              ed AS (INSERT INTO entry_devices (entry_id, device_id) SELECT en.id, d.id FROM en, d RETURNING entry_id, device_id)
-         SELECT entry_id || ',' || device_id FROM ed"
+              en AS (INSERT INTO entries (event_id, class_id, race_number, status) VALUES ({event}, {class}, {race_number}, 'started') RETURNING id)
+         SELECT en.id || ',' || d.id FROM en, d"
     ));
     let (e, d) = row.split_once(',').unwrap_or_else(|| panic!("new entry: {row}"));
+    sql(&format!(
+        "INSERT INTO organization_devices (organization_id, device_id) SELECT organization_id, '{d}' FROM events WHERE id = {event}"
+    ));
+    sql(&format!("INSERT INTO entry_devices (entry_id, device_id) VALUES ({e}, '{d}')"));
     (e.parse().expect("entry id"), d.to_string())
 }
 

@@ -14,7 +14,18 @@
 //! - the stage-open hook, `POST /faulty-positions` and database-rule messages: the same answer for
 //!   B's row and for one that does not exist, never B's ids or values;
 //! - shared rows: attaching B's member, device or vehicle to A is refused like an unknown id;
-//!   `/shares/info/<id>` says nothing.
+//!   `/shares/info/<id>` says nothing;
+//! - equipment: B's device or vehicle on A's entry is refused by the database (db-init-post/023), through
+//!   the API and in SQL, with the answer an unknown id gets;
+//! - `/utils/*` beyond sort: revert of B's revision, import over B's rows (or with a key that does not
+//!   exist: the same answer), export, cache clear, random string, hashes;
+//! - functions and aggregates over relations: `fields=count(<alias>)` on rows two clubs share counts
+//!   only the caller's, `filter[count(...)]`, sort and aggregate over an alias, `alias` + `deep`, a deep
+//!   `_groupBy`;
+//! - MCP and the AI chat, even with the project setting on: admins only;
+//! - the extension endpoints and the collections of later work (ENDPOINTS: result versions, the
+//!   course GPX import/export, the ledger): as every identity, B's target and a missing one answer
+//!   alike and nothing of B changes.
 //!
 //! Each answer of the suite is also searched for B's marker values: none may appear.
 
@@ -82,6 +93,7 @@ impl Stack {
 
 /// One club's rows (ids as text).
 struct Club {
+    slug: String,
     org: String,
     event: String,
     classes: [String; 3],
@@ -158,7 +170,7 @@ fn club(s: &Stack, slug: &str, name: &str, marked: bool) -> Club {
         "INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{org}', '{user}', 'participant')"
     ));
     s.sql(&format!("INSERT INTO entry_crew (entry_id, user_id, role) VALUES ({entry}, '{user}', 'pilot')"));
-    Club { org, event, classes, stages, segments, geofence, entry, user, device, imei, vehicle }
+    Club { slug: slug.to_string(), org, event, classes, stages, segments, geofence, entry, user, device, imei, vehicle }
 }
 
 fn json(text: &str) -> Value {
@@ -282,24 +294,173 @@ fn names_event(text: &str, id: &str) -> bool {
     })
 }
 
+/// One request an identity makes about club B's rows, against the same request about rows that do not
+/// exist: the two answers must be alike (after the request's own input is blanked out of them), carry
+/// none of B's values, and `state` (SQL over B's rows) must not change. `write`: the dual user (a
+/// viewer of B) is attacked too. To put a new endpoint under the suite, add a Probe here.
+struct Probe {
+    what: &'static str,
+    method: &'static str,
+    /// (path, body) about B's row, then about a missing one.
+    theirs: (String, Option<String>),
+    missing: (String, Option<String>),
+    /// The input that differs between the two (blanked before comparing), if any.
+    inputs: [String; 2],
+    write: bool,
+    state: String,
+}
+
+/// The endpoints and collections of later work, as probes about B: the published result versions
+/// (issue 25: `result_versions`, `result_version_entries`), the timing ledger (a raw table: never a
+/// collection), the course GPX import and export (issue 26: `/course-gpx/...`).
+fn endpoint_probes(b: &Club, version: &str) -> Vec<Probe> {
+    let none = "987654".to_string();
+    let gpx = r#"<?xml version=\"1.0\"?><gpx version=\"1.1\" creator=\"attack\"><wpt lat=\"41.3\" lon=\"19.4\"><name>WP1</name></wpt></gpx>"#;
+    let versions = format!(
+        "SELECT count(*) || ':' || coalesce(string_agg(v.label || coalesce(v.reason, ''), ',' ORDER BY v.id), '') FROM result_versions v JOIN stages t ON t.id = v.stage_id WHERE t.event_id = {}",
+        b.event
+    );
+    let course = format!(
+        "SELECT (SELECT count(*) FROM stages WHERE event_id = {e}) || ':' || (SELECT count(*) FROM geofences WHERE event_id = {e}) || ':' ||
+                (SELECT count(*) FROM segments g JOIN stages t ON t.id = g.stage_id WHERE t.event_id = {e}) || ':' ||
+                (SELECT count(*) FROM waypoints w JOIN segments g ON g.id = w.segment_id JOIN stages t ON t.id = g.stage_id WHERE t.event_id = {e})",
+        e = b.event
+    );
+    let event_slug = format!("rally-{}", b.slug);
+    let get = |path: String| (path, None);
+    vec![
+        Probe {
+            what: "result versions of B's stage",
+            method: "GET",
+            theirs: get(format!("/items/result_versions?filter[stage_id][_eq]={}&fields=*", b.stages[0])),
+            missing: get(format!("/items/result_versions?filter[stage_id][_eq]={none}&fields=*")),
+            inputs: [b.stages[0].clone(), none.clone()],
+            write: false,
+            state: versions.clone(),
+        },
+        Probe {
+            what: "B's result version by id",
+            method: "GET",
+            theirs: get(format!("/items/result_versions/{version}")),
+            missing: get(format!("/items/result_versions/{none}")),
+            inputs: [version.to_string(), none.clone()],
+            write: false,
+            state: versions.clone(),
+        },
+        Probe {
+            what: "entries of B's result version",
+            method: "GET",
+            theirs: get(format!("/items/result_version_entries?filter[version_id][_eq]={version}&fields=*")),
+            missing: get(format!("/items/result_version_entries?filter[version_id][_eq]={none}&fields=*")),
+            inputs: [version.to_string(), none.clone()],
+            write: false,
+            state: versions.clone(),
+        },
+        Probe {
+            what: "publishing B's stage",
+            method: "POST",
+            theirs: (
+                "/items/result_versions".into(),
+                Some(format!("{{\"stage_id\":{},\"kind\":\"provisional\",\"reason\":\"attack\"}}", b.stages[0])),
+            ),
+            missing: (
+                "/items/result_versions".into(),
+                Some(format!("{{\"stage_id\":{none},\"kind\":\"provisional\",\"reason\":\"attack\"}}")),
+            ),
+            inputs: [b.stages[0].clone(), none.clone()],
+            write: true,
+            state: versions.clone(),
+        },
+        Probe {
+            what: "changing B's result version",
+            method: "PATCH",
+            theirs: (format!("/items/result_versions/{version}"), Some("{\"reason\":\"attack\"}".into())),
+            missing: (format!("/items/result_versions/{none}"), Some("{\"reason\":\"attack\"}".into())),
+            inputs: [version.to_string(), none.clone()],
+            write: true,
+            state: versions.clone(),
+        },
+        Probe {
+            what: "deleting B's result version",
+            method: "DELETE",
+            theirs: (format!("/items/result_versions/{version}"), None),
+            missing: (format!("/items/result_versions/{none}"), None),
+            inputs: [version.to_string(), none.clone()],
+            write: true,
+            state: versions.clone(),
+        },
+        Probe {
+            what: "the timing ledger (never a collection)",
+            method: "GET",
+            theirs: get(format!("/items/timing_ledger?filter[event_id][_eq]={}", b.event)),
+            missing: get(format!("/items/timing_ledger?filter[event_id][_eq]={none}")),
+            inputs: [b.event.clone(), none.clone()],
+            write: false,
+            state: versions.clone(),
+        },
+        Probe {
+            what: "importing a course into B's event",
+            method: "POST",
+            theirs: ("/course-gpx/import".into(), Some(format!("{{\"event\":\"{event_slug}\",\"gpx\":\"{gpx}\"}}"))),
+            missing: (
+                "/course-gpx/import".into(),
+                Some(format!("{{\"event\":\"rally-missing-0000\",\"gpx\":\"{gpx}\"}}")),
+            ),
+            inputs: [event_slug.clone(), "rally-missing-0000".into()],
+            write: true,
+            state: course.clone(),
+        },
+        Probe {
+            what: "importing a course into B's event, naming B",
+            method: "POST",
+            theirs: (
+                "/course-gpx/import".into(),
+                Some(format!("{{\"event\":\"{event_slug}\",\"organization\":\"{}\",\"gpx\":\"{gpx}\"}}", b.slug)),
+            ),
+            missing: (
+                "/course-gpx/import".into(),
+                Some(format!("{{\"event\":\"{event_slug}\",\"organization\":\"missing-0000\",\"gpx\":\"{gpx}\"}}")),
+            ),
+            inputs: [format!("organisation \\\"{}\\\"", b.slug), "organisation \\\"missing-0000\\\"".into()],
+            write: true,
+            state: course.clone(),
+        },
+        Probe {
+            what: "exporting B's stage",
+            method: "GET",
+            theirs: get(format!("/course-gpx/export?event={event_slug}&stage=SS1")),
+            missing: get("/course-gpx/export?event=rally-missing-0000&stage=SS1".into()),
+            inputs: [event_slug.clone(), "rally-missing-0000".into()],
+            write: false,
+            state: course,
+        },
+    ]
+}
+
+/// `POST /utils/import/<collection>` with `csv` as the uploaded file (multipart, as the admin UI sends it).
+fn import(port: u16, collection: &str, token: Option<&str>, csv: &str) -> (u16, String) {
+    let boundary = "trm-attack-7f3a";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"rows.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    );
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let raw = format!(
+        "POST /utils/import/{collection} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{auth}Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    request(port, &raw).unwrap_or_default()
+}
+
+/// An answer with the request's own input blanked (a refusal may echo what the caller sent).
+fn blank(answer: &(u16, String), input: &str) -> (u16, String) {
+    (answer.0, answer.1.replace(input, "<input>"))
+}
+
 #[test]
 fn no_row_value_existence_or_change_crosses_between_organisations() {
-    let db = TestDb::fresh("tenant_attacks");
-    let redis = RedisServer::start();
-    let ports = Ports::free();
-    let mut env = boot_env(&db, ports);
-    env.extend(
-        [
-            ("REDIS", redis.url()),
-            ("RECOMPUTE_STREAM", STREAM.into()),
-            ("PRESSURE_LIMITER_ENABLED", "false".into()),
-            ("RATE_LIMITER_ENABLED", "false".into()),
-        ]
-        .map(|(k, v)| (k.to_string(), v)),
-    );
-    let boot = Boot::start(&env, ports);
-    boot.wait_healthy(BOOT);
-    let s = Stack { db, port: ports.directus, admin: directus_login(ports.directus) };
+    let ApiStack { db, redis: _redis, boot, admin } =
+        ApiStack::start("tenant_attacks", STREAM, &[("RATE_LIMITER_ENABLED", "false")], BOOT);
+    let s = Stack { db, port: boot.ports.directus, admin };
 
     let a = club(&s, "alpha-7f3a", "Club Alpha", false);
     let b = club(&s, "bravo-7f3a", MARKERS[6], true);
@@ -750,7 +911,339 @@ fn no_row_value_existence_or_change_crosses_between_organisations() {
         );
     }
 
-    // ---- 9. issue 26: the penalty preview and the formula versions (its own block: penalty_preview_attacks)
+    // ---- 9. equipment: B's device or vehicle on A's entry (db-init-post/023) --------------------------
+    let missing_uuid = "00000000-0000-4000-8000-00000000beef";
+    for (role, token) in [("race-director", director.clone()), ("org-admin", org_admin.clone())] {
+        let attach = |device: &str| {
+            let body = format!("{{\"entry_id\":{},\"device_id\":\"{device}\"}}", a.entry);
+            http(s.port, "POST", "/items/entry_devices", token.as_deref(), Some(&body))
+        };
+        let ride = |vehicle: &str| {
+            let body = format!("{{\"vehicle_id\":\"{vehicle}\"}}");
+            http(s.port, "PATCH", &format!("/items/entries/{}", a.entry), token.as_deref(), Some(&body))
+        };
+        for (what, theirs, nothing, id) in [
+            ("B's device on A's entry", attach(&b.device), attach(missing_uuid), &b.device),
+            ("B's vehicle on A's entry", ride(&b.vehicle), ride(missing_uuid), &b.vehicle),
+        ] {
+            tally.check(
+                "equipment",
+                (theirs.0 != 400
+                    || !theirs.1.contains("not registered")
+                    || theirs != nothing
+                    || theirs.1.contains(id.as_str())
+                    || theirs.1.contains(&b.org))
+                .then(|| {
+                    format!(
+                        "{role}: {what}: {} {}; an unknown id: {} {}",
+                        theirs.0,
+                        cut(&theirs.1),
+                        nothing.0,
+                        cut(&nothing.1)
+                    )
+                }),
+            );
+        }
+    }
+    let attached = s.sql(&format!(
+        "SELECT count(*) FROM entry_devices WHERE entry_id = {} AND device_id = '{}'",
+        a.entry, b.device
+    ));
+    let riding = s.sql(&format!("SELECT vehicle_id FROM entries WHERE id = {}", a.entry));
+    tally.check(
+        "equipment",
+        (attached != "0" || riding != a.vehicle)
+            .then(|| format!("A's entry carries B's device ({attached}) or vehicle ({riding})")),
+    );
+    // Any writer: SQL is refused the same way.
+    let by_sql = psql_result(
+        &s.db.name,
+        &format!("INSERT INTO entry_devices (entry_id, device_id) VALUES ({}, '{}')", a.entry, b.device),
+    );
+    tally.check(
+        "equipment",
+        (!matches!(&by_sql, Err(e) if e.contains("entry_device_registered") && !e.contains(&b.device)))
+            .then(|| format!("SQL: B's device on A's entry: {by_sql:?}")),
+    );
+    // A's own registered device still goes on A's entry (section 7 registered it).
+    let body = format!("{{\"entry_id\":{},\"device_id\":\"{fresh}\"}}", a.entry);
+    let (status, text) = http(s.port, "POST", "/items/entry_devices", director.as_deref(), Some(&body));
+    tally.check(
+        "equipment",
+        (status != 200).then(|| format!("race-director attaches A's own device: {status} {}", cut(&text))),
+    );
+    // ... and its registration cannot be dropped while the entry uses it.
+    let dropped = psql_result(
+        &s.db.name,
+        &format!("DELETE FROM organization_devices WHERE organization_id = '{}' AND device_id = '{fresh}'", a.org),
+    );
+    tally.check(
+        "equipment",
+        (!matches!(&dropped, Err(e) if e.contains("entry_device_registered")))
+            .then(|| format!("SQL: dropping the registration of a device in use: {dropped:?}")),
+    );
+
+    // ---- 10. /utils beyond sort: revert, import, export, cache, random, hash ---------------------------
+    // A revision of B's entry (the admin changes its race number; SQL puts it back): a revert would
+    // set 302 again.
+    let (status, text) =
+        http(s.port, "PATCH", &format!("/items/entries/{}", b.entry), Some(&s.admin), Some("{\"race_number\":302}"));
+    assert_eq!(status, 200, "the admin edits B's entry: {text}");
+    s.sql(&format!("UPDATE entries SET race_number = 301 WHERE id = {}", b.entry));
+    let revision =
+        s.sql(&format!("SELECT max(id) FROM directus_revisions WHERE collection = 'entries' AND item = '{}'", b.entry));
+    let b_entry =
+        || s.sql(&format!("SELECT race_number || ':' || coalesce(notes, '') FROM entries WHERE id = {}", b.entry));
+    let b_entry_before = b_entry();
+    let rows_before = s.sql("SELECT count(*) FROM entries");
+    for (role, token) in &who {
+        let token = token.as_deref();
+        let writer = !role.starts_with("race-director of A");
+        let theirs = http(s.port, "POST", &format!("/utils/revert/{revision}"), token, None);
+        let nothing = http(s.port, "POST", "/utils/revert/98765432", token, None);
+        tally.check(
+            "utils",
+            (theirs.0 < 400 || blank(&theirs, &revision) != blank(&nothing, "98765432")).then(|| {
+                format!(
+                    "{role}: revert of B's revision: {} {}; of none: {} {}",
+                    theirs.0,
+                    cut(&theirs.1),
+                    nothing.0,
+                    cut(&nothing.1)
+                )
+            }),
+        );
+        // Import over B's entry, and with a key no row has: one answer, nothing written.
+        let csv = |id: &str| {
+            format!(
+                "id,event_id,class_id,race_number,status,notes\n{id},{},{},777,registered,imported",
+                a.event, a.classes[0]
+            )
+        };
+        let theirs = import(s.port, "entries", token, &csv(&b.entry));
+        let nothing = import(s.port, "entries", token, &csv("987654"));
+        tally.check(
+            "utils",
+            (theirs.0 < 400 || blank(&theirs, &b.entry) != blank(&nothing, "987654")).then(|| {
+                format!(
+                    "{role}: import over B's entry: {} {}; with a free key: {} {}",
+                    theirs.0,
+                    cut(&theirs.1),
+                    nothing.0,
+                    cut(&nothing.1)
+                )
+            }),
+        );
+        if writer {
+            tally.clean(role, "import", &theirs.1);
+        }
+        for (method, url, body) in [
+            ("POST", "/utils/export/entries".to_string(), Some(format!("{{\"query\":{{\"limit\":-1,\"filter\":{{\"vehicle_id\":{{\"vin\":{{\"_eq\":\"{}\"}}}}}}}},\"format\":\"csv\"}}", MARKERS[3]))),
+            ("POST", "/utils/export/entries".to_string(), Some("{\"query\":{\"limit\":-1,\"fields\":[\"*.*\"]},\"format\":\"json\"}".to_string())),
+            ("POST", "/utils/cache/clear".to_string(), None),
+            ("POST", "/utils/cache/clear?system".to_string(), None),
+            ("GET", "/utils/random/string?length=32".to_string(), None),
+            ("POST", "/utils/hash/generate".to_string(), Some(format!("{{\"string\":\"{}\"}}", b.entry))),
+        ] {
+            let (status, text) = http(s.port, method, &url, token, body.as_deref());
+            if url.starts_with("/utils/cache") {
+                tally.check(
+                    "utils",
+                    (status != 401 && status != 403).then(|| format!("{role}: {url} answered {status} {}", cut(&text))),
+                );
+            }
+            if writer {
+                tally.clean(role, &url, &text);
+            }
+        }
+    }
+    let b_entry_after = b_entry();
+    let rows_after = s.sql("SELECT count(*) FROM entries");
+    tally.check(
+        "utils",
+        (b_entry_after != b_entry_before || rows_after != rows_before)
+            .then(|| format!("B's entry {b_entry_before} -> {b_entry_after}, entries {rows_before} -> {rows_after}")),
+    );
+
+    // ---- 11. functions and aggregates over relations -------------------------------------------------
+    // Rows two clubs share (a platform admin's act): a vehicle, a device and a member in A and B, used
+    // by an entry of B. A count over their one-to-many aliases may count only what the caller reads.
+    let shared_vehicle =
+        s.sql("INSERT INTO vehicles (id, make, model) VALUES (gen_random_uuid(), 'Nissan', 'Patrol') RETURNING id");
+    let shared_device = s.sql(
+        "INSERT INTO devices (id, imei, model) VALUES (gen_random_uuid(), '359999000033333', 'FMB920') RETURNING id",
+    );
+    let shared_user = s.sql(&format!(
+        "INSERT INTO directus_users (id, email, status, role) VALUES (gen_random_uuid(), 'shared@example.com', 'active', '{MEMBER_ROLE}') RETURNING id"
+    ));
+    for club in [&a, &b] {
+        s.sql(&format!(
+            "INSERT INTO organization_vehicles (organization_id, vehicle_id) VALUES ('{o}', '{shared_vehicle}');
+             INSERT INTO organization_devices (organization_id, device_id) VALUES ('{o}', '{shared_device}');
+             INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{o}', '{shared_user}', 'participant')",
+            o = club.org
+        ));
+    }
+    let b_second = s.sql(&format!(
+        "INSERT INTO entries (event_id, class_id, vehicle_id, race_number, status) VALUES ({}, {}, '{shared_vehicle}', 302, 'registered') RETURNING id",
+        b.event, b.classes[0]
+    ));
+    s.sql(&format!(
+        "INSERT INTO entry_devices (entry_id, device_id) VALUES ({b_second}, '{shared_device}');
+         INSERT INTO entry_crew (entry_id, user_id, role) VALUES ({b_second}, '{shared_user}', 'pilot')"
+    ));
+    for (url, field, want) in [
+        (
+            format!("/items/vehicles/{shared_vehicle}?fields=id,count(organization_vehicles)"),
+            "organization_vehicles_count",
+            1,
+        ),
+        (
+            format!("/items/devices/{shared_device}?fields=id,count(organization_devices)"),
+            "organization_devices_count",
+            1,
+        ),
+        (
+            format!("/users/{shared_user}?fields=id,count(organization_users),count(crews)"),
+            "organization_users_count",
+            1,
+        ),
+        (format!("/users/{shared_user}?fields=id,count(crews)"), "crews_count", 0),
+    ] {
+        let (status, text) = http(s.port, "GET", &url, org_admin.as_deref(), None);
+        let got = json(&text)["data"][field]
+            .as_i64()
+            .or_else(|| json(&text)["data"][field].as_str().and_then(|v| v.parse().ok()));
+        tally.check(
+            "functions",
+            // A member's account fields do not include the aliases: refused outright is held too.
+            (!(status == 200 && got == Some(want)) && !(url.starts_with("/users/") && status == 403)).then(|| {
+                format!("org-admin: GET {url}: want {field} = {want} (A's rows only), got {status} {}", cut(&text))
+            }),
+        );
+    }
+    // A count, sort or aggregate over a relation in a filter or query, an alias and a deep groupBy: refused.
+    for (role, token) in &strangers {
+        let token = token.as_deref();
+        for url in [
+            "/items/entries?filter[count(crew)][_gt]=0&fields=id".to_string(),
+            "/items/vehicles?filter[count(organization_vehicles)][_gt]=1&fields=id".to_string(),
+            "/items/entries?sort=-count(devices)&fields=id".to_string(),
+            "/items/entries?aggregate[count]=crew".to_string(),
+            "/items/entries?aggregate[countDistinct]=vehicle_id.vin".to_string(),
+            "/items/entries?groupBy[]=count(crew)&aggregate[count]=id".to_string(),
+            format!(
+                "/items/events?alias[x]=entries&fields=id,x.id&deep[x][_filter][vehicle_id][vin][_eq]={}",
+                enc(MARKERS[3])
+            ),
+            "/items/events?fields=id,entries.id&deep[entries][_groupBy][]=vehicle_id.vin&deep[entries][_aggregate][count]=id".to_string(),
+        ] {
+            let (status, body) = http(s.port, "GET", &url, token, None);
+            tally.check(
+                "functions",
+                (!refused_query(status, &body) && !(token.is_none() && status >= 400))
+                    .then(|| format!("{role}: GET {url} answered {status} {}", cut(&body))),
+            );
+            tally.clean(role, &url, &body);
+        }
+        // Counts in `fields` (permission-checked by Directus row by row): no value of B.
+        for url in [
+            "/items/events?fields=id,count(entries),entries.count(crew),entries.count(devices)&limit=-1",
+            "/items/organizations?fields=id,count(organization_users),count(events)&limit=-1",
+            "/users/me?fields=id,count(crews),count(organization_users),role.count(users)",
+        ] {
+            let (_, body) = http(s.port, "GET", url, token, None);
+            tally.clean(role, url, &body);
+        }
+    }
+
+    // ---- 12. MCP and the AI chat: admins only, even with the project setting on ------------------------
+    let (status, text) = http(s.port, "PATCH", "/settings", Some(&s.admin), Some("{\"mcp_enabled\":true}"));
+    assert_eq!(status, 200, "the admin turns MCP on: {text}");
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"items","arguments":{"action":"read","collection":"entries","query":{"fields":["id","notes","vehicle_id.vin"],"limit":-1}}}}"#;
+    let (status, text) = http(s.port, "POST", "/mcp", Some(&s.admin), Some(call));
+    tally.check(
+        "mcp",
+        (status == 403 || status == 404 || status == 0).then(|| {
+            format!("the admin's MCP call answered {status} {}: the refusals below would prove nothing", cut(&text))
+        }),
+    );
+    for (role, token) in &who {
+        for (url, body) in
+            [("/mcp", call), ("/ai/chat", "{\"messages\":[{\"role\":\"user\",\"content\":\"list entries\"}]}")]
+        {
+            let (status, text) = http(s.port, "POST", url, token.as_deref(), Some(body));
+            tally.check(
+                "mcp",
+                (status != 403 && status != 401)
+                    .then(|| format!("{role}: POST {url} answered {status} {}", cut(&text))),
+            );
+            tally.clean(role, url, &text);
+        }
+    }
+    http(s.port, "PATCH", "/settings", Some(&s.admin), Some("{\"mcp_enabled\":false}"));
+
+    // ---- 13. extension endpoints and later collections (endpoint_probes) -------------------------------
+    s.sql(&format!(
+        "INSERT INTO stage_results (entry_id, stage_id, elapsed_seconds, total_seconds, status) VALUES ({}, {}, 3600, 3600, 'provisional')",
+        b.entry, b.stages[0]
+    ));
+    let (status, text) = http(
+        s.port,
+        "POST",
+        "/items/result_versions",
+        Some(&s.admin),
+        Some(&format!("{{\"stage_id\":{},\"kind\":\"provisional\"}}", b.stages[0])),
+    );
+    assert_eq!(status, 200, "the admin publishes B's provisional results: {text}");
+    let version = s.sql(&format!("SELECT max(id) FROM result_versions WHERE stage_id = {}", b.stages[0]));
+    for probe in endpoint_probes(&b, &version) {
+        let before = s.sql(&probe.state);
+        for (role, token) in &who {
+            let dual = role.starts_with("race-director of A");
+            if dual && !probe.write {
+                continue;
+            }
+            let ask = |(path, body): &(String, Option<String>)| {
+                http(s.port, probe.method, path, token.as_deref(), body.as_deref())
+            };
+            let theirs = ask(&probe.theirs);
+            let nothing = ask(&probe.missing);
+            let (t, n) = (blank(&theirs, &probe.inputs[0]), blank(&nothing, &probe.inputs[1]));
+            let rows = json(&theirs.1)["data"].as_array().map(Vec::len).unwrap_or(0);
+            tally.check(
+                "endpoints",
+                (t != n
+                    || (theirs.0 < 300 && rows > 0)
+                    || (probe.method == "GET" && theirs.0 == 200 && probe.what.contains("by id")))
+                .then(|| {
+                    format!(
+                        "{role}: {}: {} {}; a missing row: {} {}",
+                        probe.what,
+                        theirs.0,
+                        cut(&theirs.1),
+                        nothing.0,
+                        cut(&nothing.1)
+                    )
+                }),
+            );
+            if !dual {
+                tally.clean(role, probe.what, &theirs.1);
+            }
+            let after = s.sql(&probe.state);
+            tally.check(
+                "endpoints",
+                (after != before).then(|| format!("{role}: {} changed B's rows: {before} -> {after}", probe.what)),
+            );
+        }
+    }
+    // Nothing exported by a member landed in Directus's files, and no notification holds B's values.
+    let files = s.sql("SELECT count(*) FROM directus_files");
+    let notes = s.sql("SELECT coalesce(string_agg(coalesce(subject, '') || ' ' || coalesce(message, ''), ' | '), '') FROM directus_notifications");
+    tally.check("utils", (files != "0").then(|| format!("{files} file(s) exported by members")));
+    tally.clean("members", "notifications", &notes);
+
+    // ---- 14. issue 26: the penalty preview and the formula versions (its own block: penalty_preview_attacks)
     penalty_preview_attacks(&s, &a, &b, &who, &mut tally);
 
     let Tally { failures, checked } = tally;

@@ -92,6 +92,11 @@ SELECT gen_random_uuid(), (350000000000000 + n)::text, 'FMB920' FROM generate_se
 INSERT INTO entries (event_id, class_id, race_number, status)
 SELECT e.id, (SELECT id FROM classes c ORDER BY c.sort_order OFFSET (n % 10) LIMIT 1), 100 + n, 'started'
   FROM events e, generate_series(1, :entries) n;
+-- Registered with the event's organisation first (db-init-post/023).
+INSERT INTO organization_devices (organization_id, device_id)
+SELECT DISTINCT e.organization_id, d.id FROM entries en JOIN events e ON e.id = en.event_id
+  JOIN devices d ON d.imei = (350000000000000 + en.race_number - 100)::text
+ON CONFLICT DO NOTHING;
 INSERT INTO entry_devices (entry_id, device_id)
 SELECT en.id, d.id FROM entries en JOIN devices d ON d.imei = (350000000000000 + en.race_number - 100)::text;
 COMMIT;

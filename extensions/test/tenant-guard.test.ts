@@ -4,6 +4,7 @@ import { ACCESS_MODEL } from '../src/shared/access-model.ts';
 import { checkQuery, RefusedPath, relationsOf, type QueryParts } from '../src/tenant-guard/paths.ts';
 import { reorder } from '../src/tenant-guard/sort.ts';
 import { existingKey } from '../src/tenant-guard/consent.ts';
+import { namesKey } from '../src/tenant-guard/keys.ts';
 
 const relations = relationsOf([
 	{ collection: 'entries', field: 'event_id', related_collection: 'events', meta: { one_field: 'entries' } },
@@ -69,4 +70,27 @@ test('a junction payload names an existing row by key or nested id; a nested new
 	assert.equal(existingKey(7), 7);
 	assert.equal(existingKey({ id: 'd-1', imei: '1' }), 'd-1');
 	assert.equal(existingKey({ imei: '1', model: 'FMB920' }), null);
+});
+
+test('a create that names its primary key is told apart; one without, or with an empty key, is not', () => {
+	assert.equal(namesKey({ id: 7, notes: 'x' }, 'id'), true);
+	assert.equal(namesKey({ id: '00000000-0000-4000-8000-000000000001' }, 'id'), true);
+	assert.equal(namesKey({ notes: 'x' }, 'id'), false);
+	assert.equal(namesKey({ id: null }, 'id'), false);
+	assert.equal(namesKey({ id: '' }, 'id'), false);
+	assert.equal(namesKey([{ id: 1 }], 'id'), false);
+});
+
+test('deep through an alias follows the rule of the field it names, and a deep _group (sanitized groupBy) is checked', () => {
+	const rel = relationsOf([
+		{ collection: 'entries', field: 'event_id', related_collection: 'events', meta: { one_field: 'entries' } },
+		{ collection: 'entries', field: 'vehicle_id', related_collection: 'vehicles', meta: null },
+	]);
+	const allow = { entries: ['event_id'] };
+	assert.throws(
+		() => checkQuery('events', { alias: { x: 'entries' }, deep: { x: { _filter: { vehicle_id: { vin: { _eq: 'v' } } } } } }, rel, allow),
+		RefusedPath,
+	);
+	assert.throws(() => checkQuery('events', { deep: { entries: { _group: ['vehicle_id.vin'] } } }, rel, allow), RefusedPath);
+	assert.doesNotThrow(() => checkQuery('events', { alias: { x: 'entries' }, deep: { x: { _filter: { event_id: { _eq: 1 } } } } }, rel, allow));
 });

@@ -1,5 +1,5 @@
 /**
- * Tenant isolation where Directus itself must be constrained (docs/security.md). Owns three things:
+ * Tenant isolation where Directus itself must be constrained (docs/security.md). Owns:
  * - a filter on every read query (`items.query` and each system collection's `<scope>.query`: REST,
  *   GraphQL, exports, updates and deletes by query all read through it) that refuses a non-admin's
  *   query walking a relation outside the access file's `filter_relations` (paths.ts);
@@ -10,7 +10,14 @@
  * - creates of organization_users / _devices / _vehicles by a non-admin that attach a person, device
  *   or vehicle another organisation already has: Directus's 403 (consent.ts);
  * - `GET /shares/info/<id>`: 403 to anyone but a platform admin (TRM has no public shares, and the
- *   answer names a shared item's collection and id).
+ *   answer names a shared item's collection and id);
+ * - a non-admin's create that names its own primary key: Directus's 403 (an import or nested write
+ *   "upserts": a key that exists is updated, one that does not is created, so without this the answer
+ *   told a row of another organisation from no row);
+ * - `/mcp` and `/ai/*` (Directus 11's MCP server and AI chat): 403 to anyone but a platform admin,
+ *   whatever the project settings say (TRM uses neither; their tools are not in the attack suite);
+ * - `POST /utils/import/<collection>`: 403 to anyone but a platform admin (its upsert answers an
+ *   existing key, of any organisation, otherwise than a free one).
  * Must not change what an admin may do, nor any answer about the caller's own rows.
  */
 import { defineHook } from '@directus/extensions-sdk';
@@ -20,6 +27,7 @@ import { ACCESS_MODEL } from '../shared/access-model.ts';
 import { checkQuery, RefusedPath, relationsOf, type QueryParts, type RelationRow } from './paths.ts';
 import { reorder, type Key } from './sort.ts';
 import { existingKey, JUNCTIONS } from './consent.ts';
+import { namesKey } from './keys.ts';
 
 const Forbidden = createError('FORBIDDEN', "You don't have permission to access this.", 403);
 const RefusedQuery = createError('FORBIDDEN', (ext: { reason: string }) => ext.reason, 403);
@@ -53,6 +61,7 @@ interface Response {
 }
 type Next = (err?: unknown) => void;
 interface App {
+	use(path: string[], handler: (req: Request, res: Response, next: Next) => void): unknown;
 	post(path: string, handler: (req: Request, res: Response, next: Next) => void): unknown;
 	get(path: string, handler: (req: Request, res: Response, next: Next) => void): unknown;
 }
@@ -98,6 +107,19 @@ export default defineHook(({ filter, init }, { database, services }) => {
 		});
 	}
 
+	// A create may not choose its key: for an upsert (import, nested O2M rows) an existing key becomes an
+	// update (Directus refuses another organisation's row with 403), a free one a create; both must say
+	// the same. Keys are the database's to give (sequences, gen_random_uuid()).
+	filter('items.create', (payload, meta, context) => {
+		const who = (context as { accountability?: Accountability | null }).accountability;
+		if (!who || who.admin === true) return payload;
+		const schema = (context as { schema?: Schema }).schema;
+		const collection = (meta as Record<string, unknown>)['collection'];
+		const primary = typeof collection === 'string' ? schema?.collections[collection]?.primary : undefined;
+		if (primary && namesKey(payload, primary)) throw new Forbidden();
+		return payload;
+	});
+
 	const ItemsService = (services as unknown as { ItemsService: ItemsServiceClass }).ItemsService;
 
 	init('routes.before', (meta) => {
@@ -109,6 +131,14 @@ export default defineHook(({ filter, init }, { database, services }) => {
 			sortInGroup(database, ItemsService, collection, req)
 				.then(() => res.status(200).end())
 				.catch(next);
+		});
+
+		// Import upserts by key with the key looked up without permissions, and refuses an existing row
+		// with Directus's field or row message but a free key otherwise: admins only.
+		app.use(['/mcp', '/ai', '/utils/import'], (req, res, next) => {
+			if (req.accountability?.admin === true) return next();
+			next(new Forbidden());
+			void res;
 		});
 
 		app.get('/shares/info/:id', (req, res, next) => {

@@ -30,6 +30,8 @@ export interface QueryParts {
 	aggregate?: unknown;
 	group?: unknown;
 	groupBy?: unknown;
+	/** `alias[name]=field`: a name the query's `fields` and `deep` may use for a field. */
+	alias?: unknown;
 }
 
 export class RefusedPath extends Error {
@@ -86,22 +88,27 @@ class Walker {
 				for (const path of listOf(fields)) if (path !== '*') this.path(collection, path, `${at} aggregate ${fn}`);
 			}
 		}
-		if (isObject(q.deep)) this.deep(collection, q.deep, at);
+		if (isObject(q.deep)) this.deep(collection, q.deep, at, q.alias);
 	}
 
 	/** `deep`: keys are relational fields read through `fields` (permission-checked); their `_filter`,
 	 * `_sort`, ... apply to the related collection. */
-	private deep(collection: string, deep: Record<string, unknown>, at: string): void {
+	private deep(collection: string, deep: Record<string, unknown>, at: string, alias: unknown): void {
 		for (const [key, inner] of Object.entries(deep)) {
 			if (key.startsWith('_') || !isObject(inner)) continue;
-			const field = key.split(':')[0] ?? key;
+			const name = key.split(':')[0] ?? key;
+			// An alias (`alias[x]=entries`) is the field it names: the rule is the field's.
+			const aliased = isObject(alias) ? alias[name] : undefined;
+			const field = typeof aliased === 'string' ? aliased : name;
 			const hop = this.relations.hop(collection, field);
 			if (hop === null || hop.kind === 'a2o') throw new RefusedPath(`${at} deep ${key}`, 'not a relation this rule can follow');
 			const parts: QueryParts = {
 				filter: inner['_filter'],
 				sort: inner['_sort'],
 				aggregate: inner['_aggregate'],
-				group: inner['_groupBy'],
+				// Directus's sanitizer renames a deep `_groupBy` to `_group`.
+				group: inner['_group'] ?? inner['_groupBy'],
+				alias: inner['_alias'],
 				deep: Object.fromEntries(Object.entries(inner).filter(([k]) => !k.startsWith('_'))),
 			};
 			this.query(hop.related, parts, `${at} deep ${key}`);

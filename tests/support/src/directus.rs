@@ -1,7 +1,7 @@
 //! The real Directus 11.17.4 (`TRM_TEST_DIRECTUS_DIR`): its environment for a test database, its CLI,
 //! logging in, and a full boot of trm-init + Directus as PID 1 with the log in a file.
 
-use crate::{eventually, free_port, http, repo_dir, require, zombies, Pid1, TestDb};
+use crate::{eventually, free_port, http, repo_dir, require, zombies, Pid1, RedisServer, TestDb};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -180,6 +180,36 @@ impl Boot {
         let Boot { pid1, log, .. } = self;
         let outcome = pid1.wait(limit);
         (outcome.code(), std::fs::read_to_string(log.path()).unwrap_or_default())
+    }
+}
+
+/// A full stack for the API suites (access_boundary, tenant_attacks): a fresh database named after
+/// `test`, its own Redis, trm-init + Directus with the recompute stream `stream`, Directus's pressure
+/// limiter off (a shared 2-core machine lags; the suites are about permissions) and `extra` variables,
+/// healthy within `limit`; with the admin's token.
+pub struct ApiStack {
+    pub db: TestDb,
+    pub redis: RedisServer,
+    pub boot: Boot,
+    pub admin: String,
+}
+
+impl ApiStack {
+    pub fn start(test: &str, stream: &str, extra: &[(&str, &str)], limit: Duration) -> ApiStack {
+        let db = TestDb::fresh(test);
+        let redis = RedisServer::start();
+        let ports = Ports::free();
+        let mut env = boot_env(&db, ports);
+        env.extend([
+            ("REDIS".to_string(), redis.url()),
+            ("RECOMPUTE_STREAM".to_string(), stream.to_string()),
+            ("PRESSURE_LIMITER_ENABLED".to_string(), "false".to_string()),
+        ]);
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let boot = Boot::start(&env, ports);
+        boot.wait_healthy(limit);
+        let admin = directus_login(ports.directus);
+        ApiStack { db, redis, boot, admin }
     }
 }
 
