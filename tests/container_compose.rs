@@ -98,7 +98,11 @@ fn compose_dev_stack_comes_up_healthy_serves_the_admin_ui_and_goes_down() {
     let all = if rendered { String::new() } else { logs() };
 
     let down = compose(&bin, &files, &project, &["down", "-v", "--timeout", "10"]);
-    assert!(rendered, "the admin UI in headless Chromium (tests/browser/admin-ui.mjs):\n{}{}\n{all}", ui.stdout, ui.stderr);
+    assert!(
+        rendered,
+        "the admin UI in headless Chromium (tests/browser/admin-ui.mjs):\n{}{}\n{all}",
+        ui.stdout, ui.stderr
+    );
     for step in ["ok: the login page renders", "logs in", "ok: the entries collection opens"] {
         assert!(ui.stdout.contains(step), "{step}: {}", ui.stdout);
     }

@@ -97,7 +97,9 @@ fn fixture(org: &str) -> Fixture {
         "INSERT INTO events (organization_id, name, slug, discipline, starts_at, ends_at, regulation_doc_url)
          VALUES ('{org}', 'Rally {n}', 'preview-{n}', 'rally', '2026-06-06T00:00:00Z', '2026-06-13T23:59:59Z', 'https://example.org/sr-2026.pdf') RETURNING id"
     ));
-    let class = sql(&format!("INSERT INTO classes (event_id, code, name, sort_order) VALUES ({event}, 'C-1', 'Cars', 10) RETURNING id"));
+    let class = sql(&format!(
+        "INSERT INTO classes (event_id, code, name, sort_order) VALUES ({event}, 'C-1', 'Cars', 10) RETURNING id"
+    ));
     let ss1 = sql(&format!(
         "INSERT INTO stages (event_id, name, sort_order, start_order_strategy, starts_at, start_interval_seconds)
          VALUES ({event}, 'SS1', 1, 'manual', '2026-06-07T08:00:00Z', 60) RETURNING id"
@@ -163,7 +165,7 @@ fn written(f: &Fixture) -> String {
     ))
 }
 
-fn entry_of<'a>(stage: &'a Value, race_number: i64) -> &'a Value {
+fn entry_of(stage: &Value, race_number: i64) -> &Value {
     stage["entries"]
         .as_array()
         .and_then(|list| list.iter().find(|e| e["race_number"].as_i64() == Some(race_number)))
@@ -259,7 +261,8 @@ fn a_bracket_change_is_previewed_without_a_write_then_confirmed_as_a_new_version
     ));
     assert!(
         ledger.contains(&format!("penalty_formulas directus:{rd_id} Supplementary Regulations bulletin 2"))
-            && ledger.contains(&format!("penalty_formula_versions directus:{rd_id} Supplementary Regulations bulletin 2")),
+            && ledger
+                .contains(&format!("penalty_formula_versions directus:{rd_id} Supplementary Regulations bulletin 2")),
         "{ledger}"
     );
     assert_eq!(sql(&format!("SELECT trm_formula_snapshot('stage', {}, 'speeding') ->> 'formula_version'", f.ss1)), "2");
@@ -278,7 +281,10 @@ fn a_bracket_change_is_previewed_without_a_write_then_confirmed_as_a_new_version
     let (status, text) = http(
         shared().boot.ports.directus,
         "GET",
-        &format!("/items/penalty_formula_versions?filter[event_id][_eq]={}&sort=version&fields=version,brackets", f.event),
+        &format!(
+            "/items/penalty_formula_versions?filter[event_id][_eq]={}&sort=version&fields=version,brackets",
+            f.event
+        ),
         Some(&viewer),
         None,
     );
@@ -369,7 +375,8 @@ fn every_writer_makes_one_version_per_change_and_no_version_when_the_math_stays(
 fn a_review_and_a_neutralised_zone_are_previewed_then_confirmed_in_one_transaction() {
     let f = fixture(ORG_A);
     let rd = login("rd.a@example.org");
-    let penalty = sql(&format!("SELECT id FROM entry_penalties WHERE entry_id = {} AND stage_id = {}", f.entries[0], f.ss1));
+    let penalty =
+        sql(&format!("SELECT id FROM entry_penalties WHERE entry_id = {} AND stage_id = {}", f.entries[0], f.ss1));
     let body = json!({"penalty": penalty.parse::<i64>().unwrap_or(0), "review_state": "void"});
     let before = written(&f);
     let (status, preview, text) = post("/penalty-preview", Some(&rd), &body);
@@ -413,8 +420,12 @@ fn a_review_and_a_neutralised_zone_are_previewed_then_confirmed_in_one_transacti
          VALUES ({}, {}, 'speeding', 'speeding:zone', '{{\"speed_limit_zone_id\": {zone}, \"offence\": 7}}', 120) RETURNING id",
         f.entries[3], f.ss1
     ));
-    sql(&format!("UPDATE stage_results SET penalty_seconds = 120, total_seconds = 1150 WHERE entry_id = {} AND stage_id = {}", f.entries[3], f.ss1));
-    let body = json!({"neutralise": {"speed_limit_zone": zone.parse::<i64>().unwrap_or(0)}, "reason": "zone sign missing"});
+    sql(&format!(
+        "UPDATE stage_results SET penalty_seconds = 120, total_seconds = 1150 WHERE entry_id = {} AND stage_id = {}",
+        f.entries[3], f.ss1
+    ));
+    let body =
+        json!({"neutralise": {"speed_limit_zone": zone.parse::<i64>().unwrap_or(0)}, "reason": "zone sign missing"});
     let (status, preview, text) = post("/penalty-preview", Some(&rd), &body);
     assert_eq!(status, 200, "{text}");
     assert_eq!(entry_of(&preview["data"]["stages"][0], 104)["total_seconds"], json!({"before": 1150, "after": 1030}));
@@ -447,7 +458,10 @@ fn only_the_events_org_admins_and_race_directors_preview_and_another_clubs_formu
             let (none_status, _, none) = post(path, Some(&token), &with(missing.clone()));
             assert_eq!((own_status, &own), (none_status, &none), "{email} {path}: A's formula vs a missing one");
             assert_eq!(own_status, 403, "{email} {path}: {own}");
-            assert!(!own.contains(&a.event) && !own.contains(&a.formula[0]), "{email}: the refusal names A's rows: {own}");
+            assert!(
+                !own.contains(&a.event) && !own.contains(&a.formula[0]),
+                "{email}: the refusal names A's rows: {own}"
+            );
             assert_eq!((written(&a), written(&b)), before, "{email} {path}: nothing written");
         }
         // Club A's race-director on B's formula: the same answer as a missing one.

@@ -55,7 +55,10 @@ pub fn directus_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
         // Directus writes the admin app's extension bundle under TEMP_PATH (default
         // ./node_modules/.directus, in the shared Directus folder) and serves it from there: every
         // Directus started from that folder (other tests, other checkouts) would overwrite this one's.
-        ("TEMP_PATH", std::env::temp_dir().join(format!("trm-directus-temp-{}", db.name)).to_string_lossy().into_owned()),
+        (
+            "TEMP_PATH",
+            std::env::temp_dir().join(format!("trm-directus-temp-{}", db.name)).to_string_lossy().into_owned(),
+        ),
         ("TRM_INIT_SCHEMA__DIRECTUS", format!("[\"node\", \"{cli}\"]")),
         ("TRM_INIT_SCHEMA__SNAPSHOT", repo_snapshot().to_string_lossy().into_owned()),
         ("TRM_INIT_SCHEMA__STEP_SCRIPT", step_script().to_string_lossy().into_owned()),
