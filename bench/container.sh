@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The image in the real engine, side by side in one run (prints Markdown for docs/benchmarks.md):
-#   * cold boot (empty database) and warm restart to `healthy`: the project's image (trm-init as PID 1)
-#     vs the official image's own boot (`bootstrap && pm2-runtime`, in a variant of the Directus stand-in;
+#   * cold boot (empty database) and warm restart to the first `pong`: the project's image (trm-init as
+#     PID 1) in the engine, the same image's filesystem booted the rehearsal's way (no engine: `docker
+#     export`ed into a folder, then `unshare --pid --fork --mount-proc --root` as USER, as
+#     tests/image_rehearsal.rs runs a container), and the official image's own boot (`bootstrap && pm2-runtime`, in a variant of the Directus stand-in;
 #     pm2 is the one Directus 11.17.4 depends on, 6.0.14 from the npm registry, where the official image
 #     installs it globally), to the first `pong` of /server/ping;
 #   * `docker stop` time and exit code, both;
 #   * image size and the size of each layer the project adds over directus/directus:11.17.4;
 #   * rebuild time after a change to snapshots/ only vs after a change to src/.
 # Needs: root, scripts/pg-up.sh's PostgreSQL, the engine (scripts/docker-up.sh) and the stand-ins.
-# Usage: bench/container.sh [RUNS] (default 3; medians).
+# Usage: bench/container.sh [RUNS] (default 3; medians; the three boots interleaved, order rotating).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$TRM_REPO"
@@ -36,58 +38,128 @@ DF
 docker build --pull=false --force-rm -q -t "$pm2_image" "$ctx" >/dev/null 2>&1
 rm -rf "$ctx"
 
+# The rehearsal's root: the image's own files, outside the engine (ownership kept: tar runs as root).
+rehearsal_root=$(mktemp -d /tmp/bench-rehearsal.XXXXXX)
+chmod 755 "$rehearsal_root"   # the image's / (mktemp makes it 0700: USER could not reach /usr/local/bin)
+cid=$(docker create --pull never "$image")
+docker export "$cid" | tar -x -C "$rehearsal_root"
+docker rm "$cid" >/dev/null
+mapfile -t image_env < <(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$image" | sed '/^$/d')
+image_workdir=$(docker image inspect -f '{{.Config.WorkingDir}}' "$image")
+image_user=$(docker image inspect -f '{{.Config.User}}' "$image")
+image_uid=$(awk -F: -v u="$image_user" '$1 == u {print $3}' "$rehearsal_root/etc/passwd")
+image_gid=$(awk -F: -v u="$image_user" '$1 == u {print $4}' "$rehearsal_root/etc/passwd")
+mapfile -t image_entrypoint < <(docker image inspect -f '{{range .Config.Entrypoint}}{{println .}}{{end}}' "$image" | sed '/^$/d')
+trap 'rm -rf --one-file-system "$rehearsal_root" "$rehearsal_root.run.sh"' EXIT
+
+# rehearsal_start ENV...: sets rehearsal_pid, the inner unshare (the /dev bind mount lives in its private
+# mount namespace); trm-init is its child. Called in run_one's shell, which then waits for it.
+rehearsal_start() {
+  local script=$rehearsal_root.run.sh
+  {
+    echo 'set -e'
+    echo "mount --rbind /dev '$rehearsal_root/dev'"
+    printf 'exec unshare --pid --fork --mount-proc --root=%q --wd=%q --setuid=%s --setgid=%s --' \
+      "$rehearsal_root" "$image_workdir" "$image_uid" "$image_gid"
+    printf ' %q' "${image_entrypoint[@]}"
+    echo
+  } >"$script"
+  env -i "${image_env[@]}" "$@" unshare --mount --propagation private -- /bin/sh "$script" \
+    >>/tmp/bench-rehearsal.log 2>&1 &
+  rehearsal_pid=$!
+}
+# The rehearsal's `docker stop`: STOPSIGNAL (TERM) to PID 1, then its exit status in rehearsal_code.
+rehearsal_stop() {
+  local pid1=""
+  until pid1=$(pgrep -P "$rehearsal_pid"); do sleep 0.05; done
+  kill -TERM "$pid1"
+  rehearsal_code=0
+  wait "$rehearsal_pid" || rehearsal_code=$?
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%d", (b-a)*1000}'; }
 
-# run_one KIND DB -> "cold_ms warm_ms stop_ms exit_code"
+# run_one KIND DB -> "cold_ms warm_ms stop_ms exit_code"; KIND is trm (engine), rehearsal or pm2.
 run_one() {
-  local kind=$1 db=$2 port health id t0 cold warm stop code
+  local kind=$1 db=$2 port health id="" t0 cold warm stop code
   port=$(free_port) health=$(free_port)
   psql -X -q -d postgres -c "CREATE DATABASE $db" >/dev/null
-  local env=(-e DB_CLIENT=pg -e DB_HOST="$DB_HOST" -e DB_PORT="$DB_PORT" -e DB_USER="$DB_USER" -e DB_PASSWORD="$DB_PASSWORD"
-    -e DB_DATABASE="$db" -e SECRET=bench-secret-bench-secret-bench-secret -e ADMIN_EMAIL=admin@example.com
-    -e ADMIN_PASSWORD=bench-admin -e HOST=127.0.0.1 -e PORT="$port" -e TELEMETRY=false
-    -e HTTPS_PROXY=http://127.0.0.1:9 -e NO_PROXY=127.0.0.1,localhost)
-  if [[ $kind == trm ]]; then
-    env+=(-e TRM_INIT_HEALTH__LISTEN=127.0.0.1:$health -e TRM_INIT_HEALTH__UPSTREAM=http://127.0.0.1:$port/server/ping
-      -e 'TRM_INIT_DB_INIT__REQUIRED_EXTENSIONS=["postgis"]')
-    img=$image
-  else
-    img=$pm2_image
+  local env=(DB_CLIENT=pg DB_HOST="$DB_HOST" DB_PORT="$DB_PORT" DB_USER="$DB_USER" DB_PASSWORD="$DB_PASSWORD"
+    DB_DATABASE="$db" SECRET=bench-secret-bench-secret-bench-secret ADMIN_EMAIL=admin@example.com
+    ADMIN_PASSWORD=bench-admin HOST=127.0.0.1 PORT="$port" TELEMETRY=false
+    HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost)
+  if [[ $kind != pm2 ]]; then
+    env+=(TRM_INIT_HEALTH__LISTEN=127.0.0.1:$health TRM_INIT_HEALTH__UPSTREAM=http://127.0.0.1:$port/server/ping
+      'TRM_INIT_DB_INIT__REQUIRED_EXTENSIONS=["postgis"]')
   fi
-  up() { until curl -fs -o /dev/null "http://127.0.0.1:$port/server/ping"; do sleep 0.1; done; }
-  t0=$(now); id=$(docker run -d --network host --pull never "${env[@]}" "$img"); up; cold=$(ms "$t0" "$(now)")
-  if [[ $kind == trm ]]; then
-    until [[ $(docker inspect -f '{{.State.Health.Status}}' "$id") == healthy ]]; do sleep 0.1; done
-  fi
-  t0=$(now); docker stop "$id" >/dev/null; stop=$(ms "$t0" "$(now)")
-  code=$(docker inspect -f '{{.State.ExitCode}}' "$id")
-  t0=$(now); docker start "$id" >/dev/null; up; warm=$(ms "$t0" "$(now)")
-  docker rm -f "$id" >/dev/null
+  local denv=()
+  for e in "${env[@]}"; do denv+=(-e "$e"); done
+  # Until the first pong; a boot that ends before it fails the run (its log says why).
+  up() {
+    until curl -fs -o /dev/null "http://127.0.0.1:$port/server/ping"; do
+      if [[ $kind == rehearsal ]] && ! kill -0 "$rehearsal_pid" 2>/dev/null; then
+        log "the rehearsal boot ended before its first pong: /tmp/bench-rehearsal.log"; tail -20 /tmp/bench-rehearsal.log >&2; exit 1
+      elif [[ $kind != rehearsal && -n ${id:-} && $(docker inspect -f '{{.State.Running}}' "$id") != true ]]; then
+        log "container $id ended before its first pong:"; docker logs --tail 20 "$id" >&2; exit 1
+      fi
+      sleep 0.1
+    done
+  }
+  case $kind in
+    rehearsal)
+      t0=$(now); rehearsal_start "${env[@]}"; up; cold=$(ms "$t0" "$(now)")
+      until curl -fs -o /dev/null "http://127.0.0.1:$health/readyz"; do sleep 0.1; done
+      t0=$(now); rehearsal_stop; stop=$(ms "$t0" "$(now)"); code=$rehearsal_code
+      t0=$(now); rehearsal_start "${env[@]}"; up; warm=$(ms "$t0" "$(now)")
+      rehearsal_stop
+      ;;
+    *)
+      [[ $kind == trm ]] && img=$image || img=$pm2_image
+      t0=$(now); id=$(docker run -d --network host --pull never "${denv[@]}" "$img"); up; cold=$(ms "$t0" "$(now)")
+      if [[ $kind == trm ]]; then
+        until [[ $(docker inspect -f '{{.State.Health.Status}}' "$id") == healthy ]]; do sleep 0.1; done
+      fi
+      t0=$(now); docker stop "$id" >/dev/null; stop=$(ms "$t0" "$(now)")
+      code=$(docker inspect -f '{{.State.ExitCode}}' "$id")
+      t0=$(now); docker start "$id" >/dev/null; up; warm=$(ms "$t0" "$(now)")
+      docker rm -f "$id" >/dev/null
+      ;;
+  esac
   psql -X -q -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
   echo "$cold $warm $stop $code"
 }
 
 declare -A res
-for kind in trm pm2; do
-  : >"/tmp/bench-container-$kind"
-  for i in $(seq 1 "$runs"); do
+kinds=(trm rehearsal pm2)
+for kind in "${kinds[@]}"; do : >"/tmp/bench-container-$kind"; done
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for i in $(seq 1 "$runs"); do
+  for j in 0 1 2; do
+    kind=${kinds[$(((i + j) % 3))]}
     r=$(run_one "$kind" "bench_ctr_${kind}_$$_$i")
     log "$kind run $i: cold/warm/stop ms, exit: $r"
     echo "$r" >>"/tmp/bench-container-$kind"
   done
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+for kind in "${kinds[@]}"; do
   for col in 1 2 3; do res[$kind,$col]=$(awk -v c=$col '{print $c}' "/tmp/bench-container-$kind" | median); done
   res[$kind,4]=$(awk '{print $4}' "/tmp/bench-container-$kind" | sort -u | tr '\n' ' ')
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 
-echo "| to first pong (median of $runs) | trm-init image | official boot (pm2-runtime) | ratio |"
-echo "|---|---|---|---|"
-echo "| cold boot, empty database | ${res[trm,1]} ms | ${res[pm2,1]} ms | $(ratio "${res[trm,1]}" "${res[pm2,1]}")x |"
-echo "| warm \`docker start\` | ${res[trm,2]} ms | ${res[pm2,2]} ms | $(ratio "${res[trm,2]}" "${res[pm2,2]}")x |"
-echo "| \`docker stop\` | ${res[trm,3]} ms (exit ${res[trm,4]% }) | ${res[pm2,3]} ms (exit ${res[pm2,4]% }) | $(ratio "${res[trm,3]}" "${res[pm2,3]}")x |"
+echo "$(date -u +%F), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $load_before before, $load_after after."
+echo
+echo "| to first pong (median of $runs) | trm-init image, engine | same image, rehearsal (no engine) | official boot (pm2-runtime) | engine / rehearsal | engine / official |"
+echo "|---|---|---|---|---|---|"
+for row in "1 cold boot, empty database" "2 warm restart (\`docker start\` / rehearsal start)"; do
+  c=${row%% *} name=${row#* }
+  echo "| $name | ${res[trm,$c]} ms | ${res[rehearsal,$c]} ms | ${res[pm2,$c]} ms | $(ratio "${res[trm,$c]}" "${res[rehearsal,$c]}")x | $(ratio "${res[trm,$c]}" "${res[pm2,$c]}")x |"
+done
+echo "| \`docker stop\` (rehearsal: TERM to PID 1) | ${res[trm,3]} ms (exit ${res[trm,4]% }) | ${res[rehearsal,3]} ms (exit ${res[rehearsal,4]% }) | ${res[pm2,3]} ms (exit ${res[pm2,4]% }) | $(ratio "${res[trm,3]}" "${res[rehearsal,3]}")x | $(ratio "${res[trm,3]}" "${res[pm2,3]}")x |"
 echo
 
 base=$(docker image inspect -f '{{.Size}}' directus/directus:11.17.4)

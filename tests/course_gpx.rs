@@ -6,6 +6,9 @@
 //!   and speed zones along the track in one import; a second import changes no row; a changed file
 //!   updates the rows in place; import(export(course)) is the same course.
 //! - A refused file: every problem with its line, element and reason, and nothing written.
+//! - By hand: a race director corrects a waypoint's roadbook fields and a zone's waypoints in Directus;
+//!   a zone pointed at a waypoint of another segment is refused through Directus and in SQL, and a
+//!   zone's waypoint does not move to another segment (db-init-post/030).
 //! - Who may: org-admins and race-directors of the event's organisation (and admins); a marshal, a
 //!   viewer, another organisation's race-director and an anonymous caller may not, and "not yours"
 //!   reads exactly like "does not exist".
@@ -419,5 +422,61 @@ fn only_org_admins_and_race_directors_of_the_event_s_organisation_import_and_exp
         answer["errors"][0]["extensions"]["problems"].as_array().map(Vec::len),
         Some(3),
         "DSS, WPE and ASS: {answer}"
+    );
+}
+
+/// `METHOD path` with a JSON body as `token`, against the shared stack.
+fn api(token: &str, method: &str, path: &str, body: &Value) -> (u16, String) {
+    http(shared().boot.ports.directus, method, path, Some(token), Some(&body.to_string()))
+}
+
+#[test]
+fn a_race_director_corrects_the_roadbook_fields_by_hand_and_a_zone_s_waypoints_stay_on_its_segment() {
+    let (event, slug) = new_event("by-hand");
+    import_ok(SAMPLE, &slug, "rd.a@example.org");
+    let in_event = "JOIN segments g ON g.id = z.segment_id JOIN stages s ON s.id = g.stage_id";
+    let zone_of = |name: &str| sql(&format!("SELECT z.id FROM speed_limit_zones z {in_event} WHERE s.event_id = {event} AND z.name = '{name}'"));
+    let (koplik, boga) = (zone_of("Koplik"), zone_of("Boga"));
+    assert!(!koplik.is_empty() && !boga.is_empty(), "the sample's zones Koplik and Boga: {}", course_rows(event));
+    let boga_dz = sql(&format!("SELECT start_waypoint_id FROM speed_limit_zones WHERE id = {boga}"));
+    let koplik_fz = sql(&format!("SELECT end_waypoint_id FROM speed_limit_zones WHERE id = {koplik}"));
+    let rd_a = login("rd.a@example.org");
+
+    // The roadbook's fields of a waypoint, a zone's own waypoints and a stage's track: written by hand.
+    let (status, text) = api(
+        &rd_a,
+        "PATCH",
+        &format!("/items/waypoints/{koplik_fz}"),
+        &json!({"name": "Koplik end (corrected)", "open_radius_meters": 120, "roadbook_km": 19.95, "roadbook": {"note": "after the bridge"}}),
+    );
+    assert_eq!(status, 200, "a race director corrects a waypoint's roadbook fields: {text}");
+    assert_eq!(
+        sql(&format!("SELECT name || ' ' || open_radius_meters || ' ' || roadbook_km FROM waypoints WHERE id = {koplik_fz}")),
+        "Koplik end (corrected) 120 19.950"
+    );
+    let (status, text) =
+        api(&rd_a, "PATCH", &format!("/items/speed_limit_zones/{koplik}"), &json!({"end_waypoint_id": koplik_fz}));
+    assert_eq!(status, 200, "a zone's own waypoint, set again: {text}");
+
+    // A waypoint of another segment (Boga's dz is on the special) is refused, through Directus and in SQL,
+    // and the refusal names only the writer's own value and the rule.
+    let (status, text) =
+        api(&rd_a, "PATCH", &format!("/items/speed_limit_zones/{koplik}"), &json!({"start_waypoint_id": boga_dz}));
+    let rule = "(rule speed_limit_zone_waypoints_same_segment)";
+    assert!(
+        status == 400 && text.contains(&format!("waypoint {boga_dz} is not on the zone's segment {rule}")),
+        "expected 400 naming the rule, got {status} {text}"
+    );
+    let db = &shared().db.name;
+    let by_sql = psql_result(db, &format!("UPDATE speed_limit_zones SET end_waypoint_id = {boga_dz} WHERE id = {koplik}"));
+    assert!(matches!(&by_sql, Err(e) if e.contains(rule)), "the rule holds for psql too: {by_sql:?}");
+    // A waypoint a zone runs from or to does not move to another segment under it.
+    let special = sql(&format!("SELECT segment_id FROM speed_limit_zones WHERE id = {boga}"));
+    let moved = psql_result(db, &format!("UPDATE waypoints SET segment_id = {special} WHERE id = {koplik_fz}"));
+    assert!(matches!(&moved, Err(e) if e.contains(rule)), "a zone's waypoint moved away: {moved:?}");
+    assert_eq!(
+        sql(&format!("SELECT start_waypoint_id <> {boga_dz} AND end_waypoint_id = {koplik_fz} FROM speed_limit_zones WHERE id = {koplik}")),
+        "t",
+        "nothing refused was written"
     );
 }
