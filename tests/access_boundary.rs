@@ -25,7 +25,6 @@ const POLYGON_JSON: &str =
     r#"{"type":"Polygon","coordinates":[[[19.40,41.30],[19.50,41.30],[19.50,41.40],[19.40,41.40],[19.40,41.30]]]}"#;
 const POLYGON_SQL: &str = "ST_GeomFromText('POLYGON((19.4 41.3, 19.5 41.3, 19.5 41.4, 19.4 41.4, 19.4 41.3))', 4326)";
 const POINT_SQL: &str = "ST_GeomFromText('POINT(19.45 41.35)', 4326)";
-const MEMBER_ROLE: &str = "7e1a0000-0000-4000-8000-000000000001";
 const PASSWORD: &str = "boundary-pw-1";
 
 /// Organisation roles by letter, as the tables below use them; `N` is the user in no organisation.

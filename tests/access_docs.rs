@@ -49,6 +49,16 @@ fn check_reads_the_access_file_next_to_the_snapshot() {
 /// Issue 24, item 8: the organisation roles (and what the extensions act on) are declared once, in the
 /// access file's `membership` section; every other list of them is checked against it here, so a role
 /// added or renamed there fails until each copy follows.
+/// The tests create TRM users with `MEMBER_ROLE` (tests/support): the access file's "TRM member" role.
+#[test]
+fn the_tests_member_role_is_the_access_file_s() {
+    use trm_init::preflight::access::file::AccessFile;
+    let text = std::fs::read_to_string(repo_dir("snapshots/access.yaml")).unwrap_or_default();
+    let file = AccessFile::parse(&text).unwrap_or_else(|e| panic!("snapshots/access.yaml: {e}"));
+    let member = file.roles.iter().find(|r| r.name == "TRM member").map(|r| r.id.as_str());
+    assert_eq!(member, Some(MEMBER_ROLE), "snapshots/access.yaml's role \"TRM member\" vs tests/support MEMBER_ROLE");
+}
+
 #[test]
 fn organisation_roles_are_declared_once_in_the_access_file() {
     use trm_init::preflight::access::file::{AccessFile, Membership};

@@ -61,7 +61,8 @@ fn shared() -> &'static SharedStack {
             "INSERT INTO organizations (id, name, slug) VALUES ('{ORG_A}', 'Club A', 'club-a'), ('{ORG_B}', 'Club B', 'club-b')"
         ));
         for (email, org, role) in USERS {
-            let body = json!({"email": email, "password": PASSWORD, "status": "active"}).to_string();
+            let body =
+                json!({"email": email, "password": PASSWORD, "status": "active", "role": MEMBER_ROLE}).to_string();
             let (status, text) = http(boot.ports.directus, "POST", "/users", Some(&admin), Some(&body));
             assert_eq!(status, 200, "POST /users {email}: {text}");
             let id = parse(&text)["data"]["id"].as_str().map(str::to_string).expect("user id");
@@ -435,7 +436,11 @@ fn a_race_director_corrects_the_roadbook_fields_by_hand_and_a_zone_s_waypoints_s
     let (event, slug) = new_event("by-hand");
     import_ok(SAMPLE, &slug, "rd.a@example.org");
     let in_event = "JOIN segments g ON g.id = z.segment_id JOIN stages s ON s.id = g.stage_id";
-    let zone_of = |name: &str| sql(&format!("SELECT z.id FROM speed_limit_zones z {in_event} WHERE s.event_id = {event} AND z.name = '{name}'"));
+    let zone_of = |name: &str| {
+        sql(&format!(
+            "SELECT z.id FROM speed_limit_zones z {in_event} WHERE s.event_id = {event} AND z.name = '{name}'"
+        ))
+    };
     let (koplik, boga) = (zone_of("Koplik"), zone_of("Boga"));
     assert!(!koplik.is_empty() && !boga.is_empty(), "the sample's zones Koplik and Boga: {}", course_rows(event));
     let boga_dz = sql(&format!("SELECT start_waypoint_id FROM speed_limit_zones WHERE id = {boga}"));
@@ -451,7 +456,9 @@ fn a_race_director_corrects_the_roadbook_fields_by_hand_and_a_zone_s_waypoints_s
     );
     assert_eq!(status, 200, "a race director corrects a waypoint's roadbook fields: {text}");
     assert_eq!(
-        sql(&format!("SELECT name || ' ' || open_radius_meters || ' ' || roadbook_km FROM waypoints WHERE id = {koplik_fz}")),
+        sql(&format!(
+            "SELECT name || ' ' || open_radius_meters || ' ' || roadbook_km FROM waypoints WHERE id = {koplik_fz}"
+        )),
         "Koplik end (corrected) 120 19.950"
     );
     let (status, text) =
@@ -468,7 +475,8 @@ fn a_race_director_corrects_the_roadbook_fields_by_hand_and_a_zone_s_waypoints_s
         "expected 400 naming the rule, got {status} {text}"
     );
     let db = &shared().db.name;
-    let by_sql = psql_result(db, &format!("UPDATE speed_limit_zones SET end_waypoint_id = {boga_dz} WHERE id = {koplik}"));
+    let by_sql =
+        psql_result(db, &format!("UPDATE speed_limit_zones SET end_waypoint_id = {boga_dz} WHERE id = {koplik}"));
     assert!(matches!(&by_sql, Err(e) if e.contains(rule)), "the rule holds for psql too: {by_sql:?}");
     // A waypoint a zone runs from or to does not move to another segment under it.
     let special = sql(&format!("SELECT segment_id FROM speed_limit_zones WHERE id = {boga}"));

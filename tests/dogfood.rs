@@ -212,7 +212,6 @@ fn fresh_stack_is_seeded_idempotently_reads_back_and_the_admin_ui_lists_entry_30
 
     // 6. An organisation role: the pilot, race-director of the club (not an admin).
     const PILOT_PASSWORD: &str = "dogfood-pilot-pw";
-    const MEMBER_ROLE: &str = "7e1a0000-0000-4000-8000-000000000001";
     let login = format!(r#"{{"password":"{PILOT_PASSWORD}","role":"{MEMBER_ROLE}"}}"#);
     let (status, body) = http(ports.directus, "PATCH", &format!("/users/{pilot}"), Some(&token), Some(&login));
     assert_eq!(status, 200, "{body}");

@@ -29,7 +29,6 @@ use std::time::Duration;
 const BOOT: Duration = Duration::from_secs(300);
 const STOP: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "ledger-test-pw-1";
-const MEMBER_ROLE: &str = "7e1a0000-0000-4000-8000-000000000001";
 /// The processor's login in the test cluster (roles are the cluster's: created once, reused).
 const PROCESSOR: (&str, &str) = ("trm_processor_test", "processor-test-pw");
 /// Club B's reason: no answer to club A may contain it.

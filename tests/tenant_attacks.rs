@@ -38,7 +38,6 @@ use std::time::Duration;
 
 const BOOT: Duration = Duration::from_secs(300);
 const PASSWORD: &str = "attack-pw-1";
-const MEMBER_ROLE: &str = "7e1a0000-0000-4000-8000-000000000001";
 const STREAM: &str = "attacks:recompute";
 const POLYGON_SQL: &str = "ST_GeomFromText('POLYGON((19.4 41.3, 19.5 41.3, 19.5 41.4, 19.4 41.4, 19.4 41.3))', 4326)";
 

@@ -38,6 +38,10 @@ pub fn bin() -> PathBuf {
     bin
 }
 
+/// The id of the Directus role every TRM user gets ("TRM member" in snapshots/access.yaml; what a member
+/// may do comes from organization_users). tests/access_docs.rs checks it against the access file.
+pub const MEMBER_ROLE: &str = "7e1a0000-0000-4000-8000-000000000001";
+
 /// A path in the repository (`db-init`, `snapshots/schema.yaml`, `README.md`...).
 pub fn repo_dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(name)
