@@ -54,22 +54,9 @@ fn shared() -> &'static SharedStack {
             repo().join("seed/node_modules/@directus/sdk").exists(),
             "run `npm ci` in seed/; scripts/test.sh does this",
         );
-        let (boot, db) = (&stack.boot, &stack.db);
+        let boot = &stack.boot;
         assert!(boot.log().contains("Loaded extensions: trm-extensions"), "the bundle was not loaded:\n{}", boot.log());
-        let admin = directus_login(boot.ports.directus);
-        db.query(&format!(
-            "INSERT INTO organizations (id, name, slug) VALUES ('{ORG_A}', 'Club A', 'club-a'), ('{ORG_B}', 'Club B', 'club-b')"
-        ));
-        for (email, org, role) in USERS {
-            let body =
-                json!({"email": email, "password": PASSWORD, "status": "active", "role": MEMBER_ROLE}).to_string();
-            let (status, text) = http(boot.ports.directus, "POST", "/users", Some(&admin), Some(&body));
-            assert_eq!(status, 200, "POST /users {email}: {text}");
-            let id = parse(&text)["data"]["id"].as_str().map(str::to_string).expect("user id");
-            db.query(&format!(
-                "INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{org}', '{id}', '{role}')"
-            ));
-        }
+        stack.add_members(&[(ORG_A, "Club A", "club-a"), (ORG_B, "Club B", "club-b")], &USERS, PASSWORD);
     })
 }
 

@@ -35,21 +35,9 @@ const USERS: [(&str, &str, &str); 5] = [
 
 fn shared() -> &'static SharedStack {
     shared_stack("penalty_preview", BOOT, |stack| {
-        let (boot, db) = (&stack.boot, &stack.db);
+        let boot = &stack.boot;
         assert!(boot.log().contains("Loaded extensions: trm-extensions"), "the bundle was not loaded:\n{}", boot.log());
-        let admin = directus_login(boot.ports.directus);
-        db.query(&format!(
-            "INSERT INTO organizations (id, name, slug) VALUES ('{ORG_A}', 'Club A', 'club-a'), ('{ORG_B}', 'Club B', 'club-b')"
-        ));
-        for (email, org, role) in USERS {
-            let body = json!({"email": email, "password": PASSWORD, "status": "active", "role": "7e1a0000-0000-4000-8000-000000000001"}).to_string();
-            let (status, text) = http(boot.ports.directus, "POST", "/users", Some(&admin), Some(&body));
-            assert_eq!(status, 200, "POST /users {email}: {text}");
-            let id = parse(&text)["data"]["id"].as_str().map(str::to_string).unwrap_or_default();
-            db.query(&format!(
-                "INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{org}', '{id}', '{role}')"
-            ));
-        }
+        stack.add_members(&[(ORG_A, "Club A", "club-a"), (ORG_B, "Club B", "club-b")], &USERS, PASSWORD);
     })
 }
 

@@ -9,7 +9,7 @@
 //      without entries (tests/container_compose.rs): the entries collection opens, empty or not.
 // Prints one line per step; exit 0 when every step passed, 1 otherwise (the reason on stderr, and a
 // screenshot of the failing page next to SCREENSHOT with `.failed.png`).
-import puppeteer from 'puppeteer-core';
+import { TIMEOUT, launch, logIn } from './chromium.mjs';
 
 const env = process.env;
 const url = (env.DIRECTUS_URL ?? '').replace(/\/$/, '');
@@ -22,15 +22,7 @@ if (!url || !email || !password || !screenshot) {
   console.error('admin-ui.mjs: set DIRECTUS_URL, ADMIN_EMAIL, ADMIN_PASSWORD and SCREENSHOT');
   process.exit(64);
 }
-const TIMEOUT = 60_000;
-
-const browser = await puppeteer.launch({
-  executablePath: env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  // --no-sandbox: the tests run as root, where Chromium's sandbox refuses to start.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--lang=en-US'],
-  defaultViewport: { width: 1680, height: 900 },
-});
+const browser = await launch(900);
 const page = await browser.newPage();
 page.setDefaultTimeout(TIMEOUT);
 /** @type {string[]} */
@@ -52,21 +44,7 @@ async function step(what, step) {
   }
 }
 
-await step('the login page renders', async () => {
-  const res = await page.goto(`${url}/admin/login`, { waitUntil: 'networkidle0' });
-  if (!res || !res.ok()) throw new Error(`GET /admin/login answered ${res?.status()}`);
-  await page.waitForSelector('input[type="email"]', { visible: true });
-  await page.waitForSelector('input[type="password"]', { visible: true });
-});
-
-await step(`${email} logs in`, async () => {
-  await page.type('input[type="email"]', email);
-  await page.type('input[type="password"]', password);
-  await Promise.all([
-    page.waitForFunction(() => !location.pathname.startsWith('/admin/login'), { timeout: TIMEOUT }),
-    page.click('button[type="submit"]'),
-  ]);
-});
+await step(`${email} logs in`, () => logIn(page, url, email, password));
 
 const anyEntries = raceNumber === 'none';
 await step(anyEntries ? 'the entries collection opens' : `the entries collection lists #${raceNumber} with class ${classCode}`, async () => {

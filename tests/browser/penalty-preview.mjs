@@ -9,7 +9,7 @@
 //      id), BRACKETS (the proposed brackets, JSON), SCREENSHOT (PNG path), CHROMIUM (/usr/bin/chromium).
 // Prints one line per step (`row: ...` per line of the table, `viewer: <status>`); exit 0 when every
 // step passed, 1 otherwise (the reason on stderr, and a screenshot next to SCREENSHOT with `.failed.png`).
-import puppeteer from 'puppeteer-core';
+import { TIMEOUT, launch, logIn } from './chromium.mjs';
 
 const env = process.env;
 const url = (env.DIRECTUS_URL ?? '').replace(/\/$/, '');
@@ -19,15 +19,7 @@ if (!url || !director || !viewer || !password || !formula || !brackets || !scree
   console.error('penalty-preview.mjs: set DIRECTUS_URL, DIRECTOR_EMAIL, VIEWER_EMAIL, PASSWORD, FORMULA, BRACKETS and SCREENSHOT');
   process.exit(64);
 }
-const TIMEOUT = 60_000;
-
-const browser = await puppeteer.launch({
-  executablePath: env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  // --no-sandbox: the tests run as root, where Chromium's sandbox refuses to start.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--lang=en-US'],
-  defaultViewport: { width: 1680, height: 1200 },
-});
+const browser = await launch(1200);
 /** @type {import('puppeteer-core').Page | null} */
 let current = null;
 /** @type {string[]} */
@@ -80,15 +72,7 @@ async function loggedIn(/** @type {string} */ email) {
     if (r.status() >= 400 || path.includes('/penalty')) pageErrors.push(`${r.request().method()} ${decodeURIComponent(path).slice(0, 300)} -> ${r.status()}`);
   });
   current = page;
-  const res = await page.goto(`${url}/admin/login`, { waitUntil: 'networkidle0' });
-  if (!res || !res.ok()) throw new Error(`GET /admin/login answered ${res?.status()}`);
-  await page.waitForSelector('input[type="email"]', { visible: true });
-  await page.type('input[type="email"]', email);
-  await page.type('input[type="password"]', password);
-  await Promise.all([
-    page.waitForFunction(() => !location.pathname.startsWith('/admin/login'), { timeout: TIMEOUT }),
-    page.click('button[type="submit"]'),
-  ]);
+  await logIn(page, url, email, password);
   return page;
 }
 

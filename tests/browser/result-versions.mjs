@@ -9,7 +9,7 @@
 //      official stage result), SCREENSHOT (PNG path), CHROMIUM (default /usr/bin/chromium).
 // Prints one line per step; exit 0 when every step passed, 1 otherwise (the reason on stderr, and a
 // screenshot of the failing page next to SCREENSHOT with `.failed.png`), 64 on missing settings.
-import puppeteer from 'puppeteer-core';
+import { TIMEOUT, launch, logIn } from './chromium.mjs';
 
 const env = process.env;
 const url = (env.DIRECTUS_URL ?? '').replace(/\/$/, '');
@@ -20,15 +20,7 @@ if (missing.length) {
   process.exit(64);
 }
 const screenshot = /** @type {string} */ (env.SCREENSHOT);
-const TIMEOUT = 60_000;
-
-const browser = await puppeteer.launch({
-  executablePath: env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  // --no-sandbox: the tests run as root, where Chromium's sandbox refuses to start.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--lang=en-US'],
-  defaultViewport: { width: 1680, height: 1000 },
-});
+const browser = await launch(1000);
 const page = await browser.newPage();
 page.setDefaultTimeout(TIMEOUT);
 
@@ -52,16 +44,7 @@ const shows = (text) => page.waitForFunction((t) => document.body.innerText.incl
 const hasField = (label) =>
   page.evaluate((l) => [...document.querySelectorAll('.field-label, .field-name')].some((e) => (e.textContent ?? '').trim().startsWith(l)), label);
 
-await step(`${env.EMAIL} logs in`, async () => {
-  await page.goto(`${url}/admin/login`, { waitUntil: 'networkidle0' });
-  await page.waitForSelector('input[type="email"]', { visible: true });
-  await page.type('input[type="email"]', /** @type {string} */ (env.EMAIL));
-  await page.type('input[type="password"]', /** @type {string} */ (env.PASSWORD));
-  await Promise.all([
-    page.waitForFunction(() => !location.pathname.startsWith('/admin/login'), { timeout: TIMEOUT }),
-    page.click('button[type="submit"]'),
-  ]);
-});
+await step(`${env.EMAIL} logs in`, () => logIn(page, url, /** @type {string} */ (env.EMAIL), /** @type {string} */ (env.PASSWORD)));
 
 await step(`version ${env.VERSION_ID} shows its reason and the difference "${env.EXPECT_DIFFERENCE}"`, async () => {
   await page.goto(`${url}/admin/content/result_versions/${env.VERSION_ID}`, { waitUntil: 'networkidle0' });

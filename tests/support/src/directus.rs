@@ -224,6 +224,30 @@ pub struct SharedStack {
     pub db: TestDb,
 }
 
+impl SharedStack {
+    /// The organisations (id, name, slug) and their members (email, organisation id, organisation
+    /// role): each organisation inserted, each user created through the API as a TRM member
+    /// (`MEMBER_ROLE`) with `password`, and given the membership.
+    pub fn add_members(&self, organizations: &[(&str, &str, &str)], users: &[(&str, &str, &str)], password: &str) {
+        for (id, name, slug) in organizations {
+            self.db.query(&format!("INSERT INTO organizations (id, name, slug) VALUES ('{id}', '{name}', '{slug}')"));
+        }
+        let admin = directus_login(self.boot.ports.directus);
+        for (email, organization, role) in users {
+            let body = serde_json::json!({"email": email, "password": password, "status": "active", "role": crate::MEMBER_ROLE})
+                .to_string();
+            let (status, text) = http(self.boot.ports.directus, "POST", "/users", Some(&admin), Some(&body));
+            assert_eq!(status, 200, "POST /users {email}: {text}");
+            let answer: serde_json::Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST /users {email}: {e}: {text}"));
+            let id = answer["data"]["id"].as_str().unwrap_or_else(|| panic!("POST /users {email}: no id: {text}"));
+            self.db.query(&format!(
+                "INSERT INTO organization_users (organization_id, user_id, role) VALUES ('{organization}', '{id}', '{role}')"
+            ));
+        }
+    }
+}
+
 static SHARED_STACK: std::sync::OnceLock<SharedStack> = std::sync::OnceLock::new();
 static SHARED_STACK_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 static SHARED_STACK_DB: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
