@@ -9,7 +9,7 @@
 //      without entries (tests/container_compose.rs): the entries collection opens, empty or not.
 // Prints one line per step; exit 0 when every step passed, 1 otherwise (the reason on stderr, and a
 // screenshot of the failing page next to SCREENSHOT with `.failed.png`).
-import { TIMEOUT, launch, logIn } from './chromium.mjs';
+import { TIMEOUT, launch, openLogin, submitLogin } from './chromium.mjs';
 
 const env = process.env;
 const url = (env.DIRECTUS_URL ?? '').replace(/\/$/, '');
@@ -44,7 +44,9 @@ async function step(what, step) {
   }
 }
 
-await step(`${email} logs in`, () => logIn(page, url, email, password));
+await step('the login page renders', () => openLogin(page, url));
+
+await step(`${email} logs in`, () => submitLogin(page, email, password));
 
 const anyEntries = raceNumber === 'none';
 await step(anyEntries ? 'the entries collection opens' : `the entries collection lists #${raceNumber} with class ${classCode}`, async () => {

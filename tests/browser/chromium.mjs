@@ -23,19 +23,34 @@ export function launch(height) {
 }
 
 /**
- * Opens `url`/admin/login on `page` and logs in as `email`: resolves once the app has left the login
- * route; throws when the login page does not answer or the login does not go through.
- * @param {import('puppeteer-core').Page} page @param {string} url @param {string} email @param {string} password
+ * Opens `url`/admin/login on `page`: resolves once the form shows; throws when the page does not answer.
+ * @param {import('puppeteer-core').Page} page @param {string} url
  */
-export async function logIn(page, url, email, password) {
+export async function openLogin(page, url) {
   const res = await page.goto(`${url}/admin/login`, { waitUntil: 'networkidle0' });
   if (!res || !res.ok()) throw new Error(`GET /admin/login answered ${res?.status()}`);
   await page.waitForSelector('input[type="email"]', { visible: true });
   await page.waitForSelector('input[type="password"]', { visible: true });
+}
+
+/**
+ * Fills the open login form as `email` and submits it: resolves once the app has left the login route.
+ * @param {import('puppeteer-core').Page} page @param {string} email @param {string} password
+ */
+export async function submitLogin(page, email, password) {
   await page.type('input[type="email"]', email);
   await page.type('input[type="password"]', password);
   await Promise.all([
     page.waitForFunction(() => !location.pathname.startsWith('/admin/login'), { timeout: TIMEOUT }),
     page.click('button[type="submit"]'),
   ]);
+}
+
+/**
+ * Logs in as `email` from the login page of `url` (openLogin, then submitLogin).
+ * @param {import('puppeteer-core').Page} page @param {string} url @param {string} email @param {string} password
+ */
+export async function logIn(page, url, email, password) {
+  await openLogin(page, url);
+  await submitLogin(page, email, password);
 }
