@@ -112,9 +112,11 @@ REVOKE ALL ON FUNCTION trm_ledger_append(integer, text, text, text, jsonb, jsonb
 -- and the changed columns, and none when nothing changed; a decision row (a penalty's review or
 -- override, a result's status, a start's target) takes its reason and article from what was stashed for
 -- the row (011/018, used once), a penalty's override fields, or the transaction. How it appends is
--- version 2, in one statement: the rows and their reasons (materialized once), each event's head
--- (taken under its lock, in event order), the rows numbered after it in row-key order, each row's
--- content hash, each event's link, the INSERT; then the stashed settings it used are cleared.
+-- version 2, in two statements: one query (dynamic: it depends on the table) gathers the rows in chain
+-- order (event, then row key) into arrays; one static INSERT ... SELECT (its plan kept by PL/pgSQL: a
+-- statement's fixed cost is mostly planning) takes the reasons, each event's head (under its lock, in
+-- event order), numbers the rows after it, hashes each row's content and links each event's rows; then
+-- the stashed settings it used are cleared.
 CREATE OR REPLACE FUNCTION trm_ledger_record_rows() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
 DECLARE
   -- An update records `id` and the columns whose value changed, before and after (019's rule), built
@@ -138,10 +140,23 @@ DECLARE
     WHEN 'DELETE' THEN format('SELECT coalesce(%s, 0) AS event_id, x.id::text AS row_key, to_jsonb(x) AS before, NULL::jsonb AS after, false AS decision FROM old_rows x%s', v_event, v_join)
   END;
   -- a penalty's decision takes its override fields (019's rule: only when its review is not `computed`)
-  v_reviewed text := CASE WHEN TG_TABLE_NAME = 'entry_penalties' THEN $$r.after ->> 'review_state' <> 'computed'$$ ELSE 'false' END;
+  v_penalties boolean := TG_TABLE_NAME = 'entry_penalties';
   v_user uuid := trm_ledger_claimed_user();
+  v_role text := session_user;
   v_actor text := CASE WHEN v_user IS NOT NULL THEN 'directus:' || v_user ELSE 'db:' || session_user END;
+  v_txid text := pg_current_xact_id()::text;
+  v_op text := lower(TG_OP);
   v_at timestamptz := clock_timestamp();
+  v_at_field text := trm_ledger_field(trm_ledger_time(v_at));
+  v_shared text := trm_ledger_shared(v_txid, v_role, v_user, v_actor, TG_TABLE_NAME);
+  v_treason text := nullif(btrim(current_setting('trm.reason', true)), '');
+  v_tarticle text := nullif(btrim(current_setting('trm.regulation_article', true)), '');
+  v_stashed boolean := coalesce(current_setting('trm.row_settings', true) = 'on', false);
+  a_event integer[];
+  a_key text[];
+  a_before jsonb[];
+  a_after jsonb[];
+  a_decision boolean[];
   v_reason_keys text[];
   v_article_keys text[];
   k text;
@@ -171,45 +186,47 @@ BEGIN
                         WHERE %s$$, v_event, v_before, v_after, v_decision, v_join, v_ch,
                      CASE WHEN TG_NARGS > 1 THEN format('o.%1$I IS DISTINCT FROM x.%1$I', TG_ARGV[1]) ELSE v_any END);
   END IF;
-  EXECUTE format($q$
-    WITH r AS MATERIALIZED (
-      SELECT q.event_id, q.row_key, q.before, q.after, q.decision,
-             CASE WHEN q.decision AND $12 THEN trm_row_setting('reason', $1, q.row_key) END AS row_reason,
-             CASE WHEN q.decision AND $12 THEN trm_row_setting('article', $1, q.row_key) END AS row_article
-        FROM (%1$s) q
-    ), h AS MATERIALIZED (
-      SELECT e.event_id, hd.event_seq AS seq0, hd.hash AS prev
-        FROM (SELECT DISTINCT event_id FROM r ORDER BY 1) e CROSS JOIN LATERAL trm_ledger_head(e.event_id) hd
-    ), c AS MATERIALIZED (
-      SELECT r.event_id, h.seq0 + row_number() OVER (PARTITION BY r.event_id ORDER BY r.row_key) AS event_seq, r.row_key,
-             r.before, r.after, r.before::text AS before_t, r.after::text AS after_t, h.prev,
-             CASE WHEN r.decision THEN coalesce(r.row_reason, CASE WHEN %2$s THEN nullif(btrim(r.after ->> 'override_reason'), '') END, $3)
-                  ELSE $3 END AS reason,
-             CASE WHEN r.decision THEN coalesce(r.row_article, CASE WHEN %2$s THEN nullif(btrim(r.after ->> 'override_regulation_article'), '') END, $4)
-                  ELSE $4 END AS article
-        FROM r JOIN h USING (event_id)
-    ), d AS MATERIALIZED (
-      SELECT c.*, trm_ledger_content_hash(c.event_id, c.event_seq, $5, $6, c.row_key, $2, c.before_t, c.after_t, c.reason, c.article) AS content_hash
-        FROM c
-    ), l AS (
-      SELECT d.event_id, trm_ledger_link(min(d.prev), string_agg(d.content_hash, '|' ORDER BY d.event_seq)) AS link
-        FROM d GROUP BY d.event_id
-    ), ins AS (
-      INSERT INTO timing_ledger (event_id, event_seq, recorded_at, txid, db_role, directus_user, actor, table_name, row_key,
-                                 operation, before, after, reason, regulation_article, prev_hash, hash, chain_version, content_hash)
-      SELECT d.event_id, d.event_seq, $7, $8, $9, $10, $11, $1, d.row_key, $2, d.before, d.after, d.reason, d.article,
-             d.prev, l.link, 2, d.content_hash
-        FROM d JOIN l USING (event_id)
-    )
-    SELECT array_agg(row_key) FILTER (WHERE row_reason IS NOT NULL), array_agg(row_key) FILTER (WHERE row_article IS NOT NULL) FROM r
-    $q$, v_rows, v_reviewed)
-  INTO v_reason_keys, v_article_keys
-  USING TG_TABLE_NAME, lower(TG_OP),
-        nullif(btrim(current_setting('trm.reason', true)), ''), nullif(btrim(current_setting('trm.regulation_article', true)), ''),
-        trm_ledger_field(trm_ledger_time(v_at)),
-        trm_ledger_shared(pg_current_xact_id()::text, session_user, v_user, v_actor, TG_TABLE_NAME),
-        v_at, pg_current_xact_id()::text, session_user::text, v_user, v_actor,
-        coalesce(current_setting('trm.row_settings', true) = 'on', false);
+  -- the rows in chain order (event, then row key), gathered by the one query that depends on the table
+  EXECUTE format('SELECT array_agg(q.event_id), array_agg(q.row_key), array_agg(q.before), array_agg(q.after), array_agg(q.decision)
+                    FROM (%s ORDER BY 1, 2) q', v_rows)
+    INTO a_event, a_key, a_before, a_after, a_decision;
+  -- appended by one static statement (PL/pgSQL keeps its plan): reasons; each event's head, under its
+  -- lock, in event order; the rows numbered after it; content hashes; each event's link; the INSERT
+  WITH r AS MATERIALIZED (
+    SELECT u.event_id, u.row_key, u.before, u.after, u.decision, u.n,
+           CASE WHEN u.decision AND v_stashed THEN trm_row_setting('reason', TG_TABLE_NAME, u.row_key) END AS row_reason,
+           CASE WHEN u.decision AND v_stashed THEN trm_row_setting('article', TG_TABLE_NAME, u.row_key) END AS row_article
+      FROM unnest(a_event, a_key, a_before, a_after, a_decision) WITH ORDINALITY AS u(event_id, row_key, before, after, decision, n)
+  ), h AS MATERIALIZED (
+    SELECT e.event_id, hd.event_seq AS seq0, hd.hash AS prev
+      FROM (SELECT DISTINCT r.event_id FROM r ORDER BY 1) e CROSS JOIN LATERAL trm_ledger_head(e.event_id) hd
+  ), c AS MATERIALIZED (
+    SELECT r.event_id, h.seq0 + row_number() OVER (PARTITION BY r.event_id ORDER BY r.n) AS event_seq, r.row_key,
+           r.before, r.after, r.before::text AS before_t, r.after::text AS after_t, h.prev,
+           CASE WHEN r.decision THEN coalesce(r.row_reason, CASE WHEN v_penalties AND r.after ->> 'review_state' <> 'computed'
+                                                                 THEN nullif(btrim(r.after ->> 'override_reason'), '') END, v_treason)
+                ELSE v_treason END AS reason,
+           CASE WHEN r.decision THEN coalesce(r.row_article, CASE WHEN v_penalties AND r.after ->> 'review_state' <> 'computed'
+                                                                  THEN nullif(btrim(r.after ->> 'override_regulation_article'), '') END, v_tarticle)
+                ELSE v_tarticle END AS article
+      FROM r JOIN h ON h.event_id = r.event_id
+  ), d AS MATERIALIZED (
+    SELECT c.*, trm_ledger_content_hash(c.event_id, c.event_seq, v_at_field, v_shared, c.row_key, v_op, c.before_t, c.after_t,
+                                        c.reason, c.article) AS content_hash
+      FROM c
+  ), l AS (
+    SELECT d.event_id, trm_ledger_link(min(d.prev), string_agg(d.content_hash, '|' ORDER BY d.event_seq)) AS link
+      FROM d GROUP BY d.event_id
+  ), ins AS (
+    INSERT INTO timing_ledger (event_id, event_seq, recorded_at, txid, db_role, directus_user, actor, table_name, row_key,
+                               operation, before, after, reason, regulation_article, prev_hash, hash, chain_version, content_hash)
+    SELECT d.event_id, d.event_seq, v_at, v_txid, v_role, v_user, v_actor, TG_TABLE_NAME, d.row_key, v_op, d.before, d.after,
+           d.reason, d.article, d.prev, l.link, 2, d.content_hash
+      FROM d JOIN l ON l.event_id = d.event_id
+  )
+  SELECT array_agg(r.row_key) FILTER (WHERE r.row_reason IS NOT NULL), array_agg(r.row_key) FILTER (WHERE r.row_article IS NOT NULL)
+    INTO v_reason_keys, v_article_keys
+    FROM r;
   -- a reason or article given for one row is used once (a later write of the row in this transaction
   -- gives its own); cleared only where given, so a 300-row publication creates no settings
   FOREACH k IN ARRAY coalesce(v_reason_keys, '{}') LOOP

@@ -210,9 +210,9 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
         "db:trm_processor_test | trm_processor_test | insert | - | -"
     );
     assert_eq!(
-        stack.sql("SELECT string_agg(DISTINCT chain_version::text, ',') FROM timing_ledger"),
-        "1",
-        "before 026 every row is chained row by row"
+        stack.sql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'timing_ledger' AND column_name = 'chain_version'"),
+        "0",
+        "the boot applied db-init-post without 026"
     );
     // Now 026: the chain per statement, from here on.
     let applied = run_to_end(
@@ -221,6 +221,11 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     );
     assert_eq!(applied.code(), 0, "db-init post with 026:\n{}{}", applied.stdout, applied.stderr);
     assert!(applied.stdout.contains("1 applied"), "only 026 is new: {}", applied.stdout);
+    assert_eq!(
+        stack.sql("SELECT string_agg(DISTINCT chain_version::text, ',') FROM timing_ledger"),
+        "1",
+        "the rows written before 026 are version 1"
+    );
     // A statement of two rows (two penalties of entry 2), as version 2.
     stack
         .processor(&format!(
