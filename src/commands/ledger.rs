@@ -542,6 +542,16 @@ mod tests {
         rows
     }
 
+    /// What a superuser who moved rows would do to hide it: the version-2 rows numbered 1, 2, ... again
+    /// and their content hashes recomputed (their links left as they were).
+    fn renumber(rows: &mut [Row]) {
+        for (i, r) in rows.iter_mut().enumerate().filter(|(_, r)| r.version == 2) {
+            r.event_seq = i as i64 + 1;
+            r.fields[1] = Some(r.event_seq.to_string());
+            r.content_hash = Some(row_hash(&r.content_fields()));
+        }
+    }
+
     /// Walks `rows` as `walk` does: Ok(head) or the first break.
     fn check(rows: &[Row]) -> Result<String, String> {
         let mut chain = Chain::new();
@@ -642,41 +652,22 @@ mod tests {
         let mut rows = ok.clone();
         rows.remove(2);
         assert!(check(&rows).expect_err("gap").contains("event_seq 4 where 3 was expected"));
-        let mut cut = with(statement(2, 4, &head.hash));
-        cut.remove(2);
-        let renumbered: Vec<Row> = cut
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut r)| {
-                if r.version == 2 {
-                    r.event_seq = i as i64 + 1;
-                    r.fields[1] = Some(r.event_seq.to_string());
-                    r.content_hash = Some(row_hash(&r.content_fields()));
-                }
-                r
-            })
-            .collect();
+        let mut renumbered = with(statement(2, 4, &head.hash));
+        renumbered.remove(2);
+        renumber(&mut renumbered);
         let err = check(&renumbered).expect_err("renumbered");
         assert!(err.contains("the link of its statement"), "{err}");
         // Two rows swapped (event_seq and content hashes rewritten to fit): the link's order breaks.
         let mut rows = ok.clone();
         rows.swap(2, 3);
-        for (i, r) in rows.iter_mut().enumerate().skip(1) {
-            r.event_seq = i as i64 + 1;
-            r.fields[1] = Some(r.event_seq.to_string());
-            r.content_hash = Some(row_hash(&r.content_fields()));
-        }
+        renumber(&mut rows);
         assert!(check(&rows).expect_err("swapped").contains("the link of its statement"));
         // A row inserted into the statement with its own content hash: the link again.
         let mut rows = ok.clone();
         let mut extra = rows[4].clone();
         extra.fields[7] = Some("999".into());
         rows.push(extra);
-        for (i, r) in rows.iter_mut().enumerate().skip(1) {
-            r.event_seq = i as i64 + 1;
-            r.fields[1] = Some(r.event_seq.to_string());
-            r.content_hash = Some(row_hash(&r.content_fields()));
-        }
+        renumber(&mut rows);
         assert!(check(&rows).expect_err("inserted").contains("the link of its statement (event_seq 2-6, 5 rows)"));
         // A rewritten link on every row of the statement: the next statement no longer points to it.
         let mut rows = ok.clone();
