@@ -25,10 +25,12 @@
 -- order, and the head before it, so the chain is still one hash list from the event's first row to its
 -- head. Changing a row's content breaks its content hash (verify names that row); rewriting the content
 -- hash too breaks the statement's link (verify names the statement's first row: the link cannot say
--- which of its rows); removing, inserting or reordering rows breaks event_seq (a gap or a duplicate is
--- named at the row), or, renumbered, the content hashes (event_seq is hashed) and so the link; rewriting
--- a link breaks the next statement's prev_hash. As before, only a head filed earlier (`--head`) catches
--- a superuser who rewrites every hash from the edit to the end, or cuts rows off the end.
+-- which of its rows); removing, inserting or reordering rows breaks event_seq (a gap is named at the row
+-- after it), or the link (a statement's last row removed; rows renumbered, whose content hashes change
+-- with event_seq, rewritten to fit); a rewritten link no longer hashes its head and rows, and one
+-- recomputed to fit no longer is the next statement's prev_hash. As before, only a head filed earlier
+-- (`--head`) catches a superuser who rewrites every hash from the edit to the end, or cuts rows off
+-- the end.
 --
 -- Same triggers, same function names (010 and 019 are applied and never edited): trm_ledger_append and
 -- trm_ledger_record_rows are replaced here; what is recorded (rows, before/after, reasons, actor) is 019's.
