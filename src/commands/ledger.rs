@@ -369,8 +369,20 @@ impl Chain {
     }
 
     /// Takes the next row (in event_seq order) or says where and why the chain breaks: at this row, or
-    /// at the first row of the statement this row ends, when that statement's link does not hold.
+    /// at the first row of the statement this row ends, when that statement's link does not hold. After
+    /// a break, `rows` and `head` are those of the chain before the break (a statement whose link was
+    /// not checked counts as none of it).
     fn next(&mut self, row: &Row) -> Result<(), String> {
+        let taken = self.take(row);
+        if taken.is_err() {
+            if let Some(open) = self.open.take() {
+                self.rows = open.first_event_seq - 1;
+            }
+        }
+        taken
+    }
+
+    fn take(&mut self, row: &Row) -> Result<(), String> {
         let continues =
             self.open.as_ref().is_some_and(|s| row.version == 2 && row.prev_hash() == s.prev && row.hash == s.link);
         if !continues {
@@ -634,6 +646,14 @@ mod tests {
         rows[2].fields[11] = Some("approved by the stewards".into());
         let err = check(&rows).expect_err("edited content");
         assert!(err.starts_with("BROKEN at row seq 1003 (event_seq 3,") && err.contains("content changed"), "{err}");
+        let mut chain = Chain::new();
+        let taken: Result<Vec<()>, String> = rows.iter().map(|r| chain.next(r)).collect();
+        assert!(taken.is_err());
+        assert_eq!(
+            (chain.rows, chain.head.as_str()),
+            (1, head.hash.as_str()),
+            "intact: the row before the statement, whose link was not checked"
+        );
         // Content and its content hash rewritten: the statement's link breaks; its first row is named.
         let mut rows = ok.clone();
         rows[3].fields[11] = Some("approved by the stewards".into());
