@@ -11,12 +11,12 @@
 //! - a person with psql is `db:<role>` with the reason of `SET LOCAL trm.reason`;
 //! - the ledger refuses UPDATE/DELETE even to its owner; a superuser's edit (triggers off) is caught by
 //!   `trm-init ledger verify`, which names the row (exit 67), while another event's chain stays intact;
+//!   `trm-init ledger export` files the same rows, head and verification line with the versions (JSON, CSV);
 //! - the chain crosses versions: the boot applies db-init-post without 026, the processor's first batch
 //!   is chained row by row (version 1, 019's trigger), then 026 is applied and every later write is
 //!   chained per statement (version 2); the chain verifies across, an edit of a version-1 row and of a
 //!   version-2 row are named, and so is a version-2 edit whose content hash was rewritten to fit (at
 //!   the first row of its statement), a removed row and a rewritten link;
-//!   `trm-init ledger export` files the same rows, head and verification line with the versions (JSON, CSV);
 //! - db-init-post/018: where the event numbers its articles a decision cites one (the form's write-only
 //!   fields carry reason and article into the ledger); the processor never inserts a result official or a
 //!   penalty reviewed; after the protest window only a race director amends; nothing of club B's
@@ -651,7 +651,7 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     let v1_after = stack.sql(&format!("SELECT after::text FROM timing_ledger WHERE seq = {v1_row}"));
     tamper(&format!("UPDATE timing_ledger SET after = after || '{{\"seconds\": 0}}' WHERE seq = {v1_row}"));
     broken_at(&v1_row, "content changed");
-    tamper(&format!("UPDATE timing_ledger SET after = '{v1_after}' WHERE seq = {v1_row}"));
+    tamper(&format!("UPDATE timing_ledger SET after = '{}' WHERE seq = {v1_row}", v1_after.replace('\'', "''")));
     // The two-row statement: its second row's seconds edited; then also its content hash rewritten with
     // the database's own function (what a superuser who read 026 would do): the statement is named.
     let (first, second) = {
@@ -676,7 +676,8 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     ));
     broken_at(&first, "the link of its statement");
     tamper(&format!(
-        "UPDATE timing_ledger SET after = '{after_text}', content_hash = '{content}' WHERE seq = {second}"
+        "UPDATE timing_ledger SET after = '{}', content_hash = '{content}' WHERE seq = {second}",
+        after_text.replace('\'', "''")
     ));
     // The statement's last row removed: the statement no longer links (named at its first row).
     let next = stack.sql(&format!("SELECT min(seq) FROM timing_ledger WHERE event_id = {event_a} AND seq > {second}"));
