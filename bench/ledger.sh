@@ -35,7 +35,9 @@ WITH o AS (INSERT INTO organizations (id, name, slug) VALUES (gen_random_uuid(),
 INSERT INTO entries (event_id, class_id, race_number, status) SELECT c.event_id, c.id, n, 'started' FROM c, generate_series(1, 300) n;
 SQL
 log "measuring, $RUNS runs per variant"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 out=$(psql -X -q -d $db -v runs="$RUNS" -f bench/ledger/measure.sql)
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 val() { grep "^$1|" <<<"$out" | cut -d'|' -f"$2"; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 row() { echo "| $2 | $(val "$1" 2) ms | $(val "$1" 3) ms | $(ratio "$(val "$1" 2)" "$(val "$1" 3)")x | $(val "$1" 4) |"; }
@@ -47,6 +49,7 @@ cat <<MD
 One event, 300 entries; each statement in one transaction as the processor sends it; server-side time,
 median of $RUNS runs per variant, the two alternating in one session; baseline = the same statements with
 the ledger's triggers disabled (the publication makes its result version in both). PostgreSQL $(psql -X -qtA -d $db -c 'SHOW server_version').
+Load average (1, 5, 15 min) before the measurement: $load_before; after: $load_after ($(nproc) cores).
 
 | statement | with ledger | without | ratio | ledger rows per run |
 |---|---|---|---|---|

@@ -12,6 +12,11 @@
 //! - the ledger refuses UPDATE/DELETE even to its owner; a superuser's edit (triggers off) is caught by
 //!   `trm-init ledger verify`, which names the row (exit 67), while another event's chain stays intact;
 //!   `trm-init ledger export` files the same rows, head and verification line with the versions (JSON, CSV);
+//! - the chain crosses versions: the boot applies db-init-post without 026, the processor's first batch
+//!   is chained row by row (version 1, 019's trigger), then 026 is applied and every later write is
+//!   chained per statement (version 2); the chain verifies across, an edit of a version-1 row and of a
+//!   version-2 row are named, and so is a version-2 edit whose content hash was rewritten to fit (at
+//!   the first row of its statement), a removed row and a rewritten link;
 //! - db-init-post/018: where the event numbers its articles a decision cites one (the form's write-only
 //!   fields carry reason and article into the ledger); the processor never inserts a result official or a
 //!   penalty reviewed; after the protest window only a race director amends; nothing of club B's
@@ -136,6 +141,22 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     let db = TestDb::fresh("ledger");
     let ports = Ports::free();
     let mut env = boot_env(&db, ports);
+    // The boot applies db-init-post without 026 (the chain per statement): the first rows are version 1.
+    let post = repo().join("db-init-post");
+    let mut before_026: Vec<(String, String)> = Vec::new();
+    for name in repo_migrations("db-init-post") {
+        if !name.starts_with("026_") {
+            let text = std::fs::read_to_string(post.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            before_026.push((name, text));
+        }
+    }
+    let files: Vec<(&str, &str)> = before_026.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    let post_before_026 = migration_dir(&files);
+    for (key, value) in env.iter_mut() {
+        if key == "TRM_INIT_DB_INIT__POST_DIR" {
+            *value = post_before_026.path().to_string_lossy().into_owned();
+        }
+    }
     // Directus sheds load with 503 when its event loop lags, which this shared machine causes.
     env.push(("PRESSURE_LIMITER_ENABLED".into(), "false".into()));
     let boot = Boot::start(&env, ports);
@@ -186,6 +207,39 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     assert_eq!(
         stack.last_entry("stage_results", &result_a1),
         "db:trm_processor_test | trm_processor_test | insert | - | -"
+    );
+    assert_eq!(
+        stack.sql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'timing_ledger' AND column_name = 'chain_version'"),
+        "0",
+        "the boot applied db-init-post without 026"
+    );
+    // Now 026: the chain per statement, from here on.
+    let applied = run_to_end(
+        db_init_command(&stack.db, &repo().join("db-init"), &post, &["--phase", "post"]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(applied.code(), 0, "db-init post with 026:\n{}{}", applied.stdout, applied.stderr);
+    assert!(applied.stdout.contains("1 applied"), "only 026 is new: {}", applied.stdout);
+    assert_eq!(
+        stack.sql("SELECT string_agg(DISTINCT chain_version::text, ',') FROM timing_ledger"),
+        "1",
+        "the rows written before 026 are version 1"
+    );
+    // A statement of two rows (two penalties of entry 2), as version 2.
+    stack
+        .processor(&format!(
+            "INSERT INTO entry_penalties (entry_id, stage_id, type, penalty_key, inputs, seconds) VALUES
+               ({entry_a2}, {stage_a}, 'speeding', 'speeding:1', '{{\"peak_kmh\": 64}}', 60),
+               ({entry_a2}, {stage_a}, 'speeding', 'speeding:2', '{{\"peak_kmh\": 66}}', 120)"
+        ))
+        .unwrap_or_else(|e| panic!("the processor's batch after 026: {e}"));
+    assert_eq!(
+        stack.sql(&format!(
+            "SELECT concat_ws(' ', count(*), count(DISTINCT hash), count(DISTINCT prev_hash), min(actor))
+               FROM timing_ledger WHERE event_id = {event_a} AND chain_version = 2"
+        )),
+        "2 1 1 db:trm_processor_test",
+        "one statement, one link, one head before it, the processor's role"
     );
     // The same batch again changes nothing, and records nothing.
     let before = stack.sql("SELECT count(*) FROM timing_ledger");
@@ -571,6 +625,76 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     assert!(err.contains("append-only"), "{err}");
     let err = psql_result(&stack.db.name, "DELETE FROM timing_ledger").expect_err("append-only");
     assert!(err.contains("append-only"), "{err}");
+
+    // ---- the chain across versions -----------------------------------------------------------------------
+    assert_eq!(
+        stack.sql(&format!(
+            "SELECT string_agg(DISTINCT chain_version::text, ',') FROM timing_ledger WHERE event_id = {event_a}"
+        )),
+        "1,2",
+        "event A's chain holds rows of both versions (and verified intact above)"
+    );
+    let tamper = |sql: &str| stack.sql(&format!("SET session_replication_role = replica; {sql}"));
+    let broken_at = |seq: &str, why: &str| {
+        let out = stack.verify(&["--event", "ledger-rally", "--organization", "club-ledger-a"]);
+        assert_eq!(out.code(), 67, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains(&format!("BROKEN at row seq {seq} ")) && out.stdout.contains(why),
+            "seq {seq}, {why}: {}",
+            out.stdout
+        );
+    };
+    // A version-1 row (the processor's first insert) edited.
+    let v1_row =
+        stack.sql(&format!("SELECT min(seq) FROM timing_ledger WHERE event_id = {event_a} AND chain_version = 1"));
+    let v1_after = stack.sql(&format!("SELECT after::text FROM timing_ledger WHERE seq = {v1_row}"));
+    tamper(&format!("UPDATE timing_ledger SET after = after || '{{\"seconds\": 0}}' WHERE seq = {v1_row}"));
+    broken_at(&v1_row, "content changed");
+    tamper(&format!("UPDATE timing_ledger SET after = '{}' WHERE seq = {v1_row}", v1_after.replace('\'', "''")));
+    // The two-row statement: its second row's seconds edited; then also its content hash rewritten with
+    // the database's own function (what a superuser who read 026 would do): the statement is named.
+    let (first, second) = {
+        let rows = stack.sql(&format!(
+            "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM timing_ledger
+              WHERE event_id = {event_a} AND chain_version = 2 AND table_name = 'entry_penalties' AND row_key IN
+                    (SELECT id::text FROM entry_penalties WHERE entry_id = {entry_a2})"
+        ));
+        let v: Vec<String> = rows.split(',').map(str::to_string).collect();
+        assert_eq!(v.len(), 2, "the two-row statement: {rows}");
+        (v[0].clone(), v[1].clone())
+    };
+    let original =
+        stack.sql(&format!("SELECT after::text || '#' || content_hash FROM timing_ledger WHERE seq = {second}"));
+    let (after_text, content) = original.split_once('#').unwrap_or_else(|| panic!("{original}"));
+    tamper(&format!("UPDATE timing_ledger SET after = jsonb_set(after, '{{seconds}}', '0') WHERE seq = {second}"));
+    broken_at(&second, "content changed");
+    tamper(&format!(
+        "UPDATE timing_ledger SET content_hash = trm_ledger_content_hash(event_id, event_seq, trm_ledger_field(trm_ledger_time(recorded_at)),
+                trm_ledger_shared(txid, db_role, directus_user, actor, table_name), row_key, operation, before::text, after::text,
+                reason, regulation_article) WHERE seq = {second}"
+    ));
+    broken_at(&first, "the link of its statement");
+    tamper(&format!(
+        "UPDATE timing_ledger SET after = '{}', content_hash = '{content}' WHERE seq = {second}",
+        after_text.replace('\'', "''")
+    ));
+    // The statement's last row removed: the statement no longer links (named at its first row).
+    let next = stack.sql(&format!("SELECT min(seq) FROM timing_ledger WHERE event_id = {event_a} AND seq > {second}"));
+    let saved = stack.sql(&format!("SELECT to_jsonb(l)::text FROM timing_ledger l WHERE seq = {second}"));
+    tamper(&format!("DELETE FROM timing_ledger WHERE seq = {second}"));
+    broken_at(&first, "the link of its statement (event_seq");
+    tamper(&format!(
+        "INSERT INTO timing_ledger OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(NULL::timing_ledger, '{}')",
+        saved.replace('\'', "''")
+    ));
+    // The statement's link rewritten on both its rows: it no longer is the hash of its rows.
+    tamper(&format!("UPDATE timing_ledger SET hash = repeat('f', 64) WHERE seq IN ({first}, {second})"));
+    broken_at(&first, "the link of its statement");
+    tamper(&format!(
+        "UPDATE timing_ledger SET hash = (SELECT prev_hash FROM timing_ledger WHERE seq = {next}) WHERE seq IN ({first}, {second})"
+    ));
+    let ok = stack.verify(&["--event", "ledger-rally", "--organization", "club-ledger-a", "--head", &head]);
+    assert_eq!(ok.code(), 0, "put back: {}", ok.stdout);
 
     // A superuser edits the override's reason with the triggers off: caught, the row is named.
     let tampered = stack.sql(&format!(

@@ -1,14 +1,21 @@
 //! `trm-init ledger verify --event SLUG`: checks an event's chain in the timing ledger
-//! (db-init-post/010_timing_ledger.sql) and names the first broken row; `trm-init ledger export`: the
-//! stewards' file (the ledger and the published result versions, CSV or JSON, with the chain's head and
-//! the verification line).
+//! (db-init-post/010_timing_ledger.sql, chain version 2 from db-init-post/026_ledger_chain_per_statement.sql)
+//! and names the first broken row; `trm-init ledger export`: the stewards' file (the ledger and the
+//! published result versions, CSV or JSON, with the chain's head and the verification line).
 //!
 //! Owns recomputing every row's hash from its stored content, independently of the database's own
 //! function (a superuser who edits a row could also replace that), and the exit codes of the check.
 //! Reads only: takes no lock, writes nothing. Never trusts a stored hash it has not recomputed.
 //!
-//! The hashed text (the one format, also written down in 010's header): the fields of `HASHED`, each as
-//! `<byte length>:<text>` or `-` for NULL, joined by `|`; the hash is sha256 of it, in lowercase hex.
+//! The hashed texts (also written down in 010's and 026's headers): fields, each as `<byte length>:<text>`
+//! or `-` for NULL, joined by `|`; a hash is sha256 of the text, in lowercase hex.
+//! - version 1 (rows written before 026): a row's `hash` covers the fields of `HASHED`, the last of which
+//!   is `prev_hash`, the hash of the row before it;
+//! - version 2: a row's `content_hash` covers its own content (`chain_version`, the fields of `HASHED`
+//!   but `prev_hash`, with `actor` after `directus_user`); the rows one statement appended to the event
+//!   share `prev_hash` (the head before the statement) and `hash`, the statement's link: sha256 of
+//!   `<prev_hash>|<content_hash 1>|...|<content_hash n>` in event_seq order. The head is the last
+//!   row's `hash` in both versions, so a chain crosses from version 1 to version 2.
 
 use crate::cli::{ExportArgs, ExportFormat, LedgerArgs, LedgerCommand};
 use crate::config::Config;
@@ -21,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 /// The hash a chain's first row points back to.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The hashed columns in their order, each rendered as text the way 010 renders it.
+/// The hashed columns of version 1 in their order, each rendered as text the way 010 renders it
+/// (version 2 takes them but `prev_hash`, and `actor`: `Row::content_fields`).
 const HASHED: &str = "event_id::text, event_seq::text, \
      to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), txid, db_role, directus_user::text, \
      table_name, row_key, operation, before::text, after::text, reason, regulation_article, prev_hash";
@@ -112,8 +120,12 @@ impl Walk {
 }
 
 async fn walk(session: &Session, event: &Event) -> Result<Walk, Failure> {
+    // chain_version and content_hash through the row's JSON: a database from before 026 has neither
+    // column (every row is version 1 there).
     let query = format!(
-        "SELECT seq, event_seq, hash, table_name, row_key, operation, to_jsonb(l)::text, {HASHED} FROM timing_ledger l WHERE event_id = $1 ORDER BY 2"
+        "SELECT seq, event_seq, hash, table_name, row_key, operation, to_jsonb(l)::text,
+                coalesce((to_jsonb(l) ->> 'chain_version')::int, 1), to_jsonb(l) ->> 'content_hash', actor, {HASHED}
+           FROM timing_ledger l WHERE event_id = $1 ORDER BY 2"
     );
     let rows = session.query_raw(&query, [&event.id]).await.map_err(|e| DbError::query("reading timing_ledger", &e))?;
     pin_mut!(rows);
@@ -130,23 +142,29 @@ async fn walk(session: &Session, event: &Event) -> Result<Walk, Failure> {
         if walk.broken.is_some() {
             continue;
         }
-        let seq: i64 = column(&row, 0, "timing_ledger.seq")?;
-        let event_seq: i64 = column(&row, 1, "timing_ledger.event_seq")?;
-        let stored: String = column(&row, 2, "timing_ledger.hash")?;
-        let what = format!(
-            "{} {} {}",
-            column::<String>(&row, 3, "timing_ledger.table_name")?,
-            column::<String>(&row, 4, "timing_ledger.row_key")?,
-            column::<String>(&row, 5, "timing_ledger.operation")?
-        );
         let mut fields: Vec<Option<String>> = Vec::with_capacity(HASHED_COUNT);
         for i in 0..HASHED_COUNT {
-            fields.push(column(&row, 7 + i, "timing_ledger")?);
+            fields.push(column(&row, 10 + i, "timing_ledger")?);
         }
-        let prev = fields[HASHED_COUNT - 1].clone().unwrap_or_default();
-        if let Err(why) = walk.chain.next(event_seq, &prev, &fields, &stored) {
-            walk.broken = Some(format!("BROKEN at row seq {seq} (event_seq {event_seq}, {what}): {why}"));
-        }
+        let entry = Row {
+            seq: column(&row, 0, "timing_ledger.seq")?,
+            event_seq: column(&row, 1, "timing_ledger.event_seq")?,
+            hash: column(&row, 2, "timing_ledger.hash")?,
+            what: format!(
+                "{} {} {}",
+                column::<String>(&row, 3, "timing_ledger.table_name")?,
+                column::<String>(&row, 4, "timing_ledger.row_key")?,
+                column::<String>(&row, 5, "timing_ledger.operation")?
+            ),
+            version: column(&row, 7, "timing_ledger.chain_version")?,
+            content_hash: column(&row, 8, "timing_ledger.content_hash")?,
+            actor: column(&row, 9, "timing_ledger.actor")?,
+            fields,
+        };
+        walk.broken = walk.chain.next(&entry).err();
+    }
+    if walk.broken.is_none() {
+        walk.broken = walk.chain.finish().err();
     }
     Ok(walk)
 }
@@ -219,6 +237,8 @@ const LEDGER_COLUMNS: &[&str] = &[
     "regulation_article",
     "prev_hash",
     "hash",
+    "chain_version",
+    "content_hash",
 ];
 const VERSION_COLUMNS: &[&str] = &[
     "stage",
@@ -288,35 +308,167 @@ fn csv_cell(v: &serde_json::Value) -> String {
     }
 }
 
-/// The chain walked so far: how many rows, and the last row's hash.
+/// One ledger row as read back: where it stands, what it says it is, and its hashed fields.
+#[derive(Clone)]
+struct Row {
+    seq: i64,
+    event_seq: i64,
+    what: String,
+    version: i32,
+    /// version 1: the row's hash; version 2: its statement's link
+    hash: String,
+    content_hash: Option<String>,
+    actor: String,
+    /// the fields of `HASHED`, rendered as the database renders them
+    fields: Vec<Option<String>>,
+}
+
+impl Row {
+    fn prev_hash(&self) -> &str {
+        self.fields[HASHED_COUNT - 1].as_deref().unwrap_or_default()
+    }
+
+    /// Where a break is named: `BROKEN at row seq S (event_seq E, TABLE ROW OPERATION)`.
+    fn at(&self) -> String {
+        format!("BROKEN at row seq {} (event_seq {}, {})", self.seq, self.event_seq, self.what)
+    }
+
+    /// Version 2's content fields: chain_version, the fields of `HASHED` up to directus_user, actor,
+    /// the rest but prev_hash.
+    fn content_fields(&self) -> Vec<Option<String>> {
+        let mut f = Vec::with_capacity(HASHED_COUNT + 1);
+        f.push(Some(self.version.to_string()));
+        f.extend_from_slice(&self.fields[..6]);
+        f.push(Some(self.actor.clone()));
+        f.extend_from_slice(&self.fields[6..HASHED_COUNT - 1]);
+        f
+    }
+}
+
+/// The version-2 rows of one statement read so far (consecutive rows sharing prev_hash and hash).
+struct Statement {
+    /// the statement's first row, where a broken link is named
+    first: String,
+    first_event_seq: i64,
+    prev: String,
+    link: String,
+    contents: Vec<String>,
+}
+
+/// The chain walked so far: how many rows, and the head (the last row's hash; while a statement's
+/// rows are being read, the head before it).
 struct Chain {
     rows: i64,
     head: String,
+    open: Option<Statement>,
 }
 
 impl Chain {
     fn new() -> Chain {
-        Chain { rows: 0, head: GENESIS.to_string() }
+        Chain { rows: 0, head: GENESIS.to_string(), open: None }
     }
 
-    /// Takes the next row or says why it breaks the chain.
-    fn next(&mut self, event_seq: i64, prev_hash: &str, fields: &[Option<String>], stored: &str) -> Result<(), String> {
-        if event_seq != self.rows + 1 {
+    /// Takes the next row (in event_seq order) or says where and why the chain breaks: at this row, or
+    /// at the first row of the statement this row ends, when that statement's link does not hold. After
+    /// a break, `rows` and `head` are those of the chain before the break (a statement whose link was
+    /// not checked counts as none of it).
+    fn next(&mut self, row: &Row) -> Result<(), String> {
+        let taken = self.take(row);
+        if taken.is_err() {
+            if let Some(open) = self.open.take() {
+                self.rows = open.first_event_seq - 1;
+            }
+        }
+        taken
+    }
+
+    fn take(&mut self, row: &Row) -> Result<(), String> {
+        let continues =
+            self.open.as_ref().is_some_and(|s| row.version == 2 && row.prev_hash() == s.prev && row.hash == s.link);
+        if !continues {
+            self.finish()?;
+        }
+        if row.event_seq != self.rows + 1 {
             return Err(format!(
-                "event_seq {event_seq} where {} was expected: rows were removed or inserted before it",
+                "{}: event_seq {} where {} was expected: rows were removed or inserted before it",
+                row.at(),
+                row.event_seq,
                 self.rows + 1
             ));
         }
-        if prev_hash != self.head {
-            return Err(format!("it points back to {prev_hash}, but the row before it hashes to {}", self.head));
+        match row.version {
+            1 => {
+                if row.prev_hash() != self.head {
+                    return Err(format!(
+                        "{}: it points back to {}, but the row before it hashes to {}",
+                        row.at(),
+                        row.prev_hash(),
+                        self.head
+                    ));
+                }
+                let computed = row_hash(&row.fields);
+                if computed != row.hash {
+                    return Err(format!(
+                        "{}: its content changed after it was written (stored hash {}, content hashes to {computed})",
+                        row.at(),
+                        row.hash
+                    ));
+                }
+                self.rows += 1;
+                self.head = computed;
+            }
+            2 => {
+                let computed = row_hash(&row.content_fields());
+                let stored = row.content_hash.as_deref().unwrap_or("(none)");
+                if computed != stored {
+                    return Err(format!(
+                        "{}: its content changed after it was written (stored content hash {stored}, content hashes to {computed})",
+                        row.at()
+                    ));
+                }
+                if !continues {
+                    if row.prev_hash() != self.head {
+                        return Err(format!(
+                            "{}: its statement points back to {}, but the chain before it ends at {}",
+                            row.at(),
+                            row.prev_hash(),
+                            self.head
+                        ));
+                    }
+                    self.open = Some(Statement {
+                        first: row.at(),
+                        first_event_seq: row.event_seq,
+                        prev: self.head.clone(),
+                        link: row.hash.clone(),
+                        contents: Vec::new(),
+                    });
+                }
+                if let Some(open) = self.open.as_mut() {
+                    open.contents.push(computed);
+                }
+                self.rows += 1;
+            }
+            other => return Err(format!("{}: chain_version {other} is not one this trm-init knows (1, 2)", row.at())),
         }
-        let computed = row_hash(fields);
-        if computed != stored {
+        Ok(())
+    }
+
+    /// Closes the statement being read (at the end of the walk, or when a row of another begins):
+    /// its link must be the hash of the head before it and its rows' content hashes.
+    fn finish(&mut self) -> Result<(), String> {
+        let Some(open) = self.open.take() else { return Ok(()) };
+        let computed = statement_link(&open.prev, &open.contents);
+        if computed != open.link {
+            let n = open.contents.len();
+            self.rows = open.first_event_seq - 1;
             return Err(format!(
-                "its content changed after it was written (stored hash {stored}, content hashes to {computed})"
+                "{}: the link of its statement (event_seq {}-{}, {n} rows) is {}, but the chain before it and the rows' content hashes link to {computed}: a content hash was rewritten, or rows were removed, inserted or reordered in it",
+                open.first,
+                open.first_event_seq,
+                open.first_event_seq + n as i64 - 1,
+                open.link
             ));
         }
-        self.rows += 1;
         self.head = computed;
         Ok(())
     }
@@ -335,25 +487,91 @@ fn row_hash(fields: &[Option<String>]) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// A version-2 statement's link: sha256 (lowercase hex) of `<prev>|<content hash 1>|...|<content hash n>`.
+fn statement_link(prev: &str, contents: &[String]) -> String {
+    let mut text = String::with_capacity(65 * (contents.len() + 1));
+    text.push_str(prev);
+    for c in contents {
+        text.push('|');
+        text.push_str(c);
+    }
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn fields(reason: Option<&str>, prev: &str) -> Vec<Option<String>> {
-        let mut f: Vec<Option<String>> = ["7", "1", "2026-06-07T08:00:00.000000Z", "812", "trm_processor_rally"]
-            .iter()
-            .map(|s| Some(s.to_string()))
-            .collect();
+    /// The 14 fields of `HASHED` of a penalty row at `event_seq`.
+    fn fields(event_seq: i64, reason: Option<&str>, prev: &str) -> Vec<Option<String>> {
+        let mut f: Vec<Option<String>> =
+            ["7", &event_seq.to_string(), "2026-06-07T08:00:00.000000Z", "812", "trm_processor_rally"]
+                .iter()
+                .map(|s| Some(s.to_string()))
+                .collect();
         f.push(None); // directus_user
-        for s in ["entry_penalties", "12", "insert"] {
+        for s in ["entry_penalties", &(100 + event_seq).to_string(), "insert"] {
             f.push(Some(s.to_string()));
         }
         f.push(None);
-        f.push(Some(r#"{"id": 12, "seconds": 300}"#.to_string()));
+        f.push(Some(format!(r#"{{"id": {}, "seconds": 300}}"#, 100 + event_seq)));
         f.push(reason.map(str::to_string));
         f.push(None);
         f.push(Some(prev.to_string()));
         f
+    }
+
+    /// A version-1 row as 010 wrote it, chained to `prev`.
+    fn v1(event_seq: i64, reason: Option<&str>, prev: &str) -> Row {
+        let fields = fields(event_seq, reason, prev);
+        Row {
+            seq: 1000 + event_seq,
+            event_seq,
+            what: format!("entry_penalties {} insert", 100 + event_seq),
+            version: 1,
+            hash: row_hash(&fields),
+            content_hash: None,
+            actor: "db:trm_processor_rally".to_string(),
+            fields,
+        }
+    }
+
+    /// One statement's version-2 rows as 026 writes them: event_seq from `first`, linked to `prev`.
+    fn statement(first: i64, n: i64, prev: &str) -> Vec<Row> {
+        let mut rows: Vec<Row> = (first..first + n)
+            .map(|event_seq| {
+                let mut row = v1(event_seq, None, prev);
+                row.version = 2;
+                row.content_hash = Some(row_hash(&row.content_fields()));
+                row
+            })
+            .collect();
+        let contents: Vec<String> = rows.iter().filter_map(|r| r.content_hash.clone()).collect();
+        let link = statement_link(prev, &contents);
+        for row in &mut rows {
+            row.hash = link.clone();
+        }
+        rows
+    }
+
+    /// What a superuser who moved rows would do to hide it: the version-2 rows numbered 1, 2, ... again
+    /// and their content hashes recomputed (their links left as they were).
+    fn renumber(rows: &mut [Row]) {
+        for (i, r) in rows.iter_mut().enumerate().filter(|(_, r)| r.version == 2) {
+            r.event_seq = i as i64 + 1;
+            r.fields[1] = Some(r.event_seq.to_string());
+            r.content_hash = Some(row_hash(&r.content_fields()));
+        }
+    }
+
+    /// Walks `rows` as `walk` does: Ok(head) or the first break.
+    fn check(rows: &[Row]) -> Result<String, String> {
+        let mut chain = Chain::new();
+        for row in rows {
+            chain.next(row)?;
+        }
+        chain.finish()?;
+        Ok(chain.head)
     }
 
     #[test]
@@ -382,24 +600,111 @@ mod tests {
     }
 
     #[test]
-    fn a_chain_takes_its_rows_in_order_and_names_what_breaks_it() {
-        let mut chain = Chain::new();
-        let first = fields(None, GENESIS);
-        let h1 = row_hash(&first);
-        assert_eq!(chain.next(1, GENESIS, &first, &h1), Ok(()));
-        let second = fields(Some("GPS drift"), &h1);
-        let h2 = row_hash(&second);
+    fn a_version_1_chain_takes_its_rows_in_order_and_names_what_breaks_it() {
+        let first = v1(1, None, GENESIS);
+        let second = v1(2, Some("GPS drift"), &first.hash);
+        assert_eq!(check(&[v1(1, None, GENESIS), v1(2, Some("GPS drift"), &first.hash)]), Ok(second.hash.clone()));
         // A changed reason no longer hashes to what was stored.
-        let tampered = fields(Some("GPS drift, approved"), &h1);
-        let err = chain.next(2, &h1, &tampered, &h2).expect_err("tampered content");
-        assert!(err.contains("content changed"), "{err}");
+        let mut tampered = v1(2, Some("GPS drift"), &first.hash);
+        tampered.fields[11] = Some("GPS drift, approved".into());
+        let err = check(&[v1(1, None, GENESIS), tampered]).expect_err("tampered content");
+        assert!(err.starts_with("BROKEN at row seq 1002 (event_seq 2,") && err.contains("content changed"), "{err}");
         // A gap in event_seq: a removed row.
-        let err = chain.next(3, &h1, &second, &h2).expect_err("gap");
+        let err = check(&[v1(1, None, GENESIS), v1(3, None, &first.hash)]).expect_err("gap");
         assert!(err.contains("event_seq 3 where 2 was expected"), "{err}");
         // A row that points back elsewhere.
-        let err = chain.next(2, GENESIS, &second, &h2).expect_err("bad link");
+        let err = check(&[v1(1, None, GENESIS), v1(2, None, GENESIS)]).expect_err("bad link");
         assert!(err.contains("points back"), "{err}");
-        assert_eq!(chain.next(2, &h1, &second, &h2), Ok(()));
-        assert_eq!((chain.rows, chain.head.as_str()), (2, h2.as_str()));
+    }
+
+    #[test]
+    fn a_chain_crosses_from_version_1_to_version_2_and_on() {
+        let old = [v1(1, None, GENESIS), v1(2, Some("GPS drift"), &v1(1, None, GENESIS).hash)];
+        let mut rows = old.to_vec();
+        let a = statement(3, 3, &old[1].hash);
+        let b = statement(6, 1, &a[0].hash);
+        rows.extend(a.iter().cloned());
+        rows.extend(b.iter().cloned());
+        assert_eq!(check(&rows), Ok(b[0].hash.clone()), "the head is the last statement's link");
+        // Two statements in a row that happen to be read as one would not link: each is its own.
+        assert_ne!(a[0].hash, b[0].hash);
+        // Every version-2 row of a statement carries its link and the head before it.
+        assert!(a.iter().all(|r| r.hash == a[0].hash && r.prev_hash() == old[1].hash));
+    }
+
+    #[test]
+    fn version_2_names_an_edited_row_and_the_statement_whose_link_breaks() {
+        let head = v1(1, None, GENESIS);
+        let with = |mut st: Vec<Row>| {
+            st.insert(0, v1(1, None, GENESIS));
+            st
+        };
+        let ok = with(statement(2, 4, &head.hash));
+        assert!(check(&ok).is_ok());
+        // Content edited, content hash left: the row itself is named.
+        let mut rows = ok.clone();
+        rows[2].fields[11] = Some("approved by the stewards".into());
+        let err = check(&rows).expect_err("edited content");
+        assert!(err.starts_with("BROKEN at row seq 1003 (event_seq 3,") && err.contains("content changed"), "{err}");
+        let mut chain = Chain::new();
+        let taken: Result<Vec<()>, String> = rows.iter().map(|r| chain.next(r)).collect();
+        assert!(taken.is_err());
+        assert_eq!(
+            (chain.rows, chain.head.as_str()),
+            (1, head.hash.as_str()),
+            "intact: the row before the statement, whose link was not checked"
+        );
+        // Content and its content hash rewritten: the statement's link breaks; its first row is named.
+        let mut rows = ok.clone();
+        rows[3].fields[11] = Some("approved by the stewards".into());
+        rows[3].content_hash = Some(row_hash(&rows[3].content_fields()));
+        let err = check(&rows).expect_err("rewritten content hash");
+        assert!(
+            err.starts_with("BROKEN at row seq 1002 (event_seq 2,")
+                && err.contains("the link of its statement (event_seq 2-5, 4 rows)"),
+            "{err}"
+        );
+        // The actor is hashed in version 2.
+        let mut rows = ok.clone();
+        rows[1].actor = "directus:someone-else".into();
+        assert!(check(&rows).expect_err("actor").contains("content changed"));
+        // A removed row: a gap at the next one; removed and renumbered (content hashes rewritten): the link.
+        let mut rows = ok.clone();
+        rows.remove(2);
+        assert!(check(&rows).expect_err("gap").contains("event_seq 4 where 3 was expected"));
+        let mut renumbered = with(statement(2, 4, &head.hash));
+        renumbered.remove(2);
+        renumber(&mut renumbered);
+        let err = check(&renumbered).expect_err("renumbered");
+        assert!(err.contains("the link of its statement"), "{err}");
+        // Two rows swapped (event_seq and content hashes rewritten to fit): the link's order breaks.
+        let mut rows = ok.clone();
+        rows.swap(2, 3);
+        renumber(&mut rows);
+        assert!(check(&rows).expect_err("swapped").contains("the link of its statement"));
+        // A row inserted into the statement with its own content hash: the link again.
+        let mut rows = ok.clone();
+        let mut extra = rows[4].clone();
+        extra.fields[7] = Some("999".into());
+        rows.push(extra);
+        renumber(&mut rows);
+        assert!(check(&rows).expect_err("inserted").contains("the link of its statement (event_seq 2-6, 5 rows)"));
+        // A rewritten link on every row of the statement: the next statement no longer points to it.
+        let mut rows = ok.clone();
+        rows.extend(statement(6, 2, &ok[4].hash));
+        for r in rows.iter_mut().skip(1).take(4) {
+            r.hash = "f".repeat(64);
+        }
+        let err = check(&rows).expect_err("rewritten link");
+        assert!(err.contains("the link of its statement"), "{err}");
+        // A statement split by rewriting the link of its last row: the row no longer continues it.
+        let mut rows = ok.clone();
+        rows[4].hash = statement_link(&head.hash, &[rows[4].content_hash.clone().unwrap_or_default()]);
+        let err = check(&rows).expect_err("split");
+        assert!(err.contains("the link of its statement (event_seq 2-4, 3 rows)"), "{err}");
+        // A version the tool does not know.
+        let mut rows = ok.clone();
+        rows[1].version = 3;
+        assert!(check(&rows).expect_err("version").contains("chain_version 3"));
     }
 }
