@@ -50,9 +50,10 @@ fn idle_supervisor_keeps_its_code_given_back() {
         .map(|c| c.trim().to_string())
         .collect();
     assert!(threads.iter().any(|t| t == "trm-memory"), "no trm-memory thread among {threads:?}");
-    // After the second trim, while nothing happens, at most an eighth of what start-up had resident
-    // stays (before this thread existed it was a quarter: the runtime's way back to epoll refaulted it).
-    let bound = released / 8;
+    // After the second trim, while nothing happens, at most a fifth of what start-up had resident stays.
+    // Measured: 6 % (debug build) and 16 % (release); trimmed from the runtime's thread as before, its way
+    // back to epoll refaulted 36 % (debug) and 24 % (release).
+    let bound = released / 5;
     let mut last = 0;
     let settled = eventually(LIMIT, || {
         last = resident_code_kb(init.outer_pid);
