@@ -6,13 +6,14 @@
 //! tables (`MADV_DONTNEED`). Only mappings with no private (copied-on-write) page are touched, so
 //! nothing but clean file pages is dropped; any page needed again is faulted back from the page cache.
 //!
-//! Why a thread of its own: code that runs after a trim faults back in 64 KiB fault-around blocks
-//! (measured: `MADV_RANDOM` does not turn that off on this kernel, see docs/benchmarks.md). Trimmed from
-//! the runtime's thread, the way back to `epoll_wait` refaulted ~830 kB of code. The runtime's thread
-//! now only writes a request to a pipe and goes back to sleep; this thread trims, waits `SETTLE`, trims
-//! the same mappings again (taking back what the requester's path faulted in meanwhile), and blocks in
-//! `read` on its pipe: what stays resident is this thread's own short path back to sleep. Never on the signal or
-//! reap path, never blocks a caller, never panics: a failure is logged at debug and the trim skipped.
+//! Why a thread of its own: code that runs after a trim faults back in whole blocks (64 KiB
+//! fault-around, 128 KiB page-cache folios here), not pages; `MADV_RANDOM` does not change that on this
+//! kernel (measured, see docs/benchmarks.md). Trimmed from the runtime's thread, the way back to
+//! `epoll_wait` refaulted ~830 kB of code. The runtime's thread now only writes a request to a pipe and
+//! goes back to sleep; this thread trims, waits `SETTLE`, trims the same mappings again (taking back what
+//! the requester's path faulted in meanwhile), and blocks in `read` on its pipe: what stays resident is
+//! this thread's own short path back to sleep. Never on the signal or reap path, never blocks a caller,
+//! never panics: a failure is logged at debug and the trim skipped.
 
 use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
