@@ -36,8 +36,8 @@ pub(crate) enum MemoryError {
     Advise { start: usize, end: usize, source: std::io::Error },
     #[error("cannot start the memory thread: {0}")]
     Thread(std::io::Error),
-    #[error("the memory thread has stopped")]
-    Gone,
+    #[error("cannot ask the memory thread to trim: {0}")]
+    Request(std::io::Error),
 }
 
 /// Asks the memory thread to trim `after` from now (starting the thread on first use). Returns at once.
@@ -55,10 +55,14 @@ fn request(after: Duration) -> Result<(), MemoryError> {
     // SAFETY: writes 8 bytes from a live buffer to our own pipe; a full pipe (EAGAIN) means trims are
     // already pending, which serve this request too.
     let n = unsafe { libc::write(fd.as_raw_fd(), millis.as_ptr().cast(), millis.len()) };
-    if n == millis.len() as isize || std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock {
+    if n == millis.len() as isize {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if e.kind() == std::io::ErrorKind::WouldBlock {
         Ok(())
     } else {
-        Err(MemoryError::Gone)
+        Err(MemoryError::Request(e))
     }
 }
 
