@@ -67,11 +67,9 @@ pub(crate) async fn supervise(
     lifecycle.set(Phase::Starting);
     crate::metrics::child_started();
     tracing::info!(pid = child.pid, command = ?argv, "main child started");
-    // Once the child has settled, give back what only start-up needed (off the signal/reap path).
-    tokio::spawn(async {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        crate::memory::trim_after_startup();
-    });
+    // Once the child has settled, give back what only start-up needed (on the memory thread, off the
+    // signal/reap path).
+    crate::memory::trim_later(Duration::from_secs(1));
     let grace = cfg.stop_grace.get();
     let target = match cfg.signal_target {
         SignalTarget::Child => child.pid,

@@ -1,7 +1,7 @@
 //! Gives back the memory a burst of health traffic faulted in, once the server has been quiet a while.
 //!
 //! Owns only the timing: every request and every upstream ping `touch`es; `QUIET` after the last
-//! touch, while the main child runs, it calls `memory::trim_after_startup` (clean code pages of our
+//! touch, while the main child runs, it asks `memory::trim_later` (clean code pages of our
 //! own binary and free heap go back; they refault from the page cache if needed). A probe every 30 s
 //! (Docker's default) would otherwise keep hyper's code resident for good. During a flood nothing is
 //! trimmed: there is never a quiet moment, and `touch` costs two atomic operations.
@@ -66,7 +66,7 @@ impl Quiet {
             self.inner.armed.store(false, Ordering::Relaxed);
             // In preflight the pages are still in use, and the supervisor trims once the child runs.
             if matches!(lifecycle.current().phase, Phase::Starting | Phase::Running) {
-                crate::memory::trim_after_startup();
+                crate::memory::trim_later(Duration::ZERO);
             }
         }
     }
