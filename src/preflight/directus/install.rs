@@ -3,8 +3,10 @@
 //!
 //! Owns reading the Directus installation on disk: the folder of `cli.js` named by `schema.directus`
 //! (or a child command), the `directus` package's version, and `@directus/api`'s `cli/run.js` (the
-//! entry point `cli.js` imports after its update check), resolved the way Node resolves it from that
-//! folder, so it follows whatever version is installed. It reads files only: it never starts anything.
+//! entry point `cli.js` imports after its update check) and `start.js` (the server module the CLI's
+//! `start` runs), resolved the way Node resolves them from that folder, so it follows whatever version
+//! is installed; and from those, the command the main child runs. It reads files only: it never starts
+//! anything.
 
 use std::path::{Path, PathBuf};
 
