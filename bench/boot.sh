@@ -8,8 +8,14 @@
 # and black-holed (HTTPS_PROXY points at a local port that accepts connections and never answers, as a
 # locked-down production network does). Every command runs with the same environment, from a folder with
 # no package.json above it (so the update check has no cache, as in a fresh container).
+# trm-init boots as in the image: every trm-init boot gets a fresh copy of the build-time compile cache
+# (compile-cache/warm.mjs, as the Dockerfile makes it) as child.compile_cache_dir, i.e. a new replica's
+# first boot; the step and the child both read it. A cold trm-init boot also runs as "before": as this
+# script measured it until issue 27 (no compile cache on the host: child.compile_cache = false, and the
+# child through cli/run.js start: child.direct_start = false), against the same shell runs.
 # Prints a Markdown table for docs/benchmarks.md.
-# Usage: bench/boot.sh [RUNS]   (default 3)   Env: BASELINES (default bench/baselines)
+# Usage: bench/boot.sh [RUNS]   (default 3)
+# Env: BASELINES (default bench/baselines), EGRESS (default "open blackhole"; "open" measures only that)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$TRM_REPO"
@@ -19,17 +25,24 @@ baselines=${BASELINES:-$repo/bench/baselines}
 log() { echo "[bench] $*" >&2; }
 
 source "$repo/bench/boot-common.sh"
+caches=$(mktemp -d)
+trap 'kill $hole_pid 2>/dev/null; rm -rf "$out" "$work" "$caches"' EXIT
+unset NODE_COMPILE_CACHE
+log "the build-time compile cache: compile-cache/warm.mjs (as the Dockerfile runs it)"
+env DB_CLIENT=pg DB_HOST=127.0.0.1 DB_PORT=9 DB_DATABASE=warm DB_USER=warm SECRET=warm \
+  NODE_COMPILE_CACHE="$caches/image" node compile-cache/warm.mjs "$dx" >&2
 
 warm=bench_warm_$$
 log "preparing the warm database $warm (one full trm-init boot)"
 admin_sql "DROP DATABASE IF EXISTS $warm WITH (FORCE)"
 admin_sql "CREATE DATABASE $warm"
-boot prepare "$warm" open "$trm" >/dev/null
+rm -rf "$caches/copy" && cp -a "$caches/image" "$caches/copy"
+boot prepare "$warm" open env TRM_INIT_CHILD__COMPILE_CACHE_DIR="$caches/copy" "$trm" >/dev/null
 grep -q "fingerprint recorded" "$out/prepare.log" || { log "the warm-up boot did not apply the schema"; cat "$out/prepare.log" >&2; exit 1; }
 
 declare -A t
 for i in $(seq 1 "$runs"); do
-  for egress in open blackhole; do
+  for egress in ${EGRESS:-open blackhole}; do
     log "run $i/$runs, egress $egress"
     order=(trm seed bare changed trm seed bare)
     for who in "${order[@]:$(( (i - 1) % 4 )):4}"; do
@@ -37,28 +50,37 @@ for i in $(seq 1 "$runs"); do
         changed)
           # The path a changed snapshot takes: the fingerprint says "run", so the whole step runs
           # (helper, bootstrap, diff, guard, apply) on the warm database.
-          t[trm_changed_$egress]+=" $(boot trm_changed "$warm" "$egress" env TRM_INIT_SCHEMA__SKIP_UNCHANGED=false "$trm")"
+          rm -rf "$caches/copy" && cp -a "$caches/image" "$caches/copy"
+          t[trm_changed_$egress]+=" $(boot trm_changed "$warm" "$egress" env TRM_INIT_CHILD__COMPILE_CACHE_DIR="$caches/copy" TRM_INIT_SCHEMA__SKIP_UNCHANGED=false "$trm")"
           grep -q "the database already matches the snapshot" "$out/trm_changed.log" || { log "the changed path did not run the step:"; cat "$out/trm_changed.log" >&2; exit 1; } ;;
         trm)
-          t[trm_warm_$egress]+=" $(boot trm_warm "$warm" "$egress" "$trm")"
+          rm -rf "$caches/copy" && cp -a "$caches/image" "$caches/copy"
+          t[trm_warm_$egress]+=" $(boot trm_warm "$warm" "$egress" env TRM_INIT_CHILD__COMPILE_CACHE_DIR="$caches/copy" "$trm")"
           grep -q "bootstrap and schema apply skipped" "$out/trm_warm.log" || { log "warm trm-init did not skip:"; cat "$out/trm_warm.log" >&2; exit 1; } ;;
         seed) t[seed_warm_$egress]+=" $(boot seed_warm "$warm" "$egress" "$baselines/seed-entrypoint.sh")" ;;
         bare) t[bare_warm_$egress]+=" $(boot bare_warm "$warm" "$egress" node "$dx/cli.js" start)" ;;
       esac
     done
-    for who in trm seed; do
+    cold=(trm seed runjs trm seed runjs)
+    for who in "${cold[@]:$(( (i - 1) % 3 )):3}"; do
       db=bench_empty_${who}_$$
       admin_sql "DROP DATABASE IF EXISTS $db WITH (FORCE)"
       admin_sql "CREATE DATABASE $db"
-      if [[ $who == trm ]]; then
-        t[trm_cold_$egress]+=" $(boot trm_cold "$db" "$egress" "$trm")"
-        t[trm_step_$egress]+=" $(sed -n 's/.*directus schema: ok in \([0-9]*\) ms.*/\1/p' "$out/trm_cold.log" | head -n1)"
-      else t[seed_cold_$egress]+=" $(boot seed_cold "$db" "$egress" "$baselines/seed-entrypoint.sh")"; fi
+      case $who in
+        trm)
+          rm -rf "$caches/copy" && cp -a "$caches/image" "$caches/copy"
+          t[trm_cold_$egress]+=" $(boot trm_cold "$db" "$egress" env TRM_INIT_CHILD__COMPILE_CACHE_DIR="$caches/copy" "$trm")"
+          t[trm_step_$egress]+=" $(sed -n 's/.*directus schema: ok in \([0-9]*\) ms.*/\1/p' "$out/trm_cold.log" | head -n1)" ;;
+        runjs)
+          t[trm_cold_runjs_$egress]+=" $(boot trm_cold_runjs "$db" "$egress" env TRM_INIT_CHILD__COMPILE_CACHE=false TRM_INIT_CHILD__DIRECT_START=false "$trm")"
+          t[trm_step_runjs_$egress]+=" $(sed -n 's/.*directus schema: ok in \([0-9]*\) ms.*/\1/p' "$out/trm_cold_runjs.log" | head -n1)" ;;
+        seed) t[seed_cold_$egress]+=" $(boot seed_cold "$db" "$egress" "$baselines/seed-entrypoint.sh")" ;;
+      esac
     done
   done
 done
 holes=$(cat "$out/hole.count" 2>/dev/null || echo 0)
-for db in "$warm" "bench_empty_trm_$$" "bench_empty_seed_$$"; do admin_sql "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
+for db in "$warm" "bench_empty_trm_$$" "bench_empty_seed_$$" "bench_empty_runjs_$$"; do admin_sql "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
 
 ratio() { awk -v a="$(median "${t[$1]}")" -v b="$(median "${t[$2]}")" 'BEGIN {printf "%.2f", a / b}'; }
 row() { read -r m lo hi <<<"$(stats "${t[$2]}")"; printf '| %s | %s | %s | %.2f | %.2f – %.2f | %s |\n' "$1" "$3" "$4" "$m" "$lo" "$hi" "$5"; }
@@ -68,21 +90,29 @@ echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinf
 echo
 echo "| boot | database | egress | median s | min – max s | ratio |"
 echo "|---|---|---|---|---|---|"
-for e in open blackhole; do
+egresses=(${EGRESS:-open blackhole})
+for e in "${egresses[@]}"; do
   row "trm-init (preflight + start)" trm_cold_$e cold "$e" "$(ratio trm_cold_$e seed_cold_$e)x shell sequence"
+  row "trm-init before: no compile cache, \`child.direct_start = false\`" trm_cold_runjs_$e cold "$e" "$(ratio trm_cold_runjs_$e seed_cold_$e)x shell sequence"
   row "seed-entrypoint.sh" seed_cold_$e cold "$e" "1.00x"
 done
-for e in open blackhole; do
+for e in "${egresses[@]}"; do
   row "trm-init (preflight + start)" trm_warm_$e warm "$e" "$(ratio trm_warm_$e bare_warm_$e)x bare start, $(ratio trm_warm_$e seed_warm_$e)x shell sequence"
   row "seed-entrypoint.sh" seed_warm_$e warm "$e" "$(ratio seed_warm_$e bare_warm_$e)x bare start"
   row "bare \`cli.js start\`" bare_warm_$e warm "$e" "1.00x"
   row "trm-init, step forced (changed-snapshot path)" trm_changed_$e warm "$e" "$(ratio trm_changed_$e trm_warm_$e)x trm-init warm, $(ratio trm_changed_$e seed_warm_$e)x shell sequence"
 done
 echo
-echo "Black-holed vs open, trm-init: cold $(ratio trm_cold_blackhole trm_cold_open)x, warm $(ratio trm_warm_blackhole trm_warm_open)x;" \
-     "shell sequence: cold $(ratio seed_cold_blackhole seed_cold_open)x, warm $(ratio seed_warm_blackhole seed_warm_open)x;" \
-     "bare start: $(ratio bare_warm_blackhole bare_warm_open)x."
-echo "Warm restart, trm-init black-holed vs a bare \`cli.js start\` black-holed: $(ratio trm_warm_blackhole bare_warm_blackhole)x."
+if [[ ${#egresses[@]} -eq 2 ]]; then
+  echo "Black-holed vs open, trm-init: cold $(ratio trm_cold_blackhole trm_cold_open)x, warm $(ratio trm_warm_blackhole trm_warm_open)x;" \
+       "shell sequence: cold $(ratio seed_cold_blackhole seed_cold_open)x, warm $(ratio seed_warm_blackhole seed_warm_open)x;" \
+       "bare start: $(ratio bare_warm_blackhole bare_warm_open)x."
+  echo "Warm restart, trm-init black-holed vs a bare \`cli.js start\` black-holed: $(ratio trm_warm_blackhole bare_warm_blackhole)x."
+fi
+echo "Cold, trm-init as in the image (build-time cache, start.js) vs before (no cache, cli/run.js): $(for e in "${egresses[@]}"; do echo -n "$e $(ratio trm_cold_$e trm_cold_runjs_$e)x "; done)"
 read -r m lo hi <<<"$(stats "${t[trm_step_open]}")"
 echo "trm-init's Directus step on an empty database (one Node process: bootstrap, diff, guard, apply), from its own log: median $m ms (min $lo, max $hi)."
+read -r m lo hi <<<"$(stats "${t[trm_step_runjs_open]}")"
+echo "The same step before (no compile cache): median $m ms (min $lo, max $hi)."
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "Connections that reached the black hole over the whole run (the baselines' update checks): $holes."

@@ -133,13 +133,13 @@ fn image_boots_as_pid1_gets_healthy_and_stops_like_docker_stop() {
 
     let directus_child = common::children_of(pid1)
         .into_iter()
-        // The baked child.command names /directus/cli.js; child.skip_update_check starts it as
-        // @directus/api's cli/run.js (no npm update check).
+        // The baked child.command names /directus/cli.js start; child.skip_update_check and
+        // child.direct_start start it as @directus/api's start.js (no npm update check, no CLI).
         .find(|p| {
             std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| c.contains("@directus/api/dist/cli/run.js\0start"))
+                .is_ok_and(|c| c.contains("@directus/api/dist/start.js"))
         })
-        .unwrap_or_else(|| panic!("no Directus child (cli/run.js start) under trm-init; {}", container.logs()));
+        .unwrap_or_else(|| panic!("no Directus child (@directus/api's start.js) under trm-init; {}", container.logs()));
     assert_eq!(uid_of(directus_child), Some(image.uid), "Directus runs as the image's USER");
 
     // The extensions the image ships are node's and Directus loaded them: the endpoint answers itself

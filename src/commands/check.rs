@@ -11,6 +11,8 @@ pub(super) fn check(config: &Config) -> Result<u8, Failure> {
     out.push_str(&config.to_toml());
     let cache = crate::compile_cache::Decision::make(&config.child, std::env::var_os(crate::compile_cache::VAR));
     out.push_str(&format!("\n# child.compile_cache: {}\n", cache.describe()));
+    let started = crate::preflight::directus::install::child_command(&config.child.command, &config.child);
+    out.push_str(&format!("# child: runs {started:?} (child.skip_update_check, child.direct_start)\n"));
 
     if config.preflight.enabled {
         match DbSettings::from_env() {

@@ -30,10 +30,7 @@ pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     } else {
         tracing::info!("health.enabled = false: no health server");
     }
-    let argv = match config.child.skip_update_check {
-        true => preflight::directus::install::without_update_check(&argv),
-        false => argv,
-    };
+    let argv = preflight::directus::install::child_command(&argv, &config.child);
 
     if config.preflight.enabled && !args.no_preflight {
         let reaper = init.reaper.clone();

@@ -84,6 +84,12 @@ pub struct ChildConfig {
     /// npm update check (up to 8 s where egress is blocked, and an "Update available" box in the log).
     /// false: run the command as written.
     pub skip_update_check: bool,
+    /// `direct_start` (default true; only with `skip_update_check`): a command that is exactly
+    /// `... cli.js start` runs `@directus/api`'s `start.js` (the server module, `startServer()`) instead of
+    /// `cli/run.js start`: no commander, no module graph of the CLI's other commands, no CLI-side early
+    /// extension load, no `cli.before`/`cli.after` init events. A start.js that cannot be found is a
+    /// warning and the start goes through `cli/run.js`. false: `cli/run.js start`.
+    pub direct_start: bool,
     /// `drain` (default `"0s"`): on the stop signal `/readyz` turns 503 at once and the child keeps
     /// serving this long before it gets the signal, so load balancers stop sending it requests first. 0 (default): forward at once.
     /// Budget: drain + Directus's `SERVER_SHUTDOWN_TIMEOUT` + margin < the engine's grace period.
@@ -108,6 +114,7 @@ impl Default for ChildConfig {
             stop_grace: Dur::secs(8),
             signal_target: SignalTarget::Child,
             skip_update_check: true,
+            direct_start: true,
             drain: Dur::secs(0),
             replicas: 1,
             compile_cache: true,

@@ -3,8 +3,10 @@
 //!
 //! Owns reading the Directus installation on disk: the folder of `cli.js` named by `schema.directus`
 //! (or a child command), the `directus` package's version, and `@directus/api`'s `cli/run.js` (the
-//! entry point `cli.js` imports after its update check), resolved the way Node resolves it from that
-//! folder, so it follows whatever version is installed. It reads files only: it never starts anything.
+//! entry point `cli.js` imports after its update check) and `start.js` (the server module the CLI's
+//! `start` runs), resolved the way Node resolves them from that folder, so it follows whatever version
+//! is installed; and from those, the command the main child runs. It reads files only: it never starts
+//! anything.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,18 @@ fn read_json(path: &Path) -> Option<serde_json::Value> {
 /// `@directus/api`'s `cli/run.js` as Node resolves it from the folder of the real `cli.js`: the nearest
 /// `node_modules/@directus/api` upwards, then its `exports["./cli/run.js"]`.
 pub fn run_js_for(cli: &Path) -> Result<PathBuf, String> {
+    api_entry_for(cli, "./cli/run.js")
+}
+
+/// `@directus/api`'s `start.js` (the module that only calls `startServer()`), resolved like `run_js_for`:
+/// `exports["./start.js"]` or, as 11.17's package has it, the `./*` -> `./dist/*.js` pattern.
+pub fn start_js_for(cli: &Path) -> Result<PathBuf, String> {
+    api_entry_for(cli, "./start")
+}
+
+/// One of `@directus/api`'s exports (`subpath` as an import names it, e.g. `./cli/run.js`, `./start`),
+/// from the folder of the real `cli.js`: the exact key first, then one `*` pattern.
+fn api_entry_for(cli: &Path, subpath: &str) -> Result<PathBuf, String> {
     let real = std::fs::canonicalize(cli).map_err(|e| format!("{} cannot be read: {e}", cli.display()))?;
     let package = real.parent().map(|d| d.join("package.json")).and_then(|p| read_json(&p));
     if package.as_ref().and_then(|p| p.get("name")?.as_str().map(str::to_string)).as_deref() != Some("directus") {
@@ -50,13 +64,12 @@ pub fn run_js_for(cli: &Path) -> Result<PathBuf, String> {
         if let Some(json) = read_json(&api.join("package.json")) {
             let target = json
                 .get("exports")
-                .and_then(|e| e.get("./cli/run.js"))
-                .and_then(|t| t.as_str())
-                .ok_or_else(|| format!("{} does not export ./cli/run.js", api.join("package.json").display()))?;
-            let run = api.join(target.trim_start_matches("./"));
-            return match run.is_file() {
-                true => Ok(run),
-                false => Err(format!("{} is missing", run.display())),
+                .and_then(|e| export_target(e, subpath))
+                .ok_or_else(|| format!("{} does not export {subpath}", api.join("package.json").display()))?;
+            let entry = api.join(target.trim_start_matches("./"));
+            return match entry.is_file() {
+                true => Ok(entry),
+                false => Err(format!("{} is missing", entry.display())),
             };
         }
         dir = d.parent();
@@ -64,12 +77,25 @@ pub fn run_js_for(cli: &Path) -> Result<PathBuf, String> {
     Err(format!("no node_modules/@directus/api above {}", real.display()))
 }
 
-/// With `child.skip_update_check`: a command that runs Directus's `cli.js` runs `@directus/api`'s
-/// `cli/run.js` instead (same arguments, same commands, no npm update check). Anything else, or a
-/// `cli.js` whose run.js cannot be found (a warning says why), is returned as it was.
-pub fn without_update_check(argv: &[String]) -> Vec<String> {
-    let Some((index, cli)) = cli_js(argv) else { return argv.to_vec() };
-    // `env -C DIR node cli.js ...` (the local stack's form): a relative cli.js is DIR's.
+/// Node's subpath-export lookup for string targets: the exact key, else the one `./prefix*suffix`
+/// pattern whose parts match (`"./*": "./dist/*.js"` maps `./start` to `./dist/start.js`).
+fn export_target(exports: &serde_json::Value, subpath: &str) -> Option<String> {
+    if let Some(exact) = exports.get(subpath).and_then(|t| t.as_str()) {
+        return Some(exact.to_string());
+    }
+    let map = exports.as_object()?;
+    map.iter().find_map(|(key, target)| {
+        let (prefix, suffix) = key.split_once('*')?;
+        let middle = subpath.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        let target = target.as_str()?;
+        (!middle.is_empty() && target.matches('*').count() == 1).then(|| target.replace('*', middle))
+    })
+}
+
+/// The `cli.js` a command names, with its index, as a path trm-init can read: `env -C DIR node cli.js
+/// ...` (the local stack's form) makes a relative cli.js DIR's.
+fn cli_js_of(argv: &[String]) -> Option<(usize, PathBuf)> {
+    let (index, cli) = cli_js(argv)?;
     let base = match argv.first().map(Path::new).and_then(Path::file_name).is_some_and(|n| n == "env") {
         true => argv.iter().position(|a| a == "-C").and_then(|i| argv.get(i + 1)).map(PathBuf::from),
         false => None,
@@ -78,6 +104,14 @@ pub fn without_update_check(argv: &[String]) -> Vec<String> {
         Some(dir) if cli.is_relative() => dir.join(cli),
         _ => cli.to_path_buf(),
     };
+    Some((index, cli))
+}
+
+/// With `child.skip_update_check`: a command that runs Directus's `cli.js` runs `@directus/api`'s
+/// `cli/run.js` instead (same arguments, same commands, no npm update check). Anything else, or a
+/// `cli.js` whose run.js cannot be found (a warning says why), is returned as it was.
+pub fn without_update_check(argv: &[String]) -> Vec<String> {
+    let Some((index, cli)) = cli_js_of(argv) else { return argv.to_vec() };
     match run_js_for(&cli) {
         Ok(run) => {
             let mut out = argv.to_vec();
@@ -89,6 +123,44 @@ pub fn without_update_check(argv: &[String]) -> Vec<String> {
             tracing::warn!(command = ?argv, "cannot skip Directus's npm update check ({reason}): running cli.js as configured");
             argv.to_vec()
         }
+    }
+}
+
+/// With `child.direct_start` (and `child.skip_update_check`): a command that is exactly `... cli.js start`
+/// runs `@directus/api`'s `start.js` instead, the module that only calls `startServer()` — what the CLI's
+/// `start` command runs, without commander, the CLI's other commands' modules, the CLI's own early
+/// extension load (Directus's app loads them anyway) and its `cli.before`/`cli.after` init events.
+/// Any other command (another command, extra arguments) goes to `without_update_check`; so does a
+/// `start` whose start.js cannot be found, with a warning saying why.
+pub fn direct_start(argv: &[String]) -> Vec<String> {
+    let Some((index, cli)) = cli_js_of(argv) else { return argv.to_vec() };
+    if argv[index + 1..] != ["start"] {
+        return without_update_check(argv);
+    }
+    match start_js_for(&cli) {
+        Ok(start) => {
+            let mut out = argv[..index].to_vec();
+            out.push(start.to_string_lossy().into_owned());
+            tracing::debug!(from = %cli.display(), to = %start.display(), "Directus started through @directus/api's start.js (no CLI)");
+            out
+        }
+        Err(reason) => {
+            tracing::warn!(
+                command = ?argv,
+                "child.direct_start: cannot start Directus's server module directly ({reason}): starting it through cli/run.js"
+            );
+            without_update_check(argv)
+        }
+    }
+}
+
+/// The command the main child runs for `argv` under `child.skip_update_check` and `child.direct_start`
+/// (`run` spawns it, `check` prints it).
+pub fn child_command(argv: &[String], child: &crate::config::ChildConfig) -> Vec<String> {
+    match (child.skip_update_check, child.direct_start) {
+        (true, true) => direct_start(argv),
+        (true, false) => without_update_check(argv),
+        (false, _) => argv.to_vec(),
     }
 }
 
@@ -107,10 +179,11 @@ mod tests {
         std::fs::write(pkg.join("package.json"), r#"{"name":"directus","version":"11.17.4"}"#).unwrap();
         std::fs::write(
             api.join("package.json"),
-            r#"{"name":"@directus/api","version":"35.2.0","exports":{"./cli/run.js":"./dist/cli/run.js"}}"#,
+            r#"{"name":"@directus/api","version":"35.2.0","exports":{".":"./dist/index.js","./*":"./dist/*.js","./cli/run.js":"./dist/cli/run.js"}}"#,
         )
         .unwrap();
         std::fs::write(api.join("dist/cli/run.js"), "").unwrap();
+        std::fs::write(api.join("dist/start.js"), "").unwrap();
         std::os::unix::fs::symlink("node_modules/directus/cli.js", dir.path().join("cli.js")).unwrap();
         dir
     }
@@ -141,5 +214,62 @@ mod tests {
         assert!(without_update_check(&env_c)[4].ends_with("@directus/api/dist/cli/run.js"));
         let missing = vec!["node".to_string(), "/nonexistent/cli.js".to_string(), "start".to_string()];
         assert_eq!(without_update_check(&missing), missing);
+    }
+
+    #[test]
+    fn cli_js_start_becomes_the_start_js_of_the_installed_api() {
+        let dir = fake_install();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        let api = real.join("node_modules/@directus/api/dist");
+        let cli = dir.path().join("cli.js").to_string_lossy().into_owned();
+        let start = vec!["node".to_string(), "--max-semi-space-size=16".into(), cli.clone(), "start".into()];
+        let out = direct_start(&start);
+        assert_eq!(
+            out,
+            vec![
+                "node".to_string(),
+                "--max-semi-space-size=16".into(),
+                api.join("start.js").to_string_lossy().into_owned()
+            ]
+        );
+        // Another command, or extra arguments: through run.js, arguments kept.
+        let other = vec!["node".to_string(), cli.clone(), "bootstrap".into()];
+        assert_eq!(direct_start(&other)[1], api.join("cli/run.js").to_string_lossy());
+        let extra = vec!["node".to_string(), cli.clone(), "start".into(), "--x".into()];
+        assert_eq!(
+            direct_start(&extra)[1..],
+            [api.join("cli/run.js").to_string_lossy().into_owned(), "start".into(), "--x".into()]
+        );
+        // Not Directus: unchanged.
+        let plain = vec!["node".to_string(), "/srv/app.js".to_string(), "start".into()];
+        assert_eq!(direct_start(&plain), plain);
+    }
+
+    #[test]
+    fn a_missing_start_js_falls_back_to_run_js() {
+        let dir = fake_install();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::remove_file(real.join("node_modules/@directus/api/dist/start.js")).unwrap();
+        let cli = dir.path().join("cli.js").to_string_lossy().into_owned();
+        let out = direct_start(&["node".to_string(), cli.clone(), "start".into()]);
+        assert_eq!(
+            out[1..],
+            [real.join("node_modules/@directus/api/dist/cli/run.js").to_string_lossy().into_owned(), "start".into()]
+        );
+        // An @directus/api without the `./*` export: the same fallback.
+        let pkg = real.join("node_modules/@directus/api/package.json");
+        std::fs::write(&pkg, r#"{"name":"@directus/api","exports":{"./cli/run.js":"./dist/cli/run.js"}}"#).unwrap();
+        assert!(start_js_for(Path::new(&cli)).unwrap_err().contains("does not export ./start"));
+        assert!(direct_start(&["node".to_string(), cli, "start".into()])[1].ends_with("cli/run.js"));
+    }
+
+    #[test]
+    fn export_patterns_follow_node() {
+        let exports: serde_json::Value =
+            serde_json::from_str(r#"{".":"./dist/index.js","./*":"./dist/*.js","./cli/run.js":"./dist/cli/run.js"}"#)
+                .unwrap();
+        assert_eq!(export_target(&exports, "./start").as_deref(), Some("./dist/start.js"));
+        assert_eq!(export_target(&exports, "./cli/run.js").as_deref(), Some("./dist/cli/run.js"));
+        assert_eq!(export_target(&exports, "./"), None);
     }
 }
