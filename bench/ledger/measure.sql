@@ -1,67 +1,93 @@
--- The timing ledger's cost on the processor's batch write path (bench/ledger.sh): the same statements
--- with the ledger's triggers on and off (ALTER TABLE ... DISABLE TRIGGER, re-enabled at the end),
--- alternating, RUNS times each after one unrecorded warm-up (the first inserts); medians in milliseconds, server-side (clock_timestamp around each
--- statement). Needs :runs. Prints rows `name|with_ms|without_ms|ledger_rows_per_run`.
+-- The timing ledger's cost, measured in pairs (bench/ledger.sh prepares the two databases; its header
+-- states the method). Runs in a third, driver database with dblink: one session `a` on the database
+-- with the ledger, one session `b` on its copy without it (or, with COMPARE, a second ledger design),
+-- both kept open for the whole run so each keeps its own cached plans and neither variant is
+-- re-planned by the other's toggle (there is none: the variants are two databases).
+--
+-- One pair = each statement measured once in a and once in b, back to back, the order swapped every
+-- pair; each measurement is `BEGIN; CALL bench_mark(); <statement>; CALL bench_done()` sent as one string (no
+-- round trip inside the timed part), then its figures read and the transaction ROLLED BACK, so every
+-- measurement starts from the same committed table state. Per measurement: wall time (clock_timestamp)
+-- and the backend's own CPU time (/proc/<backend pid>/schedstat, nanoseconds on a CPU: not the time
+-- spent waiting for one on a loaded machine), and the ledger rows the statement appended.
+-- The first :warmup pairs are dropped. Prints `name|pairs|median|p25|p75|within|med_a|med_b|cpu_median|
+-- cpu_p25|cpu_p75|cpu_within|cpu_a|cpu_b|ledger_rows_a|ledger_rows_b` (ratios a/b; ms; `within`: pairs
+-- whose ratio is at most 1.3). Needs :conn_a, :conn_b (libpq strings), :pairs, :warmup.
 \set ON_ERROR_STOP 1
-SET bench.runs = :runs;
-CREATE TEMP TABLE bench_times (name text, ledger boolean, ms double precision, ledger_rows bigint);
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT dblink_connect('a', :'conn_a') \g /dev/null
+SELECT dblink_connect('b', :'conn_b') \g /dev/null
+SET bench.pairs = :pairs;
+SET bench.warmup = :warmup;
+CREATE TEMP TABLE bench_times (pair integer, name text, variant text, ms double precision, cpu_ms double precision, ledger_rows bigint);
 DO $bench$
 DECLARE
-  v_event integer := (SELECT id FROM events WHERE slug = 'bench-ledger');
-  v_stage integer := (SELECT id FROM stages WHERE event_id = v_event);
-  v_entries integer[] := (SELECT array_agg(id ORDER BY id) FROM entries WHERE event_id = v_event);
-  v_run integer;
-  v_on boolean;
-  v_t0 timestamptz;
-  v_rows bigint;
-  ledger_triggers text[][] := ARRAY[
-    ARRAY['entry_penalties', 'entry_penalties_ledger_insert'], ARRAY['entry_penalties', 'entry_penalties_ledger_update'],
-    ARRAY['stage_results', 'stage_results_ledger_insert'], ARRAY['stage_results', 'stage_results_ledger_update']];
+  -- the processor's batch statements (bench/ledger.sh seeds the rows they change: each row a change)
+  v_event text := $q$(SELECT id FROM events WHERE slug = 'bench-ledger')$q$;
+  statements text[][] := ARRAY[
+    ARRAY['penalty_upserts', format($q$
+      WITH en AS (SELECT array_agg(id ORDER BY id) AS ids FROM entries WHERE event_id = %1$s),
+           st AS (SELECT id FROM stages WHERE event_id = %1$s)
+      INSERT INTO entry_penalties (entry_id, stage_id, type, penalty_key, inputs, seconds)
+      SELECT en.ids[k %% 300 + 1], st.id, 'speeding', 'bench:' || k, jsonb_build_object('peak_kmh', 70 + k %% 40), 1000 + k %% 900
+        FROM en, st, generate_series(0, 999) k
+      ON CONFLICT (entry_id, penalty_key) DO UPDATE SET seconds = EXCLUDED.seconds, inputs = EXCLUDED.inputs$q$, v_event)],
+    ARRAY['results_upsert', format($q$
+      INSERT INTO stage_results (entry_id, stage_id, elapsed_seconds, penalty_seconds, total_seconds, position_overall, position_in_class)
+      SELECT e.id, s.id, 3700 + e.n, 5, 3705 + e.n, 301 - e.n, 301 - e.n
+        FROM (SELECT id, row_number() OVER (ORDER BY id)::integer AS n FROM entries WHERE event_id = %1$s) e,
+             (SELECT id FROM stages WHERE event_id = %1$s) s
+      ON CONFLICT (entry_id, stage_id) DO UPDATE SET elapsed_seconds = EXCLUDED.elapsed_seconds, penalty_seconds = EXCLUDED.penalty_seconds,
+        total_seconds = EXCLUDED.total_seconds, position_overall = EXCLUDED.position_overall, position_in_class = EXCLUDED.position_in_class$q$, v_event)],
+    -- an amendment (the seed published them and took them back): the publication makes its result version
+    ARRAY['results_publish', format($q$SET LOCAL trm.reason = 'bench: amended after review';
+      CALL bench_mark();
+      UPDATE stage_results SET status = 'official' WHERE stage_id = (SELECT id FROM stages WHERE event_id = %1$s)$q$, v_event)]];
+  v_pairs integer := current_setting('bench.pairs')::integer;
+  v_warmup integer := current_setting('bench.warmup')::integer;
+  v_pair integer;
   i integer;
+  v text;
+  r record;
 BEGIN
-  FOR v_run IN 0 .. current_setting('bench.runs')::integer * 2 LOOP
-    v_on := v_run % 2 = 1;
-    FOR i IN 1 .. 4 LOOP
-      EXECUTE format('ALTER TABLE %I %s TRIGGER %I', ledger_triggers[i][1], CASE WHEN v_on THEN 'ENABLE' ELSE 'DISABLE' END, ledger_triggers[i][2]);
+  FOR v_pair IN 1 .. v_warmup + v_pairs LOOP
+    FOR i IN 1 .. array_length(statements, 1) LOOP
+      FOREACH v IN ARRAY CASE WHEN v_pair % 2 = 0 THEN ARRAY['a', 'b'] ELSE ARRAY['b', 'a'] END LOOP
+        PERFORM dblink_exec(v, 'BEGIN; ' || CASE WHEN statements[i][1] = 'results_publish' THEN '' ELSE 'CALL bench_mark(); ' END
+                               || statements[i][2] || '; CALL bench_done()');
+        SELECT * INTO r FROM dblink(v, 'SELECT * FROM bench_result()') AS t(ms double precision, cpu_ms double precision, ledger_rows bigint);
+        PERFORM dblink_exec(v, 'ROLLBACK');
+        IF v_pair > v_warmup THEN
+          INSERT INTO bench_times VALUES (v_pair - v_warmup, statements[i][1], v, r.ms, r.cpu_ms, r.ledger_rows);
+        END IF;
+      END LOOP;
     END LOOP;
-    -- 1,000 penalty upserts, every one a change (the seconds move each run).
-    v_rows := (SELECT count(*) FROM timing_ledger);
-    v_t0 := clock_timestamp();
-    INSERT INTO entry_penalties (entry_id, stage_id, type, penalty_key, inputs, seconds)
-    SELECT v_entries[k % 300 + 1], v_stage, 'speeding', 'bench:' || k, jsonb_build_object('peak_kmh', 60 + k % 40), (v_run * 7 + k) % 900
-      FROM generate_series(0, 999) k
-    ON CONFLICT (entry_id, penalty_key) DO UPDATE SET seconds = EXCLUDED.seconds, inputs = EXCLUDED.inputs;
-    INSERT INTO bench_times SELECT 'penalty_upserts', v_on, extract(epoch FROM clock_timestamp() - v_t0) * 1000,
-                                    (SELECT count(*) FROM timing_ledger) - v_rows WHERE v_run > 0;
-    -- The results of the stage, 300 entries, recomputed (every row a change).
-    v_rows := (SELECT count(*) FROM timing_ledger);
-    v_t0 := clock_timestamp();
-    INSERT INTO stage_results (entry_id, stage_id, elapsed_seconds, penalty_seconds, total_seconds, position_overall, position_in_class)
-    SELECT id, v_stage, 3600 + n, v_run, 3600 + n + v_run, n, n
-      FROM (SELECT id, row_number() OVER (ORDER BY id)::integer AS n FROM entries WHERE event_id = v_event) e
-    ON CONFLICT (entry_id, stage_id) DO UPDATE SET elapsed_seconds = EXCLUDED.elapsed_seconds, penalty_seconds = EXCLUDED.penalty_seconds,
-      total_seconds = EXCLUDED.total_seconds, position_overall = EXCLUDED.position_overall, position_in_class = EXCLUDED.position_in_class;
-    INSERT INTO bench_times SELECT 'results_upsert', v_on, extract(epoch FROM clock_timestamp() - v_t0) * 1000,
-                                    (SELECT count(*) FROM timing_ledger) - v_rows WHERE v_run > 0;
-    -- Publishing them: 300 rows turn official.
-    v_rows := (SELECT count(*) FROM timing_ledger);
-    -- (the publication also makes the stage's result version, db-init-post/013, in both variants: an
-    -- amendment from the second run on, whose reason is the transaction's)
-    PERFORM set_config('trm.reason', 'bench: next run', true);
-    v_t0 := clock_timestamp();
-    UPDATE stage_results SET status = 'official' WHERE stage_id = v_stage;
-    INSERT INTO bench_times SELECT 'results_publish', v_on, extract(epoch FROM clock_timestamp() - v_t0) * 1000,
-                                    (SELECT count(*) FROM timing_ledger) - v_rows WHERE v_run > 0;
-    -- Back to provisional for the next run (an amendment, with its reason; not measured).
-    UPDATE stage_results SET status = 'provisional' WHERE stage_id = v_stage;
-    PERFORM set_config('trm.reason', '', true);
-  END LOOP;
-  FOR i IN 1 .. 4 LOOP
-    EXECUTE format('ALTER TABLE %I ENABLE TRIGGER %I', ledger_triggers[i][1], ledger_triggers[i][2]);
+    -- the rolled-back rows' dead versions (and the ledger's dead index entries, whose keys the next
+    -- measurement inserts again) cleared in both, outside the timed part: each pair sees the same state
+    PERFORM dblink_exec(s.c, 'VACUUM entry_penalties, stage_results, timing_ledger, result_versions, result_version_entries')
+       FROM unnest(ARRAY['a', 'b']) s(c);
   END LOOP;
 END
 $bench$;
-SELECT name, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE ledger)::numeric, 1),
-             round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE NOT ledger)::numeric, 1),
-             max(ledger_rows) FILTER (WHERE ledger)
-  FROM bench_times GROUP BY name ORDER BY name \g (format=unaligned tuples_only)
+SELECT dblink_disconnect('a'), dblink_disconnect('b') \g /dev/null
+WITH p AS (
+  SELECT a.name, a.pair, a.ms / b.ms AS ratio, a.cpu_ms / b.cpu_ms AS cpu_ratio, a.ms AS ms_a, b.ms AS ms_b, a.cpu_ms AS cpu_a,
+         b.cpu_ms AS cpu_b, a.ledger_rows AS rows_a, b.ledger_rows AS rows_b
+    FROM bench_times a JOIN bench_times b ON b.name = a.name AND b.pair = a.pair AND b.variant = 'b'
+   WHERE a.variant = 'a'
+)
+SELECT name, count(*),
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ratio)::numeric, 2),
+       round(percentile_cont(0.25) WITHIN GROUP (ORDER BY ratio)::numeric, 2),
+       round(percentile_cont(0.75) WITHIN GROUP (ORDER BY ratio)::numeric, 2),
+       count(*) FILTER (WHERE ratio <= 1.3),
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms_a)::numeric, 1),
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms_b)::numeric, 1),
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY cpu_ratio)::numeric, 2),
+       round(percentile_cont(0.25) WITHIN GROUP (ORDER BY cpu_ratio)::numeric, 2),
+       round(percentile_cont(0.75) WITHIN GROUP (ORDER BY cpu_ratio)::numeric, 2),
+       count(*) FILTER (WHERE cpu_ratio <= 1.3),
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY cpu_a)::numeric, 1),
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY cpu_b)::numeric, 1),
+       max(rows_a), max(rows_b)
+  FROM p GROUP BY name ORDER BY array_position(ARRAY['penalty_upserts', 'results_upsert', 'results_publish'], name) \g (format=unaligned tuples_only)
