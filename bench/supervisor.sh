@@ -38,6 +38,7 @@ rss_of() {
   printf '%s\n' "${samples[@]}" | sort -n | sed -n 3p
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A rss size
 for n in "${order[@]}"; do
   rss[$n]=$(rss_of "$n")
@@ -59,7 +60,7 @@ for r in json.load(open(sys.argv[1]))["results"]:
 rm -f "$json"
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
-echo "Measured $(date -u +%F) on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)."
+echo "Measured $(date -u '+%F %H:%M') UTC on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); load average $load_before at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 echo
 echo "| init | RSS supervising sleep (kB, median of 5) | RSS / tini-static | \`INIT -- true\` mean (ms) | time / tini-static | binary (bytes) |"
 echo "|---|---|---|---|---|---|"

@@ -76,8 +76,67 @@ pub struct Membership {
     pub sort_groups: BTreeMap<String, String>,
 }
 
-/// The repository's access file, whose `membership` section is the default of every other file.
+/// The repository's access file, whose `membership` section is the default of every other file. Only
+/// that section is kept in the binary (`MEMBERSHIP`): the whole file is 26 kB of constants.
 const REPOSITORY_FILE: &str = include_str!("../../../snapshots/access.yaml");
+
+/// Where the repository file's top-level `membership:` section starts and ends (the next top-level key
+/// or the end of the file), found at compile time. A file without the section gives an empty range,
+/// which parses as no section: `Membership::default`'s fallback, which the unit test below rules out.
+const MEMBERSHIP_RANGE: (usize, usize) = top_level_section(REPOSITORY_FILE.as_bytes(), b"membership:");
+
+/// The `membership` section of the repository file, copied at compile time.
+static MEMBERSHIP: [u8; MEMBERSHIP_RANGE.1 - MEMBERSHIP_RANGE.0] =
+    copy_range(REPOSITORY_FILE.as_bytes(), MEMBERSHIP_RANGE.0);
+
+/// The byte range of the line starting with `key` at column 0 through the line before the next line
+/// that starts at column 0 with anything but `#` (a comment) or a line end.
+const fn top_level_section(text: &[u8], key: &[u8]) -> (usize, usize) {
+    let mut line = 0;
+    let mut start = usize::MAX;
+    while line < text.len() {
+        if start == usize::MAX {
+            if starts_with_at(text, line, key) {
+                start = line;
+            }
+        } else if text[line] != b' ' && text[line] != b'#' && text[line] != b'\n' && text[line] != b'\r' {
+            return (start, line);
+        }
+        while line < text.len() && text[line] != b'\n' {
+            line += 1;
+        }
+        line += 1;
+    }
+    if start == usize::MAX {
+        (0, 0)
+    } else {
+        (start, text.len())
+    }
+}
+
+const fn starts_with_at(text: &[u8], at: usize, prefix: &[u8]) -> bool {
+    if at + prefix.len() > text.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < prefix.len() {
+        if text[at + i] != prefix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn copy_range<const N: usize>(text: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = text[at + i];
+        i += 1;
+    }
+    out
+}
 
 /// The `membership` section as the repository's file declares it (every key required).
 #[derive(Deserialize)]
@@ -99,7 +158,8 @@ impl Default for Membership {
     /// The repository file's declaration; empty (no role) if that file could not be read, which the
     /// unit test below rules out for every build.
     fn default() -> Self {
-        match serde_yaml_ng::from_str::<RepositoryHead>(REPOSITORY_FILE) {
+        let section = std::str::from_utf8(&MEMBERSHIP).map_err(|e| e.to_string());
+        match section.and_then(|s| serde_yaml_ng::from_str::<RepositoryHead>(s).map_err(|e| e.to_string())) {
             Ok(RepositoryHead { membership: d }) => Membership {
                 roles: d.roles,
                 organization: d.organization,
@@ -682,6 +742,25 @@ policies:
         assert!(m.roles.contains_key("org-admin") && !m.capabilities.is_empty() && !m.sort_groups.is_empty());
         let bad = format!("{SMALL}\nmembership:\n  capabilities: {{flag: [nobody]}}\n");
         assert!(AccessFile::parse(&bad).unwrap_err().contains("is not an organisation role"), "{bad}");
+    }
+
+    #[test]
+    fn the_kept_membership_section_is_the_whole_files() {
+        let whole: RepositoryHead = serde_yaml_ng::from_str(REPOSITORY_FILE).unwrap();
+        let kept = std::str::from_utf8(&MEMBERSHIP).unwrap();
+        assert!(kept.starts_with("membership:\n") && !kept.contains("\npolicies:"), "{kept}");
+        let d = whole.membership;
+        let from_whole = Membership {
+            roles: d.roles,
+            organization: d.organization,
+            capabilities: d.capabilities,
+            filter_relations: d.filter_relations,
+            sort_groups: d.sort_groups,
+        };
+        assert_eq!(Membership::default(), from_whole);
+        assert_eq!(top_level_section(b"a: 1\nm:\n  x: 1\n# c\n\nb: 2\n", b"m:"), (5, 20));
+        assert_eq!(top_level_section(b"a: 1\nm:\n  x: 1\n", b"m:"), (5, 15));
+        assert_eq!(top_level_section(b"a: 1\n", b"m:"), (0, 0));
     }
 
     #[test]
