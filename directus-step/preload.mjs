@@ -21,6 +21,7 @@ if (!server) {
 }
 
 const { startServer } = await import(pathToFileURL(server).href);
+console.error(`preload: ${server} loaded, waiting for trm-init's go`);
 
 async function readGo() {
 	let text = '';
