@@ -95,7 +95,12 @@ fn the_server_module_loads_without_touching_the_database_and_starts_only_on_go()
     let loaded = eventually(LIMIT, || p.stderr.text().contains("waiting for trm-init's go"));
     assert!(loaded, "server.js never loaded:\n{}", p.stderr.text());
     std::thread::sleep(Duration::from_secs(2)); // anything scheduled at import would have run by now
-    assert_eq!(p.db_connections.load(Ordering::SeqCst), 0, "the import connected to the database:\n{}", p.stderr.text());
+    assert_eq!(
+        p.db_connections.load(Ordering::SeqCst),
+        0,
+        "the import connected to the database:\n{}",
+        p.stderr.text()
+    );
     drop(p.go.take());
     let status = wait_child(&mut p.child, LIMIT);
     assert_eq!(status.code(), Some(0), "{}", p.stderr.text());
@@ -109,5 +114,9 @@ fn the_server_module_loads_without_touching_the_database_and_starts_only_on_go()
     p.go.as_mut().expect("go pipe").write_all(b"go\n").expect("write the go");
     drop(p.go.take());
     let connected = eventually(LIMIT, || p.db_connections.load(Ordering::SeqCst) > 0);
-    assert!(connected, "after the go the server never reached its database: the test would prove nothing\n{}", p.stderr.text());
+    assert!(
+        connected,
+        "after the go the server never reached its database: the test would prove nothing\n{}",
+        p.stderr.text()
+    );
 }

@@ -334,7 +334,10 @@ mod tests {
         assert!(preload_command(&start, &cfg, &missing).unwrap_err().contains("is missing"));
         std::fs::remove_file(real.join("node_modules/@directus/api/dist/server.js")).unwrap();
         assert!(preload_command(&start, &cfg, &script).unwrap_err().contains("server.js is missing"));
-        assert_eq!(preload_script(Path::new("/directus/directus-step/step.mjs")), Path::new("/directus/directus-step/preload.mjs"));
+        assert_eq!(
+            preload_script(Path::new("/directus/directus-step/step.mjs")),
+            Path::new("/directus/directus-step/preload.mjs")
+        );
     }
 
     #[test]
