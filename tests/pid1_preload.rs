@@ -216,7 +216,8 @@ fn a_child_that_dies_while_preloading_is_started_the_normal_way_after_the_prefli
 
 #[test]
 fn preload_off_or_a_command_line_child_is_spawned_after_the_preflight() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 2] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 2] = [
         (&["run"], &[("TRM_INIT_CHILD__PRELOAD", "false")], "child.preload = false"),
         (&["run", "--"], &[], "`-- CMD`"),
     ];
