@@ -90,6 +90,18 @@ impl Init {
         self.shutdown.cancel();
         code
     }
+
+    /// Supervises a main child that is already running (a preloaded one after its go) to the end.
+    pub(crate) async fn supervise_started(
+        mut self,
+        child: crate::reaper::Child,
+        cfg: &ChildConfig,
+        lifecycle: &Lifecycle,
+    ) -> Result<u8, Failure> {
+        let code = supervisor::supervise_started(child, cfg, &mut self.signals, &self.reaper, lifecycle).await;
+        self.shutdown.cancel();
+        code
+    }
 }
 
 /// Orphans are re-parented to PID 1; when trm-init is not PID 1 it asks to receive them instead.

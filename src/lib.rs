@@ -19,6 +19,7 @@ mod logging;
 mod memory;
 mod metrics;
 pub mod preflight;
+mod preload;
 pub mod process;
 pub mod reaper;
 pub mod signals;

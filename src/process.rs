@@ -6,6 +6,7 @@
 use crate::reaper::{Child, Reaper};
 use std::ffi::OsStr;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
@@ -118,6 +119,49 @@ compile_error!(
     "trm-init's process.rs knows the kernel `struct sigaction` layout of x86_64 only: add this \
      architecture's layout to `KernelSigaction` (see the kernel's arch/*/include/uapi/asm/signal.h)"
 );
+
+/// A pipe whose both ends are close-on-exec: (read end, write end).
+pub(crate) fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 with a valid two-int buffer; on success both descriptors are ours to own.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: just created, owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Makes `fd` (trm-init's, close-on-exec) the child's descriptor `target`. The caller keeps `fd` open
+/// until the spawn and closes its copy right after.
+pub(crate) fn inherit_as(cmd: &mut Command, fd: &OwnedFd, target: i32) {
+    let raw = fd.as_raw_fd();
+    // SAFETY: runs between fork and exec, after `command`'s own preparation (which marks every
+    // descriptor above 2 close-on-exec); dup2 and fcntl are async-signal-safe and allocate nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if raw == target {
+                let flags = libc::fcntl(target, libc::F_GETFD);
+                libc::fcntl(target, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            } else if libc::dup2(raw, target) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Gives the terminal on stdin (when it is one) to `pid`'s process group: the main child's, once it
+/// starts serving after a preload (the step helper, spawned later, took it meanwhile).
+pub(crate) fn give_terminal(pid: i32) {
+    // SAFETY: isatty and tcsetpgrp take integers only; SIGTTOU is ignored by trm-init (`signals`), so a
+    // background trm-init may set the foreground group.
+    unsafe {
+        if libc::isatty(libc::STDIN_FILENO) == 1 {
+            libc::tcsetpgrp(libc::STDIN_FILENO, pid);
+        }
+    }
+}
 
 /// Spawns `cmd` through the reaper, naming the program in the error.
 pub fn spawn(reaper: &Reaper, cmd: &mut Command) -> Result<Child, SpawnError> {

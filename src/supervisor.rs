@@ -1,19 +1,20 @@
 //! The supervisor: one loop that waits for a signal, forwards it, reaps — tini's loop, with an end.
 //!
-//! Owns the main child from spawn to exit code, and the signal stream for the whole life of trm-init
+//! Owns the main child from spawn (or from the go of a preloaded one, see `preload`) to exit code, and the signal stream for the whole life of trm-init
 //! (`drive` lends it to preflight). It decides every exit path:
 //!   * the main child exits          -> stop its leftovers, exit with its code (128 + n for signal n);
 //!   * TERM/INT/QUIT to trm-init     -> forward, KILL after `stop_grace`, exit with the child's code;
 //!     with `child.drain` > 0 the signal is held back first: phase draining (`/readyz` 503) while the
 //!     child keeps serving for `drain`; a second stop signal ends the drain at once and is forwarded;
 //!   * the child cannot be executed  -> 127 (not found) or 126 (not executable);
-//!   * a stop signal during preflight -> cancel preflight, never start the child, exit 128 + n.
+//!   * a stop signal during preflight -> cancel preflight, never start the child (a preloaded one is
+//!     stopped without its go), exit 128 + n.
 
 use crate::config::{ChildConfig, SignalTarget};
 use crate::exit::{self, Failure};
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::process;
-use crate::reaper::Reaper;
+use crate::reaper::{Child, Reaper};
 use crate::signals;
 use futures_util::StreamExt;
 use signal_hook_tokio::Signals;
@@ -63,10 +64,22 @@ pub(crate) async fn supervise(
     reaper: &Reaper,
     lifecycle: &Lifecycle,
 ) -> Result<u8, Failure> {
-    let mut child = process::spawn(reaper, process::command(argv).envs(env.iter().copied()))?;
+    let child = process::spawn(reaper, process::command(argv).envs(env.iter().copied()))?;
+    tracing::info!(pid = child.pid, command = ?argv, "main child started");
+    supervise_started(child, cfg, signals, reaper, lifecycle).await
+}
+
+/// Supervises a main child that is already running (just spawned, or preloaded and given the go: see
+/// `preload`) to the end; returns trm-init's exit code.
+pub(crate) async fn supervise_started(
+    mut child: Child,
+    cfg: &ChildConfig,
+    signals: &mut Signals,
+    reaper: &Reaper,
+    lifecycle: &Lifecycle,
+) -> Result<u8, Failure> {
     lifecycle.set(Phase::Starting);
     crate::metrics::child_started();
-    tracing::info!(pid = child.pid, command = ?argv, "main child started");
     // Once the child has settled, give back what only start-up needed (on the memory thread, off the
     // signal/reap path).
     crate::memory::trim_later(Duration::from_secs(1));

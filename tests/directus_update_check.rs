@@ -5,7 +5,7 @@
 //! connection ever reaching the black hole and no "Update available" output. The control run, with
 //! `child.skip_update_check = false`, shows the black hole does catch cli.js's check: the test can fail.
 //! With `child.direct_start` (default) the child is `@directus/api`'s `start.js`, the server module
-//! itself; `check` shows which command each setting gives, and that a start.js that cannot be found falls
+//! itself (with `child.preload`, also default, `preload.mjs` loading its `server.js` during the preflight); `check` shows which command each setting gives, and that a start.js that cannot be found falls
 //! back to `cli/run.js start` with a warning instead of failing. No timings are asserted.
 
 use trm_test_support as common;
@@ -71,8 +71,10 @@ fn no_directus_command_waits_on_the_npm_registry() {
     let log = format!("{}{}", pid1.stdout_so_far(), pid1.stderr_so_far());
     assert!(log.contains("snapshot applied"), "the cold boot ran the whole schema step:\n{log}");
     assert!(
-        cmdline.contains("@directus/api/dist/start.js") && !cmdline.contains("run.js"),
-        "child.direct_start: the child runs the server module directly: {cmdline}"
+        cmdline.contains("directus-step/preload.mjs")
+            && cmdline.contains("@directus/api/dist/server.js")
+            && !cmdline.contains("run.js"),
+        "child.direct_start + child.preload: the child loads the server module itself: {cmdline}"
     );
     assert_eq!(reached.load(Ordering::SeqCst), 0, "a Directus command went to the network:\n{log}");
     assert!(!log.contains("Update available"), "{log}");

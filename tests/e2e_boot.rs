@@ -23,6 +23,10 @@ fn cold_boot_on_an_empty_database_serves_the_api_and_term_stops_cleanly() {
     assert!(log.contains("Installing Directus system tables"), "bootstrap on an empty database:\n{log}");
     assert!(log.contains("snapshot applied"), "schema apply:\n{log}");
     assert!(log.contains("db-init post: ok"), "post migrations:\n{log}");
+    assert!(
+        log.contains("preflight done: the preloaded main child starts Directus's server (go)"),
+        "child.preload (default): the main child loaded during the preflight and started on the go:\n{log}"
+    );
     assert_eq!(
         db.query("SELECT count(*) FROM directus_collections WHERE collection NOT LIKE 'directus_%'"),
         snapshot_collection_count().to_string()

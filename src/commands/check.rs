@@ -13,6 +13,18 @@ pub(super) fn check(config: &Config) -> Result<u8, Failure> {
     out.push_str(&format!("\n# child.compile_cache: {}\n", cache.describe()));
     let started = crate::preflight::directus::install::child_command(&config.child.command, &config.child);
     out.push_str(&format!("# child: runs {started:?} (child.skip_update_check, child.direct_start)\n"));
+    let script = crate::preflight::directus::install::preload_script(&config.schema.step_script);
+    let preload =
+        match crate::preflight::directus::install::preload_command(&config.child.command, &config.child, &script) {
+            Ok(_) if !config.preflight.enabled => {
+                "not preloaded (preflight.enabled = false): nothing to overlap".to_string()
+            }
+            Ok(argv) => format!(
+                "spawned before the preflight as {argv:?}; Directus's server starts once the preflight succeeded"
+            ),
+            Err(reason) => format!("not preloaded ({reason}): the child starts after the preflight"),
+        };
+    out.push_str(&format!("# child.preload: {preload}\n"));
 
     if config.preflight.enabled {
         match DbSettings::from_env() {

@@ -1,11 +1,17 @@
 //! `trm-init run`: become the init (subreaper when not PID 1), start the health server, run preflight,
 //! supervise the main child.
+//!
+//! With `child.preload` the main child is spawned before the preflight (`preload`) and gets its go only
+//! when the preflight has succeeded and no stop signal came; on every other path it is stopped and
+//! trm-init ends as the preflight or the signal says. A child that died while preloading, or whose go
+//! could not be delivered, is spawned again the normal way after the preflight.
 
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::exit::{self, Failure};
 use crate::init::{Ended, Init, Orphans};
 use crate::lifecycle::{Lifecycle, Phase};
+use crate::preload::Preloaded;
 use crate::{compile_cache, health, preflight};
 
 pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
@@ -15,6 +21,7 @@ pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     } else {
         (args.command, "`-- CMD`")
     };
+    let from_cli = from != "child.command";
     if argv.first().is_none_or(|program| program.is_empty()) {
         return Err(Failure::new(exit::CONFIG, format!("{from} = {argv:?} names no program to run")));
     }
@@ -30,23 +37,92 @@ pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     } else {
         tracing::info!("health.enabled = false: no health server");
     }
+    let preflight_runs = config.preflight.enabled && !args.no_preflight;
+    let preload_argv = if preflight_runs { preload_candidate(&argv, from_cli, &config) } else { None };
     let argv = preflight::directus::install::child_command(&argv, &config.child);
-
-    if config.preflight.enabled && !args.no_preflight {
-        let reaper = init.reaper.clone();
-        let work = preflight::run(&config, &reaper, init.shutdown.clone());
-        match init.drive("preflight (the main child is not started)", work).await {
-            Ended::Finished(result) => result?,
-            Ended::Stopped(code) => return Ok(code),
-        }
-    } else {
-        tracing::info!("preflight disabled: starting the main child directly");
-    }
-    // Decided after preflight, just before the spawn: the directory is checked as it is then.
+    // Decided once, before the first spawn of the main child (a preloaded one starts before the
+    // preflight): the directory is checked as it is then (the preflight does not touch it).
     let cache = compile_cache::Decision::make(&config.child, std::env::var_os(compile_cache::VAR));
     cache.log();
     let env: Vec<_> = cache.env().into_iter().collect();
-    init.supervise(&argv, &env, &config.child, &lifecycle).await
+
+    if !preflight_runs {
+        tracing::info!("preflight disabled: starting the main child directly");
+        return init.supervise(&argv, &env, &config.child, &lifecycle).await;
+    }
+    let mut preloaded = preload_argv.and_then(|argv| match Preloaded::spawn(&init.reaper, &argv, &env) {
+        Ok(preloaded) => Some(preloaded),
+        Err(e) => {
+            tracing::warn!("cannot preload the main child ({e}): it is started after the preflight");
+            None
+        }
+    });
+    let reaper = init.reaper.clone();
+    let shutdown = init.shutdown.clone();
+    let grace = config.child.stop_grace.get();
+    let work = async {
+        let result = match preloaded.as_mut() {
+            None => preflight::run(&config, &reaper, shutdown.clone()).await,
+            Some(child) => {
+                let preflight = preflight::run(&config, &reaper, shutdown.clone());
+                tokio::pin!(preflight);
+                loop {
+                    tokio::select! {
+                        result = &mut preflight => break result,
+                        () = child.exited() => {}
+                    }
+                }
+            }
+        };
+        let Some(child) = preloaded else { return (result, None) };
+        // No go after a failed or cancelled preflight. The check and the go run in one poll, with no
+        // await between them: once a stop signal has cancelled `shutdown`, no go can follow.
+        if result.is_err() || shutdown.is_cancelled() {
+            child.stop(grace).await;
+            return (result, None);
+        }
+        let pid = child.pid();
+        match child.go() {
+            Ok(started) => {
+                tracing::info!(pid, "preflight done: the preloaded main child starts Directus's server (go)");
+                (result, Some(started))
+            }
+            Err((child, why)) => {
+                tracing::warn!(pid, "the preloaded main child cannot start ({}): starting the main child again", why.0);
+                child.stop(grace).await;
+                (result, None)
+            }
+        }
+    };
+    let started = match init.drive("preflight (the main child is not started)", work).await {
+        Ended::Finished((result, started)) => {
+            result?;
+            started
+        }
+        Ended::Stopped(code) => return Ok(code),
+    };
+    match started {
+        Some(child) => init.supervise_started(child, &config.child, &lifecycle).await,
+        None => init.supervise(&argv, &env, &config.child, &lifecycle).await,
+    }
+}
+
+/// The preload command for the main child, when it is to be preloaded: only `child.command` (never
+/// `-- CMD`), only Directus's `cli.js start` with its `server.js` and `preload.mjs` found. Otherwise one
+/// line says why and the child is spawned after the preflight.
+fn preload_candidate(argv: &[String], from_cli: bool, config: &Config) -> Option<Vec<String>> {
+    if from_cli {
+        tracing::info!("the main child comes from `-- CMD`: not preloaded, it starts after the preflight");
+        return None;
+    }
+    let script = preflight::directus::install::preload_script(&config.schema.step_script);
+    match preflight::directus::install::preload_command(argv, &config.child, &script) {
+        Ok(preload) => Some(preload),
+        Err(reason) => {
+            tracing::info!("main child not preloaded ({reason}): it starts after the preflight");
+            None
+        }
+    }
 }
 
 /// With `child.replicas` > 1: one warning per setting of Directus's environment that several replicas

@@ -90,6 +90,13 @@ pub struct ChildConfig {
     /// extension load, no `cli.before`/`cli.after` init events. A start.js that cannot be found is a
     /// warning and the start goes through `cli/run.js`. false: `cli/run.js start`.
     pub direct_start: bool,
+    /// `preload` (default true; only with `direct_start`): the main child `... cli.js start` is spawned
+    /// before the preflight as `node <schema.step_script's folder>/preload.mjs <@directus/api>/dist/server.js`:
+    /// Directus's modules load while the preflight runs, and the server starts only when the preflight has
+    /// succeeded (trm-init's "go" on the child's descriptor 3). Any other child command, `-- CMD`, a
+    /// disabled preflight or a missing `preload.mjs` / `server.js`: the child is spawned after the
+    /// preflight. false: always after the preflight.
+    pub preload: bool,
     /// `drain` (default `"0s"`): on the stop signal `/readyz` turns 503 at once and the child keeps
     /// serving this long before it gets the signal, so load balancers stop sending it requests first. 0 (default): forward at once.
     /// Budget: drain + Directus's `SERVER_SHUTDOWN_TIMEOUT` + margin < the engine's grace period.
@@ -115,6 +122,7 @@ impl Default for ChildConfig {
             signal_target: SignalTarget::Child,
             skip_update_check: true,
             direct_start: true,
+            preload: true,
             drain: Dur::secs(0),
             replicas: 1,
             compile_cache: true,

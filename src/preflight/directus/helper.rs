@@ -10,8 +10,7 @@
 use crate::process::{self, Stopped};
 use crate::reaper::{Child, Reaper};
 use serde_json::Value;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -108,25 +107,12 @@ impl<'a> Helper<'a> {
         let command = argv.join(" ");
         let spawn_err = |source| HelperError::Spawn { command: command.clone(), source };
 
-        let (stdin_read, stdin_write) = pipe_pair().map_err(spawn_err)?;
-        let (events_read, events_write) = pipe_pair().map_err(spawn_err)?;
+        let (stdin_read, stdin_write) = process::pipe_cloexec().map_err(spawn_err)?;
+        let (events_read, events_write) = process::pipe_cloexec().map_err(spawn_err)?;
         let mut cmd = process::command(&argv);
         cmd.current_dir(&dir).stdin(Stdio::from(stdin_read)).stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.envs(launch.compile_cache);
-        let events_raw = events_write.as_raw_fd();
-        // SAFETY: runs between fork and exec (after `process::command`'s own preparation, which marks
-        // every descriptor above 2 close-on-exec); dup2 and fcntl are async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                if events_raw == EVENTS_FD {
-                    let flags = libc::fcntl(EVENTS_FD, libc::F_GETFD);
-                    libc::fcntl(EVENTS_FD, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-                } else if libc::dup2(events_raw, EVENTS_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        process::inherit_as(&mut cmd, &events_write, EVENTS_FD);
         tracing::info!(command = ?argv, dir = %dir.display(), "starting the Directus step helper");
         let mut child = process::spawn(reaper, &mut cmd).map_err(|e| spawn_err(e.source))?;
         drop(cmd); // the child's ends of the pipes are closed here, in trm-init
@@ -270,18 +256,6 @@ impl Relay {
             }
         }
     }
-}
-
-/// A pipe whose ends are close-on-exec in trm-init (the child gets its end through stdio or dup2).
-fn pipe_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0i32; 2];
-    // SAFETY: pipe2 with a valid two-int buffer; on success both descriptors are ours to own.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: just created, owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// Logs every line of `pipe` with the `[directus step]` prefix (ANSI colours removed), keeping the last few.

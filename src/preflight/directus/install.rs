@@ -5,8 +5,8 @@
 //! (or a child command), the `directus` package's version, and `@directus/api`'s `cli/run.js` (the
 //! entry point `cli.js` imports after its update check) and `start.js` (the server module the CLI's
 //! `start` runs), resolved the way Node resolves them from that folder, so it follows whatever version
-//! is installed; and from those, the command the main child runs. It reads files only: it never starts
-//! anything.
+//! is installed; and from those, the command the main child runs (and, with `child.preload`, the command
+//! that loads `dist/server.js` before the preflight). It reads files only: it never starts anything.
 
 use std::path::{Path, PathBuf};
 
@@ -154,6 +154,50 @@ pub fn direct_start(argv: &[String]) -> Vec<String> {
     }
 }
 
+/// `@directus/api`'s `server.js` (the module `start.js` imports; it exports `startServer`), resolved like
+/// `start_js_for`.
+pub fn server_js_for(cli: &Path) -> Result<PathBuf, String> {
+    api_entry_for(cli, "./server")
+}
+
+/// The file name of the preload script, looked for in the folder of `schema.step_script`.
+pub const PRELOAD_SCRIPT: &str = "preload.mjs";
+
+/// With `child.preload` (and `child.direct_start`, `child.skip_update_check`): the command that loads the
+/// server module of the `... cli.js start` in `argv` before the preflight, `... node [options]
+/// <script> <@directus/api>/dist/server.js` (same program, options and `env -C` prefix as the child).
+/// `Err` says why the child is not preloaded (then it is spawned after the preflight as `child_command`
+/// gives it): the setting is off, the command is not Directus's `cli.js start`, or a file is missing.
+pub fn preload_command(
+    argv: &[String],
+    child: &crate::config::ChildConfig,
+    script: &Path,
+) -> Result<Vec<String>, String> {
+    if !child.preload {
+        return Err("child.preload = false".into());
+    }
+    if !(child.skip_update_check && child.direct_start) {
+        return Err("child.preload needs child.skip_update_check and child.direct_start".into());
+    }
+    let Some((index, cli)) = cli_js_of(argv).filter(|(i, _)| argv[i + 1..] == ["start"]) else {
+        return Err(format!("the child command {argv:?} is not Directus's `cli.js start`"));
+    };
+    let server = server_js_for(&cli)?;
+    let script = std::path::absolute(script).unwrap_or_else(|_| script.to_path_buf());
+    if !script.is_file() {
+        return Err(format!("{} is missing (it is looked for next to schema.step_script)", script.display()));
+    }
+    let mut out = argv[..index].to_vec();
+    out.push(script.to_string_lossy().into_owned());
+    out.push(server.to_string_lossy().into_owned());
+    Ok(out)
+}
+
+/// The preload script for `step_script` (`schema.step_script`): `preload.mjs` in the same folder.
+pub fn preload_script(step_script: &Path) -> PathBuf {
+    step_script.with_file_name(PRELOAD_SCRIPT)
+}
+
 /// The command the main child runs for `argv` under `child.skip_update_check` and `child.direct_start`
 /// (`run` spawns it, `check` prints it).
 pub fn child_command(argv: &[String], child: &crate::config::ChildConfig) -> Vec<String> {
@@ -184,6 +228,7 @@ mod tests {
         .unwrap();
         std::fs::write(api.join("dist/cli/run.js"), "").unwrap();
         std::fs::write(api.join("dist/start.js"), "").unwrap();
+        std::fs::write(api.join("dist/server.js"), "").unwrap();
         std::os::unix::fs::symlink("node_modules/directus/cli.js", dir.path().join("cli.js")).unwrap();
         dir
     }
@@ -261,6 +306,38 @@ mod tests {
         std::fs::write(&pkg, r#"{"name":"@directus/api","exports":{"./cli/run.js":"./dist/cli/run.js"}}"#).unwrap();
         assert!(start_js_for(Path::new(&cli)).unwrap_err().contains("does not export ./start"));
         assert!(direct_start(&["node".to_string(), cli, "start".into()])[1].ends_with("cli/run.js"));
+    }
+
+    #[test]
+    fn only_directus_start_is_preloaded() {
+        let dir = fake_install();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        let script = dir.path().join("preload.mjs");
+        std::fs::write(&script, "").unwrap();
+        let cli = dir.path().join("cli.js").to_string_lossy().into_owned();
+        let cfg = crate::config::ChildConfig::default();
+        let start = vec!["node".to_string(), "--max-semi-space-size=16".into(), cli.clone(), "start".into()];
+        let server = real.join("node_modules/@directus/api/dist/server.js").to_string_lossy().into_owned();
+        assert_eq!(
+            preload_command(&start, &cfg, &script),
+            Ok(vec!["node".into(), "--max-semi-space-size=16".into(), script.to_string_lossy().into_owned(), server])
+        );
+        let off = crate::config::ChildConfig { preload: false, ..cfg.clone() };
+        assert_eq!(preload_command(&start, &off, &script), Err("child.preload = false".into()));
+        let run_js = crate::config::ChildConfig { direct_start: false, ..cfg.clone() };
+        assert!(preload_command(&start, &run_js, &script).unwrap_err().contains("child.direct_start"));
+        let other = vec!["node".to_string(), cli.clone(), "bootstrap".into()];
+        assert!(preload_command(&other, &cfg, &script).unwrap_err().contains("not Directus's `cli.js start`"));
+        let own = vec!["/srv/wrapper.sh".to_string()];
+        assert!(preload_command(&own, &cfg, &script).is_err());
+        let missing = dir.path().join("nope/preload.mjs");
+        assert!(preload_command(&start, &cfg, &missing).unwrap_err().contains("is missing"));
+        std::fs::remove_file(real.join("node_modules/@directus/api/dist/server.js")).unwrap();
+        assert!(preload_command(&start, &cfg, &script).unwrap_err().contains("server.js is missing"));
+        assert_eq!(
+            preload_script(Path::new("/directus/directus-step/step.mjs")),
+            Path::new("/directus/directus-step/preload.mjs")
+        );
     }
 
     #[test]

@@ -1,0 +1,122 @@
+//! `directus-step/preload.mjs` with the real Directus 11.17.4: importing `@directus/api`'s `server.js`
+//! touches no database (so no schema, permissions or settings are read before the go), and the server
+//! starts only on "go". Directus's database is a local port that counts connections and never answers;
+//! the control (the go) shows that the server does connect there, so the test can fail. No Redis is
+//! configured (with Redis, Directus's bus connects and subscribes at import: README "Directus preloaded").
+
+use trm_test_support as common;
+
+use common::*;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// A port that accepts connections, counts them and never answers.
+fn counting_port() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (port, count)
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 with a valid two-int buffer; both descriptors are ours on success.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0, "pipe2");
+    // SAFETY: just created, owned by nobody else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+struct Preloading {
+    child: std::process::Child,
+    go: Option<std::fs::File>,
+    stderr: Captured,
+    db_connections: Arc<AtomicUsize>,
+}
+
+/// `node preload.mjs <server.js>` in Directus's folder with Directus's environment, the database at a
+/// counting port, the go pipe's read end as descriptor 3.
+fn preload() -> Preloading {
+    let db = TestDb::fresh("preload_import");
+    let (db_port, db_connections) = counting_port();
+    let dir = directus_dir();
+    let server = std::fs::canonicalize(dir.join("node_modules/@directus/api/dist/server.js")).expect("server.js");
+    let script = step_script().with_file_name("preload.mjs");
+    let (read, write) = pipe();
+    let mut cmd = Command::new("node");
+    cmd.arg(&script).arg(&server).current_dir(&dir);
+    for (k, v) in directus_env(&db, free_port()) {
+        cmd.env(k, v);
+    }
+    cmd.env("DB_HOST", "127.0.0.1").env("DB_PORT", db_port.to_string()).env("DB_CONNECTION_TIMEOUT", "2000");
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let raw = read.as_raw_fd();
+    // SAFETY: between fork and exec; dup2 is async-signal-safe. dup2 clears close-on-exec on fd 3.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("node");
+    drop(read);
+    let stderr = Captured::read_from(child.stderr.take());
+    Preloading { child, go: Some(std::fs::File::from(write)), stderr, db_connections }
+}
+
+impl Drop for Preloading {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_server_module_loads_without_touching_the_database_and_starts_only_on_go() {
+    // End of file without the go: exits 0, never connected, never started.
+    let mut p = preload();
+    let loaded = eventually(LIMIT, || p.stderr.text().contains("waiting for trm-init's go"));
+    assert!(loaded, "server.js never loaded:\n{}", p.stderr.text());
+    std::thread::sleep(Duration::from_secs(2)); // anything scheduled at import would have run by now
+    assert_eq!(
+        p.db_connections.load(Ordering::SeqCst),
+        0,
+        "the import connected to the database:\n{}",
+        p.stderr.text()
+    );
+    drop(p.go.take());
+    let status = wait_child(&mut p.child, LIMIT);
+    assert_eq!(status.code(), Some(0), "{}", p.stderr.text());
+    assert!(p.stderr.text().contains("no go from trm-init"), "{}", p.stderr.text());
+    assert_eq!(p.db_connections.load(Ordering::SeqCst), 0, "{}", p.stderr.text());
+
+    // Control: the go starts the server, which goes to the database at once.
+    let mut p = preload();
+    assert!(eventually(LIMIT, || p.stderr.text().contains("waiting for trm-init's go")), "{}", p.stderr.text());
+    assert_eq!(p.db_connections.load(Ordering::SeqCst), 0);
+    p.go.as_mut().expect("go pipe").write_all(b"go\n").expect("write the go");
+    drop(p.go.take());
+    let connected = eventually(LIMIT, || p.db_connections.load(Ordering::SeqCst) > 0);
+    assert!(
+        connected,
+        "after the go the server never reached its database: the test would prove nothing\n{}",
+        p.stderr.text()
+    );
+}
