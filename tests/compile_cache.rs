@@ -2,8 +2,8 @@
 //! unless `child.compile_cache = false` or the operator set the variable; a directory that cannot serve
 //! (a file, missing, unreadable, unwritable with nothing for this uid) never stops a boot: one warning,
 //! and the child starts without it. On real Directus: a cold boot with an empty cache directory hands it
-//! to Directus's Node, which fills it; a restart with the directory replaced by a file boots healthy with
-//! the warning. The bogus-directory cases that need another uid run a shell child as uid 1000 (what the
+//! to Directus's Node, which fills it; a restart with every entry stale (junk bytes) boots healthy through
+//! the preloaded child; a restart with the directory replaced by a file boots healthy with the warning. The bogus-directory cases that need another uid run a shell child as uid 1000 (what the
 //! child sees is what trm-init decided; Node's own handling of such directories is in docs/benchmarks.md).
 //! No timings are asserted (the speed-up is measured by bench/compile-cache.sh).
 
@@ -193,7 +193,23 @@ fn real_directus_fills_the_cache_and_boots_past_a_bogus_one() {
     let entries = cache_entries(&cache);
     assert!(entries > 100, "Node wrote its compile cache for Directus's modules: {entries} entries in {cache_s}");
 
-    // 2. Warm restart with the directory replaced by a file: healthy, one warning, no variable.
+    // 2. Warm restart with every entry stale (overwritten with bytes that match no module): the
+    // preloaded child (child.preload, on by default) and the server start past them.
+    let mut stale = 0;
+    for folder in std::fs::read_dir(&cache).expect("read cache").flatten() {
+        for entry in std::fs::read_dir(folder.path()).expect("read cache folder").flatten() {
+            std::fs::write(entry.path(), b"stale entry, matches no module").expect("overwrite entry");
+            stale += 1;
+        }
+    }
+    assert!(stale > 100, "{stale} entries made stale");
+    let (boot, environ) = boot_healthy(&db, &cache_s, Duration::from_secs(180));
+    assert!(environ.lines().any(|l| l == format!("{VAR}={cache_s}")), "environment:\n{environ}");
+    let (code, log) = boot.stop(Duration::from_secs(30));
+    assert_eq!(code, 143, "log:\n{log}");
+    assert!(log.contains("the preloaded main child starts Directus's server (go)"), "preloaded:\n{log}");
+
+    // 3. Warm restart with the directory replaced by a file: healthy, one warning, no variable.
     std::fs::remove_dir_all(&cache).expect("rm cache");
     std::fs::write(&cache, "not a cache").expect("write");
     let (boot, environ) = boot_healthy(&db, &cache_s, Duration::from_secs(180));
