@@ -11,7 +11,6 @@ use trm_test_support as common;
 
 use common::*;
 use std::io::Write;
-use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -20,22 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(120);
-
-/// A port that accepts connections, counts them and never answers.
-fn counting_port() -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            seen.fetch_add(1, Ordering::SeqCst);
-            held.push(stream);
-        }
-    });
-    (port, count)
-}
 
 fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [0i32; 2];
@@ -56,7 +39,7 @@ struct Preloading {
 /// counting port, the go pipe's read end as descriptor 3.
 fn preload(extra: &[(&str, String)]) -> Preloading {
     let db = TestDb::fresh("preload_import");
-    let (db_port, db_connections) = counting_port();
+    let (db_port, db_connections) = black_hole();
     let dir = directus_dir();
     let server = std::fs::canonicalize(dir.join("node_modules/@directus/api/dist/server.js")).expect("server.js");
     let script = step_script().with_file_name("preload.mjs");

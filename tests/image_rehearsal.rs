@@ -133,13 +133,27 @@ fn image_boots_as_pid1_gets_healthy_and_stops_like_docker_stop() {
 
     let directus_child = common::children_of(pid1)
         .into_iter()
-        // The baked child.command names /directus/cli.js start; child.skip_update_check and
-        // child.direct_start start it as @directus/api's start.js (no npm update check, no CLI).
+        // The baked child.command names /directus/cli.js start; child.skip_update_check,
+        // child.direct_start and child.preload (defaults) make it the image's preload.mjs loading
+        // @directus/api's server.js during the preflight and starting it on the go (no update check, no CLI).
         .find(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| c.contains("@directus/api/dist/start.js"))
+            std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
+                c.contains("/directus/directus-step/preload.mjs") && c.contains("@directus/api/dist/server.js")
+            })
         })
-        .unwrap_or_else(|| panic!("no Directus child (@directus/api's start.js) under trm-init; {}", container.logs()));
+        .unwrap_or_else(|| {
+            panic!(
+                "no Directus child (preload.mjs with @directus/api's server.js) under trm-init; {}",
+                container.logs()
+            )
+        });
+    let full = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    assert!(
+        format!("{}{}", full(&container.stdout), full(&container.stderr))
+            .contains("the preloaded main child starts Directus's server (go)"),
+        "the image's boot preloads the main child; {}",
+        container.logs()
+    );
     assert_eq!(uid_of(directus_child), Some(image.uid), "Directus runs as the image's USER");
 
     // The extensions the image ships are node's and Directus loaded them: the endpoint answers itself
