@@ -1,4 +1,4 @@
-//! The main child spawned before the preflight (`child.preload`): Node loads Directus's modules while the
+//! The main child spawned during the preflight, once it has work (`child.preload`): Node loads Directus's modules while the
 //! preflight runs, and Directus's server starts only on trm-init's "go" (see `directus-step/preload.mjs`).
 //!
 //! Owns the go pipe (the write end is trm-init's alone; the read end is the child's descriptor 3) and the

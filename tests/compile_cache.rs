@@ -159,10 +159,11 @@ fn cache_entries(dir: &Path) -> usize {
 
 /// trm-init + Directus on `db` with `child.compile_cache_dir = dir`, healthy within `limit`; the boot and
 /// the main child's environment.
-fn boot_healthy(db: &TestDb, dir: &str, limit: Duration) -> (Boot, String) {
+fn boot_healthy(db: &TestDb, dir: &str, extra: &[(&str, &str)], limit: Duration) -> (Boot, String) {
     let ports = Ports::free();
     let mut env = boot_env(db, ports);
     env.push(("TRM_INIT_CHILD__COMPILE_CACHE_DIR".into(), dir.to_string()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let boot = Boot::start(&env, ports);
     boot.wait_healthy(limit);
     let environ = main_child_environ(boot.pid1.outer_pid);
@@ -183,7 +184,7 @@ fn real_directus_fills_the_cache_and_boots_past_a_bogus_one() {
     let cache_s = dir_env(&cache);
 
     // 1. Cold boot with an empty cache: Directus's Node gets the variable and fills the directory.
-    let (boot, environ) = boot_healthy(&db, &cache_s, Duration::from_secs(300));
+    let (boot, environ) = boot_healthy(&db, &cache_s, &[], Duration::from_secs(300));
     assert!(
         environ.lines().any(|l| l == format!("{VAR}={cache_s}")),
         "Directus runs with {VAR}={cache_s}; its environment:\n{environ}"
@@ -193,8 +194,9 @@ fn real_directus_fills_the_cache_and_boots_past_a_bogus_one() {
     let entries = cache_entries(&cache);
     assert!(entries > 100, "Node wrote its compile cache for Directus's modules: {entries} entries in {cache_s}");
 
-    // 2. Warm restart with every entry stale (overwritten with bytes that match no module): the
-    // preloaded child (child.preload, on by default) and the server start past them.
+    // 2. Restart with every entry stale (overwritten with bytes that match no module), the schema step
+    // forced so that the child is preloaded beside it (child.preload, on by default): the step's helper,
+    // the preloaded child and the server start past them.
     let mut stale = 0;
     for folder in std::fs::read_dir(&cache).expect("read cache").flatten() {
         for entry in std::fs::read_dir(folder.path()).expect("read cache folder").flatten() {
@@ -203,7 +205,8 @@ fn real_directus_fills_the_cache_and_boots_past_a_bogus_one() {
         }
     }
     assert!(stale > 100, "{stale} entries made stale");
-    let (boot, environ) = boot_healthy(&db, &cache_s, Duration::from_secs(180));
+    let forced = [("TRM_INIT_SCHEMA__SKIP_UNCHANGED", "false")];
+    let (boot, environ) = boot_healthy(&db, &cache_s, &forced, Duration::from_secs(180));
     assert!(environ.lines().any(|l| l == format!("{VAR}={cache_s}")), "environment:\n{environ}");
     let (code, log) = boot.stop(Duration::from_secs(30));
     assert_eq!(code, 143, "log:\n{log}");
@@ -212,7 +215,7 @@ fn real_directus_fills_the_cache_and_boots_past_a_bogus_one() {
     // 3. Warm restart with the directory replaced by a file: healthy, one warning, no variable.
     std::fs::remove_dir_all(&cache).expect("rm cache");
     std::fs::write(&cache, "not a cache").expect("write");
-    let (boot, environ) = boot_healthy(&db, &cache_s, Duration::from_secs(180));
+    let (boot, environ) = boot_healthy(&db, &cache_s, &[], Duration::from_secs(180));
     assert!(!environ.contains(&format!("{VAR}=")), "no {VAR} for a file; environment:\n{environ}");
     let (code, log) = boot.stop(Duration::from_secs(30));
     assert_eq!(code, 143, "log:\n{log}");

@@ -99,6 +99,13 @@ fn warm_boot_skips_migrations_and_the_schema_step_by_fingerprint() {
     assert!(log.contains(&skipped), "db-init on a warm database:\n{log}");
     assert!(log.contains("bootstrap and schema apply skipped"), "schema step skipped by fingerprint:\n{log}");
     assert!(!log.contains("[directus step]"), "bootstrap ran on a warm boot:\n{log}");
+    // Nothing to overlap: the warm restart's child is started after the preflight, as without preload.
+    assert!(
+        log.contains(
+            "the preflight had no work (every step skipped): the main child is started after it, not preloaded"
+        ) && !log.contains("main child preloading"),
+        "child.preload on a warm restart:\n{log}"
+    );
     let (code, log) = second.stop(STOP);
     assert!(code == 0 || code == 143, "exit {code}:\n{log}");
 }

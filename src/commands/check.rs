@@ -20,7 +20,7 @@ pub(super) fn check(config: &Config) -> Result<u8, Failure> {
                 "not preloaded (preflight.enabled = false): nothing to overlap".to_string()
             }
             Ok(argv) => format!(
-                "spawned before the preflight as {argv:?}; Directus's server starts once the preflight succeeded"
+                "spawned as {argv:?} once the preflight has work (not on a warm restart that skips every step); Directus's server starts once the preflight succeeded"
             ),
             Err(reason) => format!("not preloaded ({reason}): the child starts after the preflight"),
         };

@@ -46,7 +46,7 @@ async fn apply_phases(
     db_init::extensions::check(session, &config.db_init.required_extensions).await?;
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
     for phase in phases(args.phase) {
-        let s = db_init::run(session, config, *phase, mode, shutdown).await?;
+        let s = db_init::run(session, config, *phase, mode, shutdown, &Default::default()).await?;
         if args.dry_run {
             println!("{}: {} to apply, {} skipped (dry run)", phase.name(), s.applied, s.skipped);
         } else {

@@ -14,7 +14,7 @@ pub(super) async fn preflight(config: Config) -> Result<u8, Failure> {
     let init = Init::start(Orphans::Adopt)?;
     let (reaper, shutdown) = (init.reaper.clone(), init.shutdown.clone());
     init.command("preflight", async {
-        preflight::run(&config, &reaper, shutdown.clone()).await?;
+        preflight::run(&config, &reaper, shutdown.clone(), &preflight::WorkAhead::default()).await?;
         tracing::info!("preflight done: exiting without starting the main child (`trm-init preflight`)");
         Ok(0)
     })

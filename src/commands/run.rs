@@ -1,7 +1,8 @@
 //! `trm-init run`: become the init (subreaper when not PID 1), start the health server, run preflight,
 //! supervise the main child.
 //!
-//! With `child.preload` the main child is spawned before the preflight (`preload`) and gets its go only
+//! With `child.preload` the main child is spawned during the preflight (`preload`), once a step announces
+//! real work (`preflight::WorkAhead`: never on a warm restart that skips every step), and gets its go only
 //! when the preflight has succeeded and no stop signal came; on every other path it is stopped and
 //! trm-init ends as the preflight or the signal says. A child that died while preloading, or whose go
 //! could not be delivered, is spawned again the normal way after the preflight.
@@ -50,30 +51,34 @@ pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
         tracing::info!("preflight disabled: starting the main child directly");
         return init.supervise(&argv, &env, &config.child, &lifecycle).await;
     }
-    let mut preloaded = preload_argv.and_then(|argv| match Preloaded::spawn(&init.reaper, &argv, &env) {
-        Ok(preloaded) => Some(preloaded),
-        Err(e) => {
-            tracing::warn!("cannot preload the main child ({e}): it is started after the preflight");
-            None
-        }
-    });
     let reaper = init.reaper.clone();
     let shutdown = init.shutdown.clone();
     let grace = config.child.stop_grace.get();
+    let work_ahead = preflight::WorkAhead::default();
     let work = async {
-        let result = match preloaded.as_mut() {
-            None => preflight::run(&config, &reaper, shutdown.clone()).await,
-            Some(child) => {
-                let preflight = preflight::run(&config, &reaper, shutdown.clone());
-                tokio::pin!(preflight);
-                loop {
-                    tokio::select! {
-                        result = &mut preflight => break result,
-                        () = child.exited() => {}
+        // The preloaded child is spawned once a step announces real work (a migration to apply, the
+        // Directus step's helper): a preflight that skips everything (a warm restart) has nothing to
+        // overlap, and its child starts after it, as without preload.
+        let mut candidate = preload_argv;
+        let mut preloaded: Option<Preloaded> = None;
+        let result = {
+            let preflight = preflight::run(&config, &reaper, shutdown.clone(), &work_ahead);
+            tokio::pin!(preflight);
+            loop {
+                tokio::select! {
+                    result = &mut preflight => break result,
+                    () = work_ahead.announced(), if candidate.is_some() => {
+                        preloaded = candidate.take().and_then(|argv| spawn_preload(&reaper, &argv, &env));
                     }
+                    () = preload_exited(&mut preloaded) => {}
                 }
             }
         };
+        if candidate.is_some() {
+            tracing::info!(
+                "the preflight had no work (every step skipped): the main child is started after it, not preloaded"
+            );
+        }
         let Some(child) = preloaded else { return (result, None) };
         // No go after a failed or cancelled preflight. The check and the go run in one poll, with no
         // await between them: once a stop signal has cancelled `shutdown`, no go can follow.
@@ -104,6 +109,29 @@ pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     match started {
         Some(child) => init.supervise_started(child, &config.child, &lifecycle).await,
         None => init.supervise(&argv, &env, &config.child, &lifecycle).await,
+    }
+}
+
+/// Spawns the preloaded main child; a failure is one warning (the child is then started after the preflight).
+fn spawn_preload(
+    reaper: &crate::reaper::Reaper,
+    argv: &[String],
+    env: &[(&str, &std::path::Path)],
+) -> Option<Preloaded> {
+    match Preloaded::spawn(reaper, argv, env) {
+        Ok(preloaded) => Some(preloaded),
+        Err(e) => {
+            tracing::warn!("cannot preload the main child ({e}): it is started after the preflight");
+            None
+        }
+    }
+}
+
+/// Resolves when the preloaded child (if any) exits during the preflight; never when there is none.
+async fn preload_exited(preloaded: &mut Option<Preloaded>) {
+    match preloaded {
+        Some(child) => child.exited().await,
+        None => std::future::pending().await,
     }
 }
 

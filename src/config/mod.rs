@@ -91,7 +91,8 @@ pub struct ChildConfig {
     /// warning and the start goes through `cli/run.js`. false: `cli/run.js start`.
     pub direct_start: bool,
     /// `preload` (default true; only with `direct_start`): the main child `... cli.js start` is spawned
-    /// before the preflight as `node <schema.step_script's folder>/preload.mjs <@directus/api>/dist/server.js`:
+    /// once the preflight has work (a migration to apply, the Directus step's helper; a warm restart that
+    /// skips everything has none, and its child is spawned after the preflight) as `node <schema.step_script's folder>/preload.mjs <@directus/api>/dist/server.js`:
     /// Directus's modules load while the preflight runs, and the server starts only when the preflight has
     /// succeeded (trm-init's "go" on the child's descriptor 3). Any other child command, `-- CMD`, a
     /// disabled preflight or a missing `preload.mjs` / `server.js`: the child is spawned after the

@@ -19,12 +19,38 @@ use crate::reaper::Reaper;
 use tokio_util::sync::CancellationToken;
 
 /// What every step may use. `shutdown` is cancelled by a stop signal: stop the running work at once.
-/// `db` holds the preflight lock; it derefs to `tokio_postgres::Client`.
+/// `db` holds the preflight lock; it derefs to `tokio_postgres::Client`. `work_ahead`: announced by a
+/// step that is about to do real work (see `WorkAhead`).
 pub struct Context<'a> {
     pub config: &'a Config,
     pub reaper: &'a Reaper,
     pub shutdown: CancellationToken,
     pub db: &'a Session,
+    pub work_ahead: &'a WorkAhead,
+}
+
+/// Announced once a step is about to do real work: db-init applies a migration, the Directus step starts
+/// its helper. `run` (with `child.preload`) spawns the preloaded main child then, so a preflight that
+/// skips everything (a warm restart: every step skipped by its history or fingerprint) never has one
+/// beside it and the child starts after it, as without preload. Announcing again changes nothing.
+#[derive(Default)]
+pub struct WorkAhead {
+    notify: tokio::sync::Notify,
+    announced: std::sync::atomic::AtomicBool,
+}
+
+impl WorkAhead {
+    pub fn announce(&self) {
+        if !self.announced.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // notify_one keeps the wake-up for a waiter that comes later.
+            self.notify.notify_one();
+        }
+    }
+
+    /// Resolves once the work has been announced (for one waiter).
+    pub async fn announced(&self) {
+        self.notify.notified().await
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,16 +76,26 @@ impl Step {
 
 /// Connects (waiting for the server), takes the preflight lock, runs every step in order, and
 /// releases the lock on every path; the first failure ends preflight.
-pub(crate) async fn run(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
+pub(crate) async fn run(
+    config: &Config,
+    reaper: &Reaper,
+    shutdown: CancellationToken,
+    work_ahead: &WorkAhead,
+) -> Result<(), Failure> {
     let all = PhaseTimer::start("preflight");
-    let result = with_session(config, reaper, shutdown).await;
+    let result = with_session(config, reaper, shutdown, work_ahead).await;
     all.end(if result.is_ok() { "ok" } else { "failed" });
     result
 }
 
-async fn with_session(config: &Config, reaper: &Reaper, shutdown: CancellationToken) -> Result<(), Failure> {
+async fn with_session(
+    config: &Config,
+    reaper: &Reaper,
+    shutdown: CancellationToken,
+    work_ahead: &WorkAhead,
+) -> Result<(), Failure> {
     db::with_session(config, Locking::Hold, &shutdown, async |session| {
-        run_steps(&Context { config, reaper, shutdown: shutdown.clone(), db: session }).await
+        run_steps(&Context { config, reaper, shutdown: shutdown.clone(), db: session, work_ahead }).await
     })
     .await
 }
@@ -91,7 +127,7 @@ async fn run_step(step: Step, ctx: &Context<'_>) -> Result<(), Failure> {
 }
 
 async fn db_init_step(ctx: &Context<'_>, phase: db_init::Phase) -> Result<(), Failure> {
-    let summary = db_init::run(ctx.db, ctx.config, phase, db_init::Mode::Apply, &ctx.shutdown).await?;
+    let summary = db_init::run(ctx.db, ctx.config, phase, db_init::Mode::Apply, &ctx.shutdown, ctx.work_ahead).await?;
     crate::metrics::migrations_applied(phase.name(), summary.applied);
     Ok(())
 }

@@ -180,6 +180,7 @@ pub(crate) async fn run(
     phase: Phase,
     mode: Mode,
     shutdown: &CancellationToken,
+    work_ahead: &crate::preflight::WorkAhead,
 ) -> Result<Summary, MigrationError> {
     let files = load(config, phase)?;
     let table = &config.db_init.table;
@@ -200,6 +201,9 @@ pub(crate) async fn run(
         }
         _ => None,
     };
+    if insert.is_some() {
+        work_ahead.announce();
+    }
     let mut summary = Summary::default();
     let last_pending = items.iter().rposition(|i| matches!(i.state, State::Pending | State::OutOfOrder));
     for (index, item) in items.iter().enumerate() {

@@ -98,6 +98,8 @@ pub struct Directus<'a> {
     /// TERM -> KILL for the helper when it overruns `schema.timeout` or meets shutdown.
     pub grace: std::time::Duration,
     pub db: &'a Client,
+    /// Announced just before the helper starts (see `preflight::WorkAhead`); None from `schema`.
+    pub work_ahead: Option<&'a crate::preflight::WorkAhead>,
 }
 
 /// What `plan` found: Directus's diff and the guard's reading of it.
@@ -115,6 +117,7 @@ impl<'a> Directus<'a> {
             shutdown,
             grace: config.child.stop_grace.get(),
             db,
+            work_ahead: None,
         }
     }
 
@@ -204,6 +207,9 @@ impl<'a> Directus<'a> {
         self.check_version(&snapshot, version.as_deref())?;
         self.reset_unfinished_first_install().await?;
 
+        if let Some(work_ahead) = self.work_ahead {
+            work_ahead.announce();
+        }
         let mut helper = self.start_helper().await?;
         let result = self.bootstrap_check_apply(&mut helper, &path).await;
         match result {
@@ -421,7 +427,9 @@ impl<'a> Directus<'a> {
 
 /// Preflight's entry point: the step on preflight's locked session.
 pub async fn run(ctx: &super::Context<'_>) -> Result<(), Failure> {
-    let result = Directus::new(ctx.config, ctx.reaper, &ctx.shutdown, ctx.db).run().await;
+    let step =
+        Directus { work_ahead: Some(ctx.work_ahead), ..Directus::new(ctx.config, ctx.reaper, &ctx.shutdown, ctx.db) };
+    let result = step.run().await;
     if let Err(e) = &result {
         if !matches!(e, DirectusError::Destructive { .. }) {
             crate::metrics::schema_result("failed");
