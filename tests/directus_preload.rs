@@ -37,8 +37,8 @@ struct Preloading {
 
 /// `node preload.mjs <server.js>` in Directus's folder with Directus's environment, the database at a
 /// counting port, the go pipe's read end as descriptor 3.
-fn preload(extra: &[(&str, String)]) -> Preloading {
-    let db = TestDb::fresh("preload_import");
+fn preload(name: &str, extra: &[(&str, String)]) -> Preloading {
+    let db = TestDb::fresh(name);
     let (db_port, db_connections) = black_hole();
     let dir = directus_dir();
     let server = std::fs::canonicalize(dir.join("node_modules/@directus/api/dist/server.js")).expect("server.js");
@@ -78,7 +78,7 @@ impl Drop for Preloading {
 #[test]
 fn the_server_module_loads_without_touching_the_database_and_starts_only_on_go() {
     // End of file without the go: exits 0, never connected, never started.
-    let mut p = preload(&[]);
+    let mut p = preload("preload_import", &[]);
     let loaded = eventually(LIMIT, || p.stderr.text().contains("waiting for trm-init's go"));
     assert!(loaded, "server.js never loaded:\n{}", p.stderr.text());
     std::thread::sleep(Duration::from_secs(2)); // anything scheduled at import would have run by now
@@ -95,7 +95,7 @@ fn the_server_module_loads_without_touching_the_database_and_starts_only_on_go()
     assert_eq!(p.db_connections.load(Ordering::SeqCst), 0, "{}", p.stderr.text());
 
     // Control: the go starts the server, which goes to the database at once.
-    let mut p = preload(&[]);
+    let mut p = preload("preload_import", &[]);
     assert!(eventually(LIMIT, || p.stderr.text().contains("waiting for trm-init's go")), "{}", p.stderr.text());
     assert_eq!(p.db_connections.load(Ordering::SeqCst), 0);
     p.go.as_mut().expect("go pipe").write_all(b"go\n").expect("write the go");
@@ -146,7 +146,7 @@ fn with_redis_the_preload_only_subscribes_and_a_schema_change_before_the_go_is_h
         ("CACHE_STORE", "redis".to_string()),
         ("CACHE_AUTO_PURGE", "true".to_string()),
     ];
-    let mut p = preload(&extra);
+    let mut p = preload("preload_redis", &extra);
     assert!(eventually(LIMIT, || p.stderr.text().contains("waiting for trm-init's go")), "{}", p.stderr.text());
     // The import subscribed to the bus channel the schema apply publishes on (else this test proves nothing).
     let channel = "directus:bus:schemaChanged";
