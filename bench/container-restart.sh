@@ -58,7 +58,6 @@ for e in "${env[@]}"; do denv+=(-e "$e"); done
 
 # The rehearsal's root: the image's own files, outside the engine (ownership kept: tar runs as root).
 root=$(mktemp -d /tmp/bench-restart.XXXXXX)
-chmod 755 "$root"
 declare -A ctr
 # The rehearsal's PID 1 (outer view) while one runs, for cleanup: rehearsal_start runs in `$(restart ...)`.
 pidfile=$root.pid
@@ -70,17 +69,9 @@ cleanup() {
   psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-cid=$(docker create --pull never "$image")
-docker export "$cid" | tar -x -C "$root"
-docker rm "$cid" >/dev/null
-mapfile -t image_env < <(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$image" | sed '/^$/d')
-workdir=$(docker image inspect -f '{{.Config.WorkingDir}}' "$image")
-user=$(docker image inspect -f '{{.Config.User}}' "$image")
-uid=$(awk -F: -v u="$user" '$1 == u {print $3}' "$root/etc/passwd")
-gid=$(awk -F: -v u="$user" '$1 == u {print $4}' "$root/etc/passwd")
-home=$(awk -F: -v u="$user" '$1 == u {print $6}' "$root/etc/passwd")
-image_env+=(HOME="$home" HOSTNAME=rehearsal)
-mapfile -t entrypoint < <(docker image inspect -f '{{range .Config.Entrypoint}}{{println .}}{{end}}' "$image" | sed '/^$/d')
+source bench/rehearsal-root.sh
+rehearsal_root "$image" "$root"
+image_env+=(HOME="$image_home" HOSTNAME=rehearsal)
 
 # rehearsal_start CMD -- ENV...: the inner unshare (its private mount namespace holds the /dev bind
 # mount) runs CMD as PID 1 of a new PID namespace; sets rehearsal_pid (the outer unshare).
@@ -94,7 +85,7 @@ rehearsal_start() {
     echo "mount --bind -o ro /etc/resolv.conf '$root/etc/resolv.conf'"
     echo "mount --bind -o ro /etc/hosts '$root/etc/hosts'"
     printf 'exec unshare --pid --fork --mount-proc --root=%q --wd=%q --setuid=%s --setgid=%s --' \
-      "$root" "$workdir" "$uid" "$gid"
+      "$root" "$image_workdir" "$image_uid" "$image_gid"
     printf ' %q' "${cmd[@]}"
     echo
   } >"$script"
@@ -132,8 +123,8 @@ restart() {
   t0=$(now)
   case $way in
     engine_*) docker start "${ctr[$way]}" >/dev/null ;;
-    rehearsal_trm) rehearsal_start "${entrypoint[@]}" -- "${env[@]}" ;;
-    rehearsal_off) rehearsal_start "${entrypoint[@]}" -- "${env[@]}" "${off[@]}" ;;
+    rehearsal_trm) rehearsal_start "${image_entrypoint[@]}" -- "${env[@]}" ;;
+    rehearsal_off) rehearsal_start "${image_entrypoint[@]}" -- "${env[@]}" "${off[@]}" ;;
     rehearsal_bare) rehearsal_start node cli.js start -- "${env[@]}" ;;
   esac
   up "$way"
