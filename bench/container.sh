@@ -40,16 +40,8 @@ rm -rf "$ctx"
 
 # The rehearsal's root: the image's own files, outside the engine (ownership kept: tar runs as root).
 rehearsal_root=$(mktemp -d /tmp/bench-rehearsal.XXXXXX)
-chmod 755 "$rehearsal_root"   # the image's / (mktemp makes it 0700: USER could not reach /usr/local/bin)
-cid=$(docker create --pull never "$image")
-docker export "$cid" | tar -x -C "$rehearsal_root"
-docker rm "$cid" >/dev/null
-mapfile -t image_env < <(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$image" | sed '/^$/d')
-image_workdir=$(docker image inspect -f '{{.Config.WorkingDir}}' "$image")
-image_user=$(docker image inspect -f '{{.Config.User}}' "$image")
-image_uid=$(awk -F: -v u="$image_user" '$1 == u {print $3}' "$rehearsal_root/etc/passwd")
-image_gid=$(awk -F: -v u="$image_user" '$1 == u {print $4}' "$rehearsal_root/etc/passwd")
-mapfile -t image_entrypoint < <(docker image inspect -f '{{range .Config.Entrypoint}}{{println .}}{{end}}' "$image" | sed '/^$/d')
+source bench/rehearsal-root.sh
+rehearsal_root "$image" "$rehearsal_root"
 trap 'rm -rf --one-file-system "$rehearsal_root" "$rehearsal_root.run.sh"' EXIT
 
 # rehearsal_start ENV...: sets rehearsal_pid, the inner unshare (the /dev bind mount lives in its private
