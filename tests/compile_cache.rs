@@ -19,13 +19,18 @@ const VAR: &str = "NODE_COMPILE_CACHE";
 /// The child prints what it got.
 const PRINT: &str = "echo \"child: NODE_COMPILE_CACHE=${NODE_COMPILE_CACHE-unset}\"";
 
-/// `trm-init run --no-preflight -- sh -c PRINT` with `env` (as `uid` when given): its outcome.
-fn run_shell_child(env: &[(&str, &str)], uid: Option<u32>) -> Outcome {
-    let mut cmd = trm_init_command(&["run", "--no-preflight", "--", "sh", "-c", PRINT], env);
+/// `trm-init run --no-preflight -- sh -c PRINT` with `env` (as a uid, with a copy of the binary that uid
+/// can run, when given): its outcome.
+fn run_shell_child(env: &[(&str, &str)], as_user: Option<(u32, &Path)>) -> Outcome {
+    let args = ["run", "--no-preflight", "--", "sh", "-c", PRINT];
+    let mut cmd = match as_user {
+        Some((_, binary)) => trm_init_command_of(binary, &args, env),
+        None => trm_init_command(&args, env),
+    };
     if !env.iter().any(|(k, _)| *k == VAR) {
         cmd.env_remove(VAR);
     }
-    if let Some(uid) = uid {
+    if let Some((uid, _)) = as_user {
         cmd.uid(uid).gid(uid);
     }
     run_to_end(cmd, Duration::from_secs(30))
@@ -110,9 +115,12 @@ fn unreadable_and_unwritable_directories_as_another_uid() {
     require_root();
     let tmp = open_tempdir();
     let uid = 1000;
+    // The binary where uid 1000 can run it: target/ is wherever the checkout is, maybe in a 0700 folder.
+    let binary = tmp.path().join("trm-init");
+    std::fs::copy(bin(), &binary).expect("copy trm-init into the open tempdir");
     let cmd = |dir: &Path| {
         let dir = dir_env(dir);
-        (dir.clone(), run_shell_child(&[("TRM_INIT_CHILD__COMPILE_CACHE_DIR", &dir)], Some(uid)))
+        (dir.clone(), run_shell_child(&[("TRM_INIT_CHILD__COMPILE_CACHE_DIR", &dir)], Some((uid, &binary))))
     };
 
     let unreadable = tmp.path().join("unreadable");

@@ -175,6 +175,21 @@ impl Container {
         self.inspect("{{.State.ExitCode}}").parse().unwrap_or(-1)
     }
 
+    /// The exit code of every run of this container that has ended, oldest first (the engine's `die`
+    /// events). Unlike `.State.ExitCode`, which the next start of a restart policy resets to 0, they stay.
+    pub fn exit_codes(&self) -> Vec<i32> {
+        let until = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() + 1)
+            .unwrap_or(0)
+            .to_string();
+        let filter = format!("container={}", self.id);
+        let format = "{{index .Actor.Attributes \"exitCode\"}}";
+        let args = ["events", "--since", "0", "--until", &until, "--filter", &filter, "--filter", "event=die"];
+        let out = docker_ok(&[&args[..], &["--format", format]].concat());
+        out.lines().filter_map(|l| l.trim().parse().ok()).collect()
+    }
+
     pub fn logs(&self) -> String {
         text(&docker(&["logs", &self.id]))
     }

@@ -25,7 +25,7 @@ pub use redis::*;
 pub use snapshot::*;
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -65,7 +65,17 @@ pub fn trm_init_command<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
     args: &[&str],
     env: &[(K, V)],
 ) -> Command {
-    let mut cmd = Command::new(bin());
+    trm_init_command_of(&bin(), args, env)
+}
+
+/// [`trm_init_command`] for another copy of the binary (one put where another uid can run it: the
+/// checkout, and with it `target/`, may sit in a folder only root can enter).
+pub fn trm_init_command_of<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
+    binary: &Path,
+    args: &[&str],
+    env: &[(K, V)],
+) -> Command {
+    let mut cmd = Command::new(binary);
     cmd.args(args).env_remove("TRM_INIT_CONFIG").env("TRM_INIT_HEALTH__LISTEN", "127.0.0.1:0");
     for (k, v) in env {
         cmd.env(k.as_ref(), v.as_ref());
