@@ -14,7 +14,8 @@ FROM rust:1.95.0-slim-bookworm AS build
 WORKDIR /src
 # Dependencies first, compiled against an empty crate: this layer is reused until Cargo.toml,
 # Cargo.lock or .cargo/ change, so a code change rebuilds only trm-init itself.
-COPY Cargo.toml Cargo.lock ./
+# build.rs: the release link leaves out the unwind tables (panic = "abort"), the empty crate's too.
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY .cargo/ .cargo/
 # The tests' harness is a path dev-dependency: cargo reads its manifest even for a release build.
 COPY tests/support/ tests/support/

@@ -30,8 +30,13 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The binary under test: `trm-init` next to the test executable's `deps` folder (cargo builds it
-/// before it runs integration tests).
+/// before it runs integration tests), or the file `TRM_TEST_BIN` names: e.g. the release build
+/// (`TRM_TEST_BIN=$TRM_RELEASE_BIN cargo test --test pid1_signals`), linked as the image's binary is.
 pub fn bin() -> PathBuf {
+    if let Some(named) = std::env::var_os("TRM_TEST_BIN").filter(|v| !v.is_empty()).map(PathBuf::from) {
+        require("the binary TRM_TEST_BIN names", named.is_file(), &format!("{} is not a file", named.display()));
+        return named;
+    }
     let exe = std::env::current_exe().expect("the test executable's path");
     let bin = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("trm-init")).unwrap_or_default();
     require("the trm-init binary", bin.exists(), "run the tests with `cargo test`, which builds it first");
