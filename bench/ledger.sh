@@ -17,10 +17,13 @@
 # with/without of the server-side wall time and of the backend's CPU time (/proc/<pid>/schedstat: the
 # time it ran, not the time it waited for a CPU, so it depends much less on the machine's load);
 # reported: median and interquartile range of the pair ratios, and how many pairs were within 1.3x.
-# Then each statement once more, committed, with the ledger, and `trm-init ledger verify`.
+# Part two (round 9) measures the same writes as the processor sends them: the rows as data in the
+# statement text, autocommitted (commit and WAL flush included), timed by the driver around the round
+# trip. Then each statement once more, committed, with the ledger, and `trm-init ledger verify`.
 #
 # Env: PAIRS (40), WARMUP (5), KEEP_DB=1 keeps the databases; COMPARE=FILE.sql compares two ledger
-# designs instead: the copy keeps the ledger and gets FILE applied (A = as migrated, B = with FILE).
+# designs instead: the copy keeps the ledger and gets FILE applied (A = as migrated, B = with FILE);
+# LEDGER_DESIGN=FILE measures a candidate design against no ledger (FILE applied to A after the seed).
 # Needs PostgreSQL with PostGIS and dblink (scripts/pg-up.sh), run as a superuser (schedstat is read
 # with pg_read_file), and Directus (scripts/install-directus.sh).
 set -euo pipefail
@@ -30,7 +33,9 @@ log() { echo "[bench/ledger] $*" >&2; }
 PAIRS=${PAIRS:-40}
 WARMUP=${WARMUP:-5}
 COMPARE=${COMPARE:-}
+LEDGER_DESIGN=${LEDGER_DESIGN:-}
 [[ -z $COMPARE || -f $COMPARE ]] || { echo "bench/ledger: COMPARE=$COMPARE: no such file" >&2; exit 2; }
+[[ -z $LEDGER_DESIGN || -f $LEDGER_DESIGN ]] || { echo "bench/ledger: LEDGER_DESIGN=$LEDGER_DESIGN: no such file" >&2; exit 2; }
 
 trm_pg
 dx=$(scripts/install-directus.sh)
@@ -76,6 +81,10 @@ UPDATE stage_results SET status = 'provisional' WHERE stage_id = (SELECT id FROM
 COMMIT;
 VACUUM ANALYZE;
 SQL
+if [[ -n $LEDGER_DESIGN ]]; then
+  log "A: $db with $LEDGER_DESIGN applied after the seed (a candidate design; B stays without a ledger)"
+  psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$LEDGER_DESIGN" >&2
+fi
 psql -X -q -d postgres -c "CREATE DATABASE ${db}_b TEMPLATE $db"
 if [[ -n $COMPARE ]]; then
   log "B: a copy of $db with $COMPARE applied"
@@ -95,7 +104,7 @@ BEGIN
 END
 $$;
 SQL
-  label_a="with ledger" label_b="without"
+  label_a="with ledger${LEDGER_DESIGN:+ (candidate design \`$LEDGER_DESIGN\`)}" label_b="without"
 fi
 psql -X -q -v ON_ERROR_STOP=1 -d "${db}_b" -c "VACUUM ANALYZE" >&2
 psql -X -q -d postgres -c "CREATE DATABASE ${db}_driver"
@@ -150,6 +159,17 @@ before: $load_before; after: $load_after ($(nproc) cores).
 $(row penalty_upserts "1,000 penalty upserts (\`INSERT ... ON CONFLICT (entry_id, penalty_key) DO UPDATE\`, each a change)")
 $(row results_upsert "300-entry results upsert (\`ON CONFLICT (entry_id, stage_id) DO UPDATE\`)")
 $(row results_publish "300-entry publication, an amendment (\`UPDATE stage_results SET status = 'official'\`)")
+
+The same writes as the processor sends them (\`bench/ledger/measure.sql\`, part two): the rows as data in
+the statement text (a multi-row \`VALUES\` list), autocommitted (commit and WAL flush included), timed
+by the driver around the round trip on loopback; each pair changes every row again and commits, so A's
+ledger grows as in production; the publication is taken back, untimed, after each measurement.
+
+| statement | wall, median A / B | wall ratio, median (IQR) | pairs <= 1.3x | CPU, median A / B | CPU ratio, median (IQR) | pairs <= 1.3x | ledger rows A / B |
+|---|---|---|---|---|---|---|---|
+$(row penalty_upserts_sent "1,000 penalty upserts, sent as data and committed")
+$(row results_upsert_sent "300-entry results upsert, sent as data and committed")
+$(row results_publish_sent "300-entry publication (an amendment), committed")
 
 Then each statement once committed on A and \`trm-init ledger verify --event bench-ledger\` (exit $verify_rc): $verify
 MD

@@ -40,7 +40,7 @@ trm_init() {
     TRM_INIT_HEALTH__LISTEN=127.0.0.1:0 "$(trm_bin debug)" "$@"
 }
 # Tables Directus must never track: the raw tables of db-init and trm-init's own state.
-raw_tables='positions|migrations_applied|trm_init_schema_state|recompute_outbox|timing_ledger'
+raw_tables='positions|migrations_applied|trm_init_schema_state|recompute_outbox|timing_ledger|timing_ledger_rows'
 
 log "building on database $build_db"
 psql -X -q -d postgres -c "CREATE DATABASE $build_db"

@@ -879,10 +879,13 @@ fn every_role_does_exactly_what_its_policy_allows_and_nothing_across_organisatio
                     .then(|| format!("{role}: the list of {collection} shows a row the role may not read ({cell})")),
             );
         }
-        // The timing ledger is a raw table, never a collection: nobody reads or writes it through Directus.
-        for (method, body) in [("GET", None), ("POST", Some("{\"reason\":\"x\"}"))] {
-            let (s, text) = http(suite.port, method, "/items/timing_ledger", Some(&token), body);
-            tally.expect(role, format!("{method} the timing ledger"), false, s, &text);
+        // The timing ledger is a raw table, never a collection, and so is its per-row view (031):
+        // nobody reads or writes either through Directus.
+        for ledger in ["timing_ledger", "timing_ledger_rows"] {
+            for (method, body) in [("GET", None), ("POST", Some("{\"reason\":\"x\"}"))] {
+                let (s, text) = http(suite.port, method, &format!("/items/{ledger}"), Some(&token), body);
+                tally.expect(role, format!("{method} {ledger}"), false, s, &text);
+            }
         }
         // Own account and own membership: every member; own account also the user in no organisation.
         let (s, body) = get(format!("/users/{me}?fields=id"));

@@ -84,11 +84,18 @@ impl Stack {
         (id, token)
     }
 
-    /// The last ledger row of a table's row: actor, db_role, operation, reason, regulation_article.
+    /// The last ledger entry of a table's row: actor, db_role, operation, reason, regulation_article.
+    /// Read through `timing_ledger_rows` (031: it unnests a version-3 statement) once it exists; the
+    /// test's first part runs on a database from before 026.
     fn last_entry(&self, table: &str, id: &str) -> String {
+        let from = if self.sql("SELECT to_regclass('timing_ledger_rows') IS NOT NULL") == "t" {
+            "timing_ledger_rows"
+        } else {
+            "timing_ledger"
+        };
         self.sql(&format!(
             "SELECT concat_ws(' | ', actor, db_role, operation, coalesce(reason, '-'), coalesce(regulation_article, '-'))
-               FROM timing_ledger WHERE table_name = '{table}' AND row_key = '{id}' ORDER BY seq DESC LIMIT 1"
+               FROM {from} WHERE table_name = '{table}' AND row_key = '{id}' ORDER BY seq DESC LIMIT 1"
         ))
     }
 
@@ -231,12 +238,15 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
         "1",
         "the rows written before 026 are version 1"
     );
-    // A statement of two rows (two penalties of entry 2), as version 2.
+    // A statement of two rows (two penalties of entry 2) in a transaction that stashed a reason for a
+    // row (as Directus's decision path does: `trm.row_settings`): version 2, a row each.
     stack
         .processor(&format!(
-            "INSERT INTO entry_penalties (entry_id, stage_id, type, penalty_key, inputs, seconds) VALUES
+            "BEGIN; SET LOCAL trm.row_settings = 'on';
+             INSERT INTO entry_penalties (entry_id, stage_id, type, penalty_key, inputs, seconds) VALUES
                ({entry_a2}, {stage_a}, 'speeding', 'speeding:1', '{{\"peak_kmh\": 64}}', 60),
-               ({entry_a2}, {stage_a}, 'speeding', 'speeding:2', '{{\"peak_kmh\": 66}}', 120)"
+               ({entry_a2}, {stage_a}, 'speeding', 'speeding:2', '{{\"peak_kmh\": 66}}', 120);
+             COMMIT;"
         ))
         .unwrap_or_else(|e| panic!("the processor's batch after 026: {e}"));
     assert_eq!(
@@ -247,6 +257,40 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
         "2 1 1 db:trm_processor_test",
         "one statement, one link, one head before it, the processor's role"
     );
+    // A batch otherwise (since 031) is version 3: one ledger row holding the statement's rows whole;
+    // the view gives them back one by one, an update as `id` and the changed columns.
+    stack
+        .processor(&format!(
+            "UPDATE entry_penalties SET seconds = seconds * 2 WHERE entry_id = {entry_a2} AND penalty_key IN ('speeding:1', 'speeding:2')"
+        ))
+        .unwrap_or_else(|e| panic!("the processor's batch update: {e}"));
+    assert_eq!(
+        stack.sql(&format!(
+            "SELECT concat_ws(' ', count(*), min(row_key), min(actor), min(operation), json_array_length(min(rows_after::text)::json),
+                              json_array_length(min(rows_before::text)::json), bool_and(before IS NULL AND after IS NULL))
+               FROM timing_ledger WHERE event_id = {event_a} AND chain_version = 3"
+        )),
+        "1 rows:2 db:trm_processor_test update 2 2 t",
+        "one ledger row for the statement, the processor's role"
+    );
+    assert_eq!(
+        stack.sql(&format!(
+            "SELECT string_agg(concat_ws(' ', row_in_statement, operation, before, after, actor, db_role), ', ' ORDER BY row_in_statement)
+               FROM timing_ledger_rows WHERE event_id = {event_a} AND chain_version = 3"
+        )),
+        format!(
+            r#"1 update {{"id": {p1}, "seconds": 60}} {{"id": {p1}, "seconds": 120}} db:trm_processor_test trm_processor_test, 2 update {{"id": {p2}, "seconds": 120}} {{"id": {p2}, "seconds": 240}} db:trm_processor_test trm_processor_test"#,
+            p1 = stack.sql(&format!("SELECT id FROM entry_penalties WHERE entry_id = {entry_a2} AND penalty_key = 'speeding:1'")),
+            p2 = stack.sql(&format!("SELECT id FROM entry_penalties WHERE entry_id = {entry_a2} AND penalty_key = 'speeding:2'")),
+        ),
+        "the batch's rows, one by one, only what changed"
+    );
+    // The same values again: an update of both rows that changes nothing records nothing (version 3).
+    let before = stack.sql("SELECT count(*) FROM timing_ledger");
+    stack
+        .processor(&format!("UPDATE entry_penalties SET seconds = seconds WHERE entry_id = {entry_a2}"))
+        .expect("an update that changes nothing");
+    assert_eq!(stack.sql("SELECT count(*) FROM timing_ledger"), before, "a batch that changed nothing is not recorded");
     // The same batch again changes nothing, and records nothing.
     let before = stack.sql("SELECT count(*) FROM timing_ledger");
     stack
@@ -637,8 +681,8 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
         stack.sql(&format!(
             "SELECT string_agg(DISTINCT chain_version::text, ',') FROM timing_ledger WHERE event_id = {event_a}"
         )),
-        "1,2",
-        "event A's chain holds rows of both versions (and verified intact above)"
+        "1,2,3",
+        "event A's chain holds rows of every version (and verified intact above)"
     );
     let tamper = |sql: &str| stack.sql(&format!("SET session_replication_role = replica; {sql}"));
     let broken_at = |seq: &str, why: &str| {
@@ -657,6 +701,19 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     tamper(&format!("UPDATE timing_ledger SET after = after || '{{\"seconds\": 0}}' WHERE seq = {v1_row}"));
     broken_at(&v1_row, "content changed");
     tamper(&format!("UPDATE timing_ledger SET after = '{}' WHERE seq = {v1_row}", v1_after.replace('\'', "''")));
+    // The version-3 row (031): one value inside its array edited; the row is named. Put back as it
+    // was stored (json keeps the text), the chain holds again.
+    let v3_row =
+        stack.sql(&format!("SELECT min(seq) FROM timing_ledger WHERE event_id = {event_a} AND chain_version = 3"));
+    let v3_after = stack.sql(&format!("SELECT rows_after::text FROM timing_ledger WHERE seq = {v3_row}"));
+    assert!(v3_after.contains(r#""seconds":240"#), "{v3_after}");
+    tamper(&format!(
+        r#"UPDATE timing_ledger SET rows_after = replace(rows_after::text, '"seconds":240', '"seconds":0')::json WHERE seq = {v3_row}"#
+    ));
+    broken_at(&v3_row, "content changed");
+    tamper(&format!("UPDATE timing_ledger SET rows_after = '{}' WHERE seq = {v3_row}", v3_after.replace('\'', "''")));
+    let restored = stack.verify(&["--event", "ledger-rally", "--organization", "club-ledger-a"]);
+    assert_eq!(restored.code(), 0, "put back: {}{}", restored.stdout, restored.stderr);
     // The two-row statement: its second row's seconds edited; then also its content hash rewritten with
     // the database's own function (what a superuser who read 026 would do): the statement is named.
     let (first, second) = {

@@ -398,6 +398,15 @@ fn endpoint_probes(b: &Club, version: &str) -> Vec<Probe> {
             state: versions.clone(),
         },
         Probe {
+            what: "the timing ledger read row by row (timing_ledger_rows, never a collection)",
+            method: "GET",
+            theirs: get(format!("/items/timing_ledger_rows?filter[event_id][_eq]={}", b.event)),
+            missing: get(format!("/items/timing_ledger_rows?filter[event_id][_eq]={none}")),
+            inputs: [b.event.clone(), none.clone()],
+            write: false,
+            state: versions.clone(),
+        },
+        Probe {
             what: "importing a course into B's event",
             method: "POST",
             theirs: ("/course-gpx/import".into(), Some(format!("{{\"event\":\"{event_slug}\",\"gpx\":\"{gpx}\"}}"))),

@@ -1,5 +1,6 @@
 //! `trm-init ledger verify --event SLUG`: checks an event's chain in the timing ledger
-//! (db-init-post/010_timing_ledger.sql, chain version 2 from db-init-post/026_ledger_chain_per_statement.sql)
+//! (db-init-post/010_timing_ledger.sql; chain version 2 from db-init-post/026_ledger_chain_per_statement.sql,
+//! version 3 from db-init-post/031_ledger_statement_rows.sql)
 //! and names the first broken row; `trm-init ledger export`: the stewards' file (the ledger and the
 //! published result versions, CSV or JSON, with the chain's head and the verification line).
 //!
@@ -16,6 +17,9 @@
 //!   share `prev_hash` (the head before the statement) and `hash`, the statement's link: sha256 of
 //!   `<prev_hash>|<content_hash 1>|...|<content_hash n>` in event_seq order. The head is the last
 //!   row's `hash` in both versions, so a chain crosses from version 1 to version 2.
+//! - version 3: one row per statement and event holding the statement's rows whole (`rows_before`,
+//!   `rows_after`: json arrays, hashed as the text stored); its content hash is version 2's with `3` and
+//!   the arrays' text in place of before / after, its `hash` the link of a statement of that one row.
 
 use crate::cli::{ExportArgs, ExportFormat, LedgerArgs, LedgerCommand};
 use crate::config::Config;
@@ -29,11 +33,26 @@ use tokio_util::sync::CancellationToken;
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The hashed columns of version 1 in their order, each rendered as text the way 010 renders it
-/// (version 2 takes them but `prev_hash`, and `actor`: `Row::content_fields`).
+/// (version 2 takes them but `prev_hash`, and `actor`: `Row::content_fields`). `{BEFORE}` and
+/// `{AFTER}`: `before::text` and `after::text`, or on a database with version 3 (031) the arrays'
+/// stored text for a version-3 row (`hashed_columns`).
 const HASHED: &str = "event_id::text, event_seq::text, \
      to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), txid, db_role, directus_user::text, \
-     table_name, row_key, operation, before::text, after::text, reason, regulation_article, prev_hash";
+     table_name, row_key, operation, {BEFORE}, {AFTER}, reason, regulation_article, prev_hash";
 const HASHED_COUNT: usize = 14;
+
+/// `HASHED` for a database with (`rows`) or without 031's `rows_before` / `rows_after`.
+fn hashed_columns(rows: bool) -> String {
+    let (before, after) = if rows {
+        (
+            "CASE WHEN chain_version = 3 THEN rows_before::text ELSE before::text END",
+            "CASE WHEN chain_version = 3 THEN rows_after::text ELSE after::text END",
+        )
+    } else {
+        ("before::text", "after::text")
+    };
+    HASHED.replace("{BEFORE}", before).replace("{AFTER}", after)
+}
 
 pub(super) async fn ledger(cmd: LedgerCommand, config: Config) -> Result<u8, Failure> {
     let shutdown = CancellationToken::new();
@@ -121,10 +140,20 @@ impl Walk {
 
 async fn walk(session: &Session, event: &Event) -> Result<Walk, Failure> {
     // chain_version and content_hash through the row's JSON: a database from before 026 has neither
-    // column (every row is version 1 there).
+    // column (every row is version 1 there). The version-3 arrays are read as their stored text (json
+    // keeps it; to_jsonb would render it anew), so only where 031 made them.
+    let has_rows = session
+        .query_one(
+            "SELECT EXISTS (SELECT FROM information_schema.columns
+                             WHERE table_schema = current_schema() AND table_name = 'timing_ledger' AND column_name = 'rows_before')",
+            &[],
+        )
+        .await
+        .map_err(|e| DbError::query("reading the columns of timing_ledger", &e))?;
+    let hashed = hashed_columns(column(&has_rows, 0, "timing_ledger.rows_before")?);
     let query = format!(
         "SELECT seq, event_seq, hash, table_name, row_key, operation, to_jsonb(l)::text,
-                coalesce((to_jsonb(l) ->> 'chain_version')::int, 1), to_jsonb(l) ->> 'content_hash', actor, {HASHED}
+                coalesce((to_jsonb(l) ->> 'chain_version')::int, 1), to_jsonb(l) ->> 'content_hash', actor, {hashed}
            FROM timing_ledger l WHERE event_id = $1 ORDER BY 2"
     );
     let rows = session.query_raw(&query, [&event.id]).await.map_err(|e| DbError::query("reading timing_ledger", &e))?;
@@ -239,6 +268,8 @@ const LEDGER_COLUMNS: &[&str] = &[
     "hash",
     "chain_version",
     "content_hash",
+    "rows_before",
+    "rows_after",
 ];
 const VERSION_COLUMNS: &[&str] = &[
     "stage",
@@ -315,7 +346,7 @@ struct Row {
     event_seq: i64,
     what: String,
     version: i32,
-    /// version 1: the row's hash; version 2: its statement's link
+    /// version 1: the row's hash; versions 2 and 3: its statement's link
     hash: String,
     content_hash: Option<String>,
     actor: String,
@@ -333,8 +364,8 @@ impl Row {
         format!("BROKEN at row seq {} (event_seq {}, {})", self.seq, self.event_seq, self.what)
     }
 
-    /// Version 2's content fields: chain_version, the fields of `HASHED` up to directus_user, actor,
-    /// the rest but prev_hash.
+    /// The content fields of versions 2 and 3: chain_version, the fields of `HASHED` up to
+    /// directus_user, actor, the rest but prev_hash.
     fn content_fields(&self) -> Vec<Option<String>> {
         let mut f = Vec::with_capacity(HASHED_COUNT + 1);
         f.push(Some(self.version.to_string()));
@@ -417,7 +448,7 @@ impl Chain {
                 self.rows += 1;
                 self.head = computed;
             }
-            2 => {
+            2 | 3 => {
                 let computed = row_hash(&row.content_fields());
                 let stored = row.content_hash.as_deref().unwrap_or("(none)");
                 if computed != stored {
@@ -448,7 +479,7 @@ impl Chain {
                 }
                 self.rows += 1;
             }
-            other => return Err(format!("{}: chain_version {other} is not one this trm-init knows (1, 2)", row.at())),
+            other => return Err(format!("{}: chain_version {other} is not one this trm-init knows (1, 2, 3)", row.at())),
         }
         Ok(())
     }
@@ -704,7 +735,55 @@ mod tests {
         assert!(err.contains("the link of its statement (event_seq 2-4, 3 rows)"), "{err}");
         // A version the tool does not know.
         let mut rows = ok.clone();
-        rows[1].version = 3;
-        assert!(check(&rows).expect_err("version").contains("chain_version 3"));
+        rows[1].version = 4;
+        assert!(check(&rows).expect_err("version").contains("chain_version 4"));
+    }
+
+    /// A version-3 row as 031 writes it: one statement's `n` rows of the event as arrays, linked to `prev`.
+    fn batch(event_seq: i64, n: usize, prev: &str) -> Row {
+        let mut row = v1(event_seq, None, prev);
+        row.version = 3;
+        row.what = format!("entry_penalties rows:{n} update");
+        row.fields[7] = Some(format!("rows:{n}"));
+        row.fields[8] = Some("update".into());
+        row.fields[9] = Some(format!("[{}]", vec![r#"{"id":1,"seconds":300}"#; n].join(", ")));
+        row.fields[10] = Some(format!("[{}]", vec![r#"{"id":1,"seconds":360}"#; n].join(", ")));
+        let content = row_hash(&row.content_fields());
+        row.hash = statement_link(prev, std::slice::from_ref(&content));
+        row.content_hash = Some(content);
+        row
+    }
+
+    #[test]
+    fn version_3_rows_chain_between_version_2_statements_and_name_an_edit() {
+        let head = v1(1, None, GENESIS);
+        let a = statement(2, 2, &head.hash);
+        let b = batch(4, 300, &a[0].hash);
+        let c = batch(5, 1000, &b.hash);
+        let d = statement(6, 1, &c.hash);
+        let mut rows = vec![head.clone()];
+        rows.extend(a.iter().cloned());
+        rows.extend([b.clone(), c.clone()]);
+        rows.extend(d.iter().cloned());
+        assert_eq!(check(&rows), Ok(d[0].hash.clone()), "v1 -> v2 -> v3 -> v3 -> v2");
+        // One changed value inside the array: the row is named.
+        let mut edited = rows.clone();
+        edited[3].fields[10] = edited[3].fields[10].as_ref().map(|t| t.replacen("360", "0", 1));
+        let err = check(&edited).expect_err("edited array");
+        assert!(err.starts_with("BROKEN at row seq 1004 (event_seq 4, entry_penalties rows:300 update)") && err.contains("content changed"), "{err}");
+        // The array and its content hash rewritten: its link no longer holds.
+        edited[3].content_hash = Some(row_hash(&edited[3].content_fields()));
+        let err = check(&edited).expect_err("rewritten content hash");
+        assert!(err.contains("the link of its statement (event_seq 4-4, 1 rows)"), "{err}");
+        // A version-3 row that claims to be version 2 hashes differently.
+        let mut relabelled = rows.clone();
+        relabelled[3].version = 2;
+        assert!(check(&relabelled).expect_err("relabelled").contains("content changed"));
+        // Two version-3 rows are two statements even if a forger gives them one link.
+        let mut joined = rows.clone();
+        joined[4].fields[HASHED_COUNT - 1] = joined[3].fields[HASHED_COUNT - 1].clone();
+        joined[4].hash = joined[3].hash.clone();
+        let err = check(&joined).expect_err("joined");
+        assert!(err.starts_with("BROKEN at row seq 1005") && err.contains("points back"), "{err}");
     }
 }

@@ -30,7 +30,7 @@ pub fn snapshot_collection_count() -> usize {
 
 /// The tables trm-init and the extensions create with SQL that must never be Directus collections
 /// (CONTEXT.md: raw tables): the one list the tests check the snapshot and a booted Directus against.
-pub const RAW_TABLES: [&str; 7] = [
+pub const RAW_TABLES: [&str; 8] = [
     "positions",
     "migrations_applied",
     "trm_init_schema_state",
@@ -38,4 +38,5 @@ pub const RAW_TABLES: [&str; 7] = [
     "trm_init_access_managed",
     "recompute_outbox",
     "timing_ledger",
+    "timing_ledger_rows",
 ];
