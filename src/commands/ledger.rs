@@ -479,7 +479,9 @@ impl Chain {
                 }
                 self.rows += 1;
             }
-            other => return Err(format!("{}: chain_version {other} is not one this trm-init knows (1, 2, 3)", row.at())),
+            other => {
+                return Err(format!("{}: chain_version {other} is not one this trm-init knows (1, 2, 3)", row.at()))
+            }
         }
         Ok(())
     }
@@ -770,7 +772,11 @@ mod tests {
         let mut edited = rows.clone();
         edited[3].fields[10] = edited[3].fields[10].as_ref().map(|t| t.replacen("360", "0", 1));
         let err = check(&edited).expect_err("edited array");
-        assert!(err.starts_with("BROKEN at row seq 1004 (event_seq 4, entry_penalties rows:300 update)") && err.contains("content changed"), "{err}");
+        assert!(
+            err.starts_with("BROKEN at row seq 1004 (event_seq 4, entry_penalties rows:300 update)")
+                && err.contains("content changed"),
+            "{err}"
+        );
         // The array and its content hash rewritten: its link no longer holds.
         edited[3].content_hash = Some(row_hash(&edited[3].content_fields()));
         let err = check(&edited).expect_err("rewritten content hash");
