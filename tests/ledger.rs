@@ -649,6 +649,14 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     assert!(!json_file.stdout.contains(B_MARKER), "event A's file holds club B's record: {}", json_file.stdout);
     assert_eq!(doc["ledger"]["verification"], ok.stdout.trim());
     assert_eq!(doc["ledger"]["entries"].as_array().map(Vec::len), Some(rows_a.parse::<usize>().expect("rows")));
+    // ... and one written row at a time (the version-3 batch unnested), in chain order.
+    let written = stack.sql(&format!("SELECT count(*) FROM timing_ledger_rows WHERE event_id = {event_a}"));
+    assert_eq!(doc["ledger"]["written_rows"].as_array().map(Vec::len), Some(written.parse::<usize>().expect("count")));
+    assert!(
+        doc["ledger"]["written_rows"].as_array().into_iter().flatten().any(|r| r["row_in_statement"] == 2),
+        "the batch's second row: {}",
+        doc["ledger"]["written_rows"]
+    );
     let labels: Vec<&str> =
         doc["result_versions"].as_array().into_iter().flatten().filter_map(|v| v["label"].as_str()).collect();
     assert_eq!(labels, ["official 1", "amended 2"], "{}", doc["result_versions"]);
@@ -659,6 +667,7 @@ fn every_timing_decision_lands_in_the_ledger_with_its_actor_and_reason_and_a_tam
     let line = format!("# {}", ok.stdout.trim());
     assert_eq!((lines.first(), lines.last()), (Some(&line.as_str()), Some(&line.as_str())), "{}", csv_file.stdout);
     assert!(lines[1].starts_with("seq,event_id,event_seq,recorded_at"), "{}", lines[1]);
+    assert!(lines.contains(&"seq,event_seq,row_in_statement,recorded_at,actor,db_role,table_name,row_key,operation,before,after,reason,regulation_article"), "{}", csv_file.stdout);
     assert!(
         csv_file.stdout.contains("amended 2") && csv_file.stdout.contains("protest 3 upheld"),
         "{}",

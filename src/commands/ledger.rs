@@ -233,17 +233,18 @@ async fn export(session: &Session, args: &ExportArgs) -> Result<u8, Failure> {
         column(&row, 0, "result_versions")?
     };
     let versions: serde_json::Value = serde_json::from_str(&versions).unwrap_or_default();
+    let written = written_rows(session, &event).await?;
     match args.format {
         ExportFormat::Json => {
             let doc = serde_json::json!({
                 "event": {"id": event.id, "slug": event.slug, "organization": event.organization},
                 "ledger": {"rows": walk.chain.rows, "head": walk.chain.head, "intact": walk.intact(head),
-                           "verification": verification, "entries": walk.rows},
+                           "verification": verification, "entries": walk.rows, "written_rows": written},
                 "result_versions": versions,
             });
             emit(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()))?;
         }
-        ExportFormat::Csv => emit(&csv(&walk, &verification, &versions))?,
+        ExportFormat::Csv => emit(&csv(&walk, &written, &verification, &versions))?,
     }
     Ok(if walk.intact(head) { 0 } else { exit::LEDGER_BROKEN })
 }
@@ -271,6 +272,46 @@ const LEDGER_COLUMNS: &[&str] = &[
     "rows_before",
     "rows_after",
 ];
+/// The ledger read one written row at a time (031's view `timing_ledger_rows`: a version-3 row unnested).
+const WRITTEN_COLUMNS: &[&str] = &[
+    "seq",
+    "event_seq",
+    "row_in_statement",
+    "recorded_at",
+    "actor",
+    "db_role",
+    "table_name",
+    "row_key",
+    "operation",
+    "before",
+    "after",
+    "reason",
+    "regulation_article",
+];
+
+/// The event's ledger one written row at a time, in chain order (031's `timing_ledger_rows`; on a
+/// database from before 031 the ledger's own rows are that already: an empty list, the file says so
+/// by its `entries`).
+async fn written_rows(session: &Session, event: &Event) -> Result<serde_json::Value, Failure> {
+    let row = session
+        .query_one("SELECT CASE WHEN to_regclass('timing_ledger_rows') IS NULL THEN NULL ELSE 'view' END", &[])
+        .await
+        .map_err(|e| DbError::query("looking for timing_ledger_rows", &e))?;
+    if column::<Option<String>>(&row, 0, "timing_ledger_rows")?.is_none() {
+        return Ok(serde_json::Value::Array(Vec::new()));
+    }
+    let row = session
+        .query_one(
+            "SELECT coalesce(json_agg(r ORDER BY r.event_seq, r.row_in_statement), '[]')::text
+               FROM timing_ledger_rows r WHERE r.event_id = $1",
+            &[&event.id],
+        )
+        .await
+        .map_err(|e| DbError::query("reading timing_ledger_rows", &e))?;
+    let text: String = column(&row, 0, "timing_ledger_rows")?;
+    Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
 const VERSION_COLUMNS: &[&str] = &[
     "stage",
     "label",
@@ -289,12 +330,19 @@ const VERSION_COLUMNS: &[&str] = &[
     "diff",
 ];
 
-/// The CSV file: the verification line, the ledger (one row per ledger row), a blank line, the result
-/// versions (one row per version entry), and the verification line again, so a cut file shows.
-fn csv(walk: &Walk, verification: &str, versions: &serde_json::Value) -> String {
+/// The CSV file: the verification line, the ledger (one row per ledger row), a blank line, the ledger
+/// one written row at a time, a blank line, the result versions (one row per version entry), and the
+/// verification line again, so a cut file shows.
+fn csv(walk: &Walk, written: &serde_json::Value, verification: &str, versions: &serde_json::Value) -> String {
     let mut out = format!("# {verification}\n{}\n", LEDGER_COLUMNS.join(","));
     for row in &walk.rows {
         let cells: Vec<String> = LEDGER_COLUMNS.iter().map(|c| csv_cell(&row[*c])).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out.push_str(&format!("\n{}\n", WRITTEN_COLUMNS.join(",")));
+    for row in written.as_array().into_iter().flatten() {
+        let cells: Vec<String> = WRITTEN_COLUMNS.iter().map(|c| csv_cell(&row[*c])).collect();
         out.push_str(&cells.join(","));
         out.push('\n');
     }
