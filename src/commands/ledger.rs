@@ -112,6 +112,8 @@ struct Walk {
     rows: Vec<serde_json::Value>,
     chain: Chain,
     broken: Option<String>,
+    /// the database has 031's version-3 columns and its view `timing_ledger_rows`
+    statement_rows: bool,
 }
 
 impl Walk {
@@ -150,7 +152,8 @@ async fn walk(session: &Session, event: &Event) -> Result<Walk, Failure> {
         )
         .await
         .map_err(|e| DbError::query("reading the columns of timing_ledger", &e))?;
-    let hashed = hashed_columns(column(&has_rows, 0, "timing_ledger.rows_before")?);
+    let statement_rows: bool = column(&has_rows, 0, "timing_ledger.rows_before")?;
+    let hashed = hashed_columns(statement_rows);
     let query = format!(
         "SELECT seq, event_seq, hash, table_name, row_key, operation, to_jsonb(l)::text,
                 coalesce((to_jsonb(l) ->> 'chain_version')::int, 1), to_jsonb(l) ->> 'content_hash', actor, {hashed}
@@ -163,6 +166,7 @@ async fn walk(session: &Session, event: &Event) -> Result<Walk, Failure> {
         rows: Vec::new(),
         chain: Chain::new(),
         broken: None,
+        statement_rows,
     };
     while let Some(row) = rows.next().await {
         let row = row.map_err(|e| DbError::query("reading timing_ledger", &e))?;
@@ -233,7 +237,7 @@ async fn export(session: &Session, args: &ExportArgs) -> Result<u8, Failure> {
         column(&row, 0, "result_versions")?
     };
     let versions: serde_json::Value = serde_json::from_str(&versions).unwrap_or_default();
-    let written = written_rows(session, &event).await?;
+    let written = written_rows(session, &event, walk.statement_rows).await?;
     match args.format {
         ExportFormat::Json => {
             let doc = serde_json::json!({
@@ -289,15 +293,11 @@ const WRITTEN_COLUMNS: &[&str] = &[
     "regulation_article",
 ];
 
-/// The event's ledger one written row at a time, in chain order (031's `timing_ledger_rows`; on a
-/// database from before 031 the ledger's own rows are that already: an empty list, the file says so
-/// by its `entries`).
-async fn written_rows(session: &Session, event: &Event) -> Result<serde_json::Value, Failure> {
-    let row = session
-        .query_one("SELECT CASE WHEN to_regclass('timing_ledger_rows') IS NULL THEN NULL ELSE 'view' END", &[])
-        .await
-        .map_err(|e| DbError::query("looking for timing_ledger_rows", &e))?;
-    if column::<Option<String>>(&row, 0, "timing_ledger_rows")?.is_none() {
+/// The event's ledger one written row at a time, in chain order (031's `timing_ledger_rows`, which
+/// `statement_rows` says the walk found; on a database from before 031 the ledger's own rows are that
+/// already: an empty list, the file says so by its `entries`).
+async fn written_rows(session: &Session, event: &Event, statement_rows: bool) -> Result<serde_json::Value, Failure> {
+    if !statement_rows {
         return Ok(serde_json::Value::Array(Vec::new()));
     }
     let row = session
@@ -334,18 +334,10 @@ const VERSION_COLUMNS: &[&str] = &[
 /// one written row at a time, a blank line, the result versions (one row per version entry), and the
 /// verification line again, so a cut file shows.
 fn csv(walk: &Walk, written: &serde_json::Value, verification: &str, versions: &serde_json::Value) -> String {
-    let mut out = format!("# {verification}\n{}\n", LEDGER_COLUMNS.join(","));
-    for row in &walk.rows {
-        let cells: Vec<String> = LEDGER_COLUMNS.iter().map(|c| csv_cell(&row[*c])).collect();
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    out.push_str(&format!("\n{}\n", WRITTEN_COLUMNS.join(",")));
-    for row in written.as_array().into_iter().flatten() {
-        let cells: Vec<String> = WRITTEN_COLUMNS.iter().map(|c| csv_cell(&row[*c])).collect();
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
+    let mut out = format!("# {verification}\n");
+    csv_block(&mut out, LEDGER_COLUMNS, &walk.rows);
+    out.push('\n');
+    csv_block(&mut out, WRITTEN_COLUMNS, written.as_array().map(Vec::as_slice).unwrap_or_default());
     out.push_str(&format!("\n{}\n", VERSION_COLUMNS.join(",")));
     for version in versions.as_array().into_iter().flatten() {
         for entry in version["entries"].as_array().into_iter().flatten() {
@@ -359,6 +351,17 @@ fn csv(walk: &Walk, written: &serde_json::Value, verification: &str, versions: &
     }
     out.push_str(&format!("# {verification}\n"));
     out
+}
+
+/// A header row of `columns` and one row per JSON object of `rows` (a missing key is an empty cell).
+fn csv_block(out: &mut String, columns: &[&str], rows: &[serde_json::Value]) {
+    out.push_str(&columns.join(","));
+    out.push('\n');
+    for row in rows {
+        let cells: Vec<String> = columns.iter().map(|c| csv_cell(&row[*c])).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
 }
 
 /// Writes the file to stdout; a reader that went away early (`| head`) is no error of the export.
