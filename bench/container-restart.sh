@@ -4,16 +4,18 @@
 # egress open (no proxy: Directus's npm update check goes out as it would in production), interleaved,
 # in one run. Prints Markdown for docs/benchmarks.md.
 #
-# Six ways of restarting, each measured once per round, the order rotating round by round:
+# Eight ways of restarting, each measured once per round, the order rotating round by round:
 #   engine    trm   `docker start` of a stopped container of the image (trm-init as PID 1, as shipped:
 #                   the compile cache of earlier boots, child.direct_start, whatever the image defaults to)
-#             off   the same, created with `TRM_INIT_CHILD__COMPILE_CACHE=false` and
-#                   `TRM_INIT_CHILD__DIRECT_START=false` (trm-init without the technique)
+#             nohook the same, created with `TRM_INIT_CHILD__RESOLVE_HOOK=false` (everything else as shipped)
+#             off   the same, created with `TRM_INIT_CHILD__COMPILE_CACHE=false`,
+#                   `TRM_INIT_CHILD__DIRECT_START=false` and `TRM_INIT_CHILD__RESOLVE_HOOK=false` (trm-init
+#                   without the technique)
 #             bare  the same image with `--entrypoint node` and `cli.js start`: no trm-init, no cache
-#   rehearsal trm / off / bare: the same three, on the image's files `docker export`ed into a folder and
+#   rehearsal trm / nohook / off / bare: the same four, on the image's files `docker export`ed into a folder and
 #                   booted with `unshare --pid --fork --mount-proc --root` as the image's USER (as
 #                   tests/image_rehearsal.rs runs a container), no engine.
-# One database for all six: booted cold once by the image (schema, migrations, access), so every restart
+# One database for all eight: booted cold once by the image (schema, migrations, access), so every restart
 # afterwards finds it warm (trm-init skips its preflight by fingerprint). Each way is started once, untimed,
 # before the rounds (its first boot: the runtime compile cache of the engine's containers and of the
 # rehearsal's folder fills then; Directus's own first start on the database happens there too).
@@ -52,7 +54,8 @@ env=(DB_CLIENT=pg DB_HOST="$DB_HOST" DB_PORT="$DB_PORT" DB_USER="$DB_USER" DB_PA
   ADMIN_PASSWORD=bench-admin HOST=127.0.0.1 PORT="$port" TELEMETRY=false
   TRM_INIT_HEALTH__LISTEN=127.0.0.1:$health TRM_INIT_HEALTH__UPSTREAM=http://127.0.0.1:$port/server/ping
   'TRM_INIT_DB_INIT__REQUIRED_EXTENSIONS=["postgis"]')
-off=(TRM_INIT_CHILD__COMPILE_CACHE=false TRM_INIT_CHILD__DIRECT_START=false)
+off=(TRM_INIT_CHILD__COMPILE_CACHE=false TRM_INIT_CHILD__DIRECT_START=false TRM_INIT_CHILD__RESOLVE_HOOK=false)
+nohook=(TRM_INIT_CHILD__RESOLVE_HOOK=false)
 denv=()
 for e in "${env[@]}"; do denv+=(-e "$e"); done
 
@@ -125,6 +128,7 @@ restart() {
     engine_*) docker start "${ctr[$way]}" >/dev/null ;;
     rehearsal_trm) rehearsal_start "${image_entrypoint[@]}" -- "${env[@]}" ;;
     rehearsal_off) rehearsal_start "${image_entrypoint[@]}" -- "${env[@]}" "${off[@]}" ;;
+    rehearsal_nohook) rehearsal_start "${image_entrypoint[@]}" -- "${env[@]}" "${nohook[@]}" ;;
     rehearsal_bare) rehearsal_start node cli.js start -- "${env[@]}" ;;
   esac
   up "$way"
@@ -141,8 +145,9 @@ ctr[engine_trm]=$(docker create --network host --pull never "${denv[@]}" "$image
 offenv=()
 for e in "${off[@]}"; do offenv+=(-e "$e"); done
 ctr[engine_off]=$(docker create --network host --pull never "${denv[@]}" "${offenv[@]}" "$image")
+ctr[engine_nohook]=$(docker create --network host --pull never "${denv[@]}" -e "${nohook[0]}" "$image")
 ctr[engine_bare]=$(docker create --network host --pull never "${denv[@]}" --entrypoint node "$image" cli.js start)
-ways=(engine_trm engine_off engine_bare rehearsal_trm rehearsal_off rehearsal_bare)
+ways=(engine_trm engine_nohook engine_off engine_bare rehearsal_trm rehearsal_nohook rehearsal_off rehearsal_bare)
 for way in "${ways[@]}"; do
   t=$(restart "$way")
   log "$way: first start (untimed) took $t ms"
@@ -151,8 +156,8 @@ done
 declare -A times
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in $(seq 1 "$rounds"); do
-  for j in $(seq 0 5); do
-    way=${ways[$(((i + j) % 6))]}
+  for j in $(seq 0 7); do
+    way=${ways[$(((i + j) % 8))]}
     t=$(restart "$way")
     log "round $i $way: $t ms"
     times[$way]+=" $t"
@@ -172,12 +177,13 @@ wins() {
 declare -A med
 for way in "${ways[@]}"; do med[$way]=$(median <<<"${times[$way]}"); done
 
-echo "$(date -u +%F), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), PostgreSQL on loopback, one warm database, egress open, $rounds rounds, the six ways interleaved; load average $load_before before the rounds, $load_after after; the whole run took $((took / 60)) min $((took % 60)) s."
+echo "$(date -u +%F), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), PostgreSQL on loopback, one warm database, egress open, $rounds rounds, the eight ways interleaved; load average $load_before before the rounds, $load_after after; the whole run took $((took / 60)) min $((took % 60)) s."
 echo
 echo "| warm restart to first pong | engine: median ms | min – max | ratio vs bare | rehearsal: median ms | min – max | ratio vs bare |"
 echo "|---|---|---|---|---|---|---|"
 for row in "bare bare \`node cli.js start\` of the same image (no trm-init)" \
-  "off trm-init without the technique (\`child.compile_cache = false\`, \`child.direct_start = false\`)" \
+  "off trm-init without the technique (\`child.compile_cache = false\`, \`child.direct_start = false\`, \`child.resolve_hook = false\`)" \
+  "nohook trm-init as shipped but \`child.resolve_hook = false\`" \
   "trm trm-init as the image ships it"; do
   w=${row%% *} name=${row#* }
   e=engine_$w r=rehearsal_$w

@@ -44,6 +44,9 @@ for dir in seed tests/browser; do
   (cd "$dir" && npm ci --no-audit --no-fund >&2)
 done
 (cd seed && npm run --silent typecheck >&2 && npm test >&2)
+# The resolve hook of Directus's Node processes (child.resolve_hook): every answer against Node's own,
+# on fixtures and on the whole module load of the Directus above.
+node --test 'directus-step/test/*.test.mjs' >&2
 # The extensions' packages (extensions/package-lock.json) into the npm cache, once and online; the tests
 # then build extensions/ with `npm ci --offline` (tests/support: extensions_path).
 (cd extensions && npm ci --no-audit --no-fund --prefer-offline >&2)

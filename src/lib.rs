@@ -22,6 +22,7 @@ pub mod preflight;
 mod preload;
 pub mod process;
 pub mod reaper;
+mod resolve_hook;
 pub mod signals;
 pub mod supervisor;
 

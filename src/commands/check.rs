@@ -11,11 +11,15 @@ pub(super) fn check(config: &Config) -> Result<u8, Failure> {
     out.push_str(&config.to_toml());
     let cache = crate::compile_cache::Decision::make(&config.child, std::env::var_os(crate::compile_cache::VAR));
     out.push_str(&format!("\n# child.compile_cache: {}\n", cache.describe()));
-    let started = crate::preflight::directus::install::child_command(&config.child.command, &config.child);
-    out.push_str(&format!("# child: runs {started:?} (child.skip_update_check, child.direct_start)\n"));
+    let hook = crate::resolve_hook::Decision::make(&config.child, &config.schema.step_script);
+    out.push_str(&format!("# child.resolve_hook: {}\n", hook.describe()));
+    let started = crate::preflight::directus::install::child_command(&config.child.command, &config.child, &hook);
+    out.push_str(&format!(
+        "# child: runs {started:?} (child.skip_update_check, child.direct_start, child.resolve_hook)\n"
+    ));
     let script = crate::preflight::directus::install::preload_script(&config.schema.step_script);
     let preload =
-        match crate::preflight::directus::install::preload_command(&config.child.command, &config.child, &script) {
+        match crate::preflight::directus::install::preload_command(&config.child.command, &config.child, &script, &hook) {
             Ok(_) if !config.preflight.enabled => {
                 "not preloaded (preflight.enabled = false): nothing to overlap".to_string()
             }

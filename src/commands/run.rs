@@ -13,7 +13,7 @@ use crate::exit::{self, Failure};
 use crate::init::{Ended, Init, Orphans};
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::preload::Preloaded;
-use crate::{compile_cache, health, preflight};
+use crate::{compile_cache, health, preflight, resolve_hook};
 
 pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
     // The main child's argv is refused here, where it is built, when it names no program.
@@ -39,8 +39,13 @@ pub(super) async fn run(args: RunArgs, config: Config) -> Result<u8, Failure> {
         tracing::info!("health.enabled = false: no health server");
     }
     let preflight_runs = config.preflight.enabled && !args.no_preflight;
-    let preload_argv = if preflight_runs { preload_candidate(&argv, from_cli, &config) } else { None };
-    let argv = preflight::directus::install::child_command(&argv, &config.child);
+    let hook = resolve_hook::Decision::make(&config.child, &config.schema.step_script);
+    // Said only where a Directus Node process will start (the main child, or the Directus step).
+    if preflight::directus::install::names_directus(&argv) || (preflight_runs && config.schema.enabled) {
+        hook.log();
+    }
+    let preload_argv = if preflight_runs { preload_candidate(&argv, from_cli, &config, &hook) } else { None };
+    let argv = preflight::directus::install::child_command(&argv, &config.child, &hook);
     // Decided once, before the first spawn of the main child (a preloaded one starts before the
     // preflight): the directory is checked as it is then (the preflight does not touch it).
     let cache = compile_cache::Decision::make(&config.child, std::env::var_os(compile_cache::VAR));
@@ -138,13 +143,18 @@ async fn preload_exited(preloaded: &mut Option<Preloaded>) {
 /// The preload command for the main child, when it is to be preloaded: only `child.command` (never
 /// `-- CMD`), only Directus's `cli.js start` with its `server.js` and `preload.mjs` found. Otherwise one
 /// line says why and the child is spawned after the preflight.
-fn preload_candidate(argv: &[String], from_cli: bool, config: &Config) -> Option<Vec<String>> {
+fn preload_candidate(
+    argv: &[String],
+    from_cli: bool,
+    config: &Config,
+    hook: &resolve_hook::Decision,
+) -> Option<Vec<String>> {
     if from_cli {
         tracing::info!("the main child comes from `-- CMD`: not preloaded, it starts after the preflight");
         return None;
     }
     let script = preflight::directus::install::preload_script(&config.schema.step_script);
-    match preflight::directus::install::preload_command(argv, &config.child, &script) {
+    match preflight::directus::install::preload_command(argv, &config.child, &script, hook) {
         Ok(preload) => Some(preload),
         Err(reason) => {
             tracing::info!("main child not preloaded ({reason}): it starts after the preflight");

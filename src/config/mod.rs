@@ -113,6 +113,12 @@ pub struct ChildConfig {
     /// `compile_cache_dir` (default `/directus/compile-cache`, filled when the image is built): Node's
     /// compile cache directory.
     pub compile_cache_dir: PathBuf,
+    /// `resolve_hook` (default true): Directus's Node processes (the main child, its preload, the Directus
+    /// step helper) start as `node --import <schema.step_script's folder>/resolve-hook.mjs ...`, which
+    /// answers relative imports of ES modules as Node would without re-reading each package's whole
+    /// package.json per file (a faster start). A missing script is one warning; the script never stops
+    /// Node. false: the commands as they are.
+    pub resolve_hook: bool,
 }
 
 impl Default for ChildConfig {
@@ -128,6 +134,7 @@ impl Default for ChildConfig {
             replicas: 1,
             compile_cache: true,
             compile_cache_dir: "/directus/compile-cache".into(),
+            resolve_hook: true,
         }
     }
 }

@@ -67,6 +67,8 @@ pub struct Launch<'a> {
     pub grace: Duration,
     /// `NODE_COMPILE_CACHE` for the helper (`compile_cache`'s decision): it imports Directus's modules too.
     pub compile_cache: Option<(&'static str, &'a Path)>,
+    /// `child.resolve_hook`'s decision: the helper's `node` gets the same `--import` as the main child.
+    pub resolve_hook: &'a crate::resolve_hook::Decision,
 }
 
 /// The running helper.
@@ -104,6 +106,7 @@ impl<'a> Helper<'a> {
             .collect();
         argv.push(script.to_string_lossy().into_owned());
         argv.push(dir.to_string_lossy().into_owned());
+        let argv = launch.resolve_hook.command(&argv);
         let command = argv.join(" ");
         let spawn_err = |source| HelperError::Spawn { command: command.clone(), source };
 

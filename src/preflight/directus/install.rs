@@ -172,6 +172,7 @@ pub fn preload_command(
     argv: &[String],
     child: &crate::config::ChildConfig,
     script: &Path,
+    hook: &crate::resolve_hook::Decision,
 ) -> Result<Vec<String>, String> {
     if !child.preload {
         return Err("child.preload = false".into());
@@ -190,7 +191,7 @@ pub fn preload_command(
     let mut out = argv[..index].to_vec();
     out.push(script.to_string_lossy().into_owned());
     out.push(server.to_string_lossy().into_owned());
-    Ok(out)
+    Ok(hook.command(&out))
 }
 
 /// The preload script for `step_script` (`schema.step_script`): `preload.mjs` in the same folder.
@@ -198,13 +199,26 @@ pub fn preload_script(step_script: &Path) -> PathBuf {
     step_script.with_file_name(PRELOAD_SCRIPT)
 }
 
-/// The command the main child runs for `argv` under `child.skip_update_check` and `child.direct_start`
-/// (`run` spawns it, `check` prints it).
-pub fn child_command(argv: &[String], child: &crate::config::ChildConfig) -> Vec<String> {
-    match (child.skip_update_check, child.direct_start) {
+/// Whether `argv` starts Directus's `cli.js` (directly or behind `env -C DIR`).
+pub fn names_directus(argv: &[String]) -> bool {
+    cli_js_of(argv).is_some()
+}
+
+/// The command the main child runs for `argv` under `child.skip_update_check` and `child.direct_start`,
+/// with `hook`'s `--import` when `argv` starts Directus's `cli.js` (`run` spawns it, `check` prints it).
+pub fn child_command(
+    argv: &[String],
+    child: &crate::config::ChildConfig,
+    hook: &crate::resolve_hook::Decision,
+) -> Vec<String> {
+    let out = match (child.skip_update_check, child.direct_start) {
         (true, true) => direct_start(argv),
         (true, false) => without_update_check(argv),
         (false, _) => argv.to_vec(),
+    };
+    match names_directus(argv) {
+        true => hook.command(&out),
+        false => out,
     }
 }
 
@@ -316,28 +330,53 @@ mod tests {
         std::fs::write(&script, "").unwrap();
         let cli = dir.path().join("cli.js").to_string_lossy().into_owned();
         let cfg = crate::config::ChildConfig::default();
+        let no_hook = crate::resolve_hook::Decision::Off;
         let start = vec!["node".to_string(), "--max-semi-space-size=16".into(), cli.clone(), "start".into()];
         let server = real.join("node_modules/@directus/api/dist/server.js").to_string_lossy().into_owned();
         assert_eq!(
-            preload_command(&start, &cfg, &script),
+            preload_command(&start, &cfg, &script, &no_hook),
             Ok(vec!["node".into(), "--max-semi-space-size=16".into(), script.to_string_lossy().into_owned(), server])
         );
         let off = crate::config::ChildConfig { preload: false, ..cfg.clone() };
-        assert_eq!(preload_command(&start, &off, &script), Err("child.preload = false".into()));
+        assert_eq!(preload_command(&start, &off, &script, &no_hook), Err("child.preload = false".into()));
         let run_js = crate::config::ChildConfig { direct_start: false, ..cfg.clone() };
-        assert!(preload_command(&start, &run_js, &script).unwrap_err().contains("child.direct_start"));
+        assert!(preload_command(&start, &run_js, &script, &no_hook).unwrap_err().contains("child.direct_start"));
         let other = vec!["node".to_string(), cli.clone(), "bootstrap".into()];
-        assert!(preload_command(&other, &cfg, &script).unwrap_err().contains("not Directus's `cli.js start`"));
+        assert!(preload_command(&other, &cfg, &script, &no_hook)
+            .unwrap_err()
+            .contains("not Directus's `cli.js start`"));
         let own = vec!["/srv/wrapper.sh".to_string()];
-        assert!(preload_command(&own, &cfg, &script).is_err());
+        assert!(preload_command(&own, &cfg, &script, &no_hook).is_err());
         let missing = dir.path().join("nope/preload.mjs");
-        assert!(preload_command(&start, &cfg, &missing).unwrap_err().contains("is missing"));
+        assert!(preload_command(&start, &cfg, &missing, &no_hook).unwrap_err().contains("is missing"));
+        // With the resolve hook: its option right after the Node program, before the other options.
+        let hook = crate::resolve_hook::Decision::Use("/d/resolve-hook.mjs".into());
+        let hooked = preload_command(&start, &cfg, &script, &hook).unwrap();
+        assert_eq!(hooked[..4], ["node", "--import", "/d/resolve-hook.mjs", "--max-semi-space-size=16"]);
         std::fs::remove_file(real.join("node_modules/@directus/api/dist/server.js")).unwrap();
-        assert!(preload_command(&start, &cfg, &script).unwrap_err().contains("server.js is missing"));
+        assert!(preload_command(&start, &cfg, &script, &no_hook).unwrap_err().contains("server.js is missing"));
         assert_eq!(
             preload_script(Path::new("/directus/directus-step/step.mjs")),
             Path::new("/directus/directus-step/preload.mjs")
         );
+    }
+
+    #[test]
+    fn the_resolve_hook_goes_only_to_directus() {
+        let dir = fake_install();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        let cli = dir.path().join("cli.js").to_string_lossy().into_owned();
+        let cfg = crate::config::ChildConfig::default();
+        let hook = crate::resolve_hook::Decision::Use("/d/resolve-hook.mjs".into());
+        let start_js = real.join("node_modules/@directus/api/dist/start.js").to_string_lossy().into_owned();
+        assert_eq!(
+            child_command(&["node".to_string(), cli.clone(), "start".into()], &cfg, &hook),
+            ["node", "--import", "/d/resolve-hook.mjs", &start_js]
+        );
+        let own = vec!["node".to_string(), "/srv/other.js".into()];
+        assert_eq!(child_command(&own, &cfg, &hook), own);
+        let off = crate::resolve_hook::Decision::Off;
+        assert_eq!(child_command(&["node".to_string(), cli, "start".into()], &cfg, &off), ["node", &start_js]);
     }
 
     #[test]

@@ -129,12 +129,14 @@ impl<'a> Directus<'a> {
     async fn start_helper(&self) -> Result<Helper<'a>, DirectusError> {
         // The main child's decision, made again without its log line (`run` logs it once, at the spawn).
         let cache = crate::compile_cache::Decision::make(self.child, std::env::var_os(crate::compile_cache::VAR));
+        let hook = crate::resolve_hook::Decision::make(self.child, &self.config.step_script);
         let launch = helper::Launch {
             prefix: &self.config.directus,
             script: &self.config.step_script,
             timeout: self.config.timeout.get(),
             grace: self.grace,
             compile_cache: cache.env(),
+            resolve_hook: &hook,
         };
         let helper = Helper::start(&launch, self.reaper, self.shutdown).await?;
         let field = |k: &str| helper.ready.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
